@@ -1,0 +1,198 @@
+"""Writes that touch experiments, prompts and pairs. Keyword-only, ``thing_action`` names."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from django.db import transaction
+
+from webapp.experiments import formats
+from webapp.experiments.models import Experiment, PreferencePair, Prompt, Task
+
+ProgressFn = Callable[[int, int], None]
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+
+
+@dataclass
+class ImportResult:
+    experiment: str
+    imported: int = 0
+    skipped: int = 0
+    prompts_created: int = 0
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "imported": self.imported,
+            "skipped": self.skipped,
+            "experiment": self.experiment,
+            "prompts_created": self.prompts_created,
+            "skipped_reasons": dict(self.skipped_reasons),
+        }
+
+
+def preferences_import(
+    *,
+    experiment: Experiment,
+    path: str | Path,
+    fmt: str,
+    split: str | None,
+    seed: int = 0,
+    min_confidence: float | None = None,
+    source: str | None = None,
+    on_progress: ProgressFn | None = None,
+) -> ImportResult:
+    """Import a preference file into ``experiment``, all or nothing.
+
+    The whole file is parsed before anything is written, and the writes happen in one
+    transaction, so a bad line anywhere leaves the database as it was. Pairs already in
+    the experiment (same prompt, same two candidates in either order) are skipped.
+    """
+    if split is not None and split not in formats.SPLITS:
+        raise formats.ImportFormatError(path, None, f"split must be 'train' or 'test', got {split!r}")
+    records = list(formats.read(path, fmt, seed=seed))
+    source = source or Path(path).name
+    report = on_progress or (lambda done, total: None)
+    skipped: Counter[str] = Counter()
+
+    with transaction.atomic():
+        prompts = {
+            row["content_hash"]: row
+            for row in Prompt.objects.filter(experiment=experiment).values("id", "content_hash", "split")
+        }
+        seen_pairs = set(
+            PreferencePair.objects.filter(prompt__experiment=experiment).values_list("prompt_id", "content_hash")
+        )
+        new_prompts: dict[str, Prompt] = {}
+        planned: list[tuple[str, formats.Record, str]] = []
+        for record in records:
+            record_split = record.split or split
+            if record_split is None:
+                raise formats.ImportFormatError(
+                    path, record.line, "no split: pass --split train|test or give a 'split' field"
+                )
+            if min_confidence is not None and (
+                record.human_confidence is None
+                or formats.confidence_strength(record.human_confidence) < min_confidence
+            ):
+                skipped["below minimum confidence"] += 1
+                continue
+            if record.candidate_1 == record.candidate_2:
+                skipped["identical candidates"] += 1
+                continue
+            prompt_hash = Prompt.hash_for(record.context)
+            known = prompts.get(prompt_hash) or new_prompts.get(prompt_hash)
+            known_split = known["split"] if isinstance(known, dict) else getattr(known, "split", None)
+            if known is not None and known_split != record_split:
+                skipped[f"prompt already in the {known_split} split"] += 1
+                continue
+            if known is None:
+                new_prompts[prompt_hash] = Prompt(
+                    experiment=experiment,
+                    split=record_split,
+                    context=record.context,
+                    reference=record.reference,
+                    source=source,
+                    source_id=record.source_id,
+                    content_hash=prompt_hash,
+                )
+            planned.append((prompt_hash, record, PreferencePair.hash_for(record.candidate_1, record.candidate_2)))
+
+        created = Prompt.objects.bulk_create(new_prompts.values(), batch_size=500)
+        prompt_ids = {h: row["id"] for h, row in prompts.items()}
+        prompt_ids.update({p.content_hash: p.pk for p in created})
+
+        pairs = []
+        for prompt_hash, record, pair_hash in planned:
+            key = (prompt_ids[prompt_hash], pair_hash)
+            if key in seen_pairs:
+                skipped["duplicate"] += 1
+                continue
+            seen_pairs.add(key)
+            pairs.append(
+                PreferencePair(
+                    prompt_id=key[0],
+                    candidate_1=record.candidate_1,
+                    candidate_2=record.candidate_2,
+                    human_choice=record.human_choice,
+                    human_confidence=record.human_confidence,
+                    source=source,
+                    source_line=record.line,
+                    source_order_swapped=record.swapped,
+                    content_hash=pair_hash,
+                )
+            )
+        for start in range(0, len(pairs), 500):
+            PreferencePair.objects.bulk_create(pairs[start : start + 500])
+            report(min(start + 500, len(pairs)), len(pairs))
+        report(len(pairs), len(pairs))
+
+    return ImportResult(
+        experiment=experiment.slug,
+        imported=len(pairs),
+        skipped=sum(skipped.values()),
+        prompts_created=len(created),
+        skipped_reasons=dict(skipped),
+    )
+
+
+# -- the demo experiments -----------------------------------------------------------
+
+DEMO_EXPERIMENTS = [
+    {
+        "slug": "demo",
+        "name": "Demo: harmless dialogue",
+        "task": Task.HARMLESS,
+        "file": "dialogues.jsonl",
+        "description": (
+            "Short dialogues written for this project, some of them requests a careful assistant "
+            "should decline. The preference labels are the authors' own, for demonstration."
+        ),
+    },
+    {
+        "slug": "demo-summarize",
+        "name": "Demo: summarization",
+        "task": Task.SUMMARIZATION,
+        "file": "posts.jsonl",
+        "description": (
+            "Short first-person posts written for this project, each with two summaries and a reference "
+            "summary. The preference labels are the authors' own, for demonstration."
+        ),
+    },
+]
+
+
+def demo_load(*, owner=None) -> list[ImportResult]:
+    """Create the demo experiments and import their data; running it again changes nothing."""
+    results = []
+    for spec in DEMO_EXPERIMENTS:
+        with transaction.atomic():
+            experiment, _ = Experiment.objects.get_or_create(
+                slug=spec["slug"],
+                defaults={
+                    "name": spec["name"],
+                    "task": spec["task"],
+                    "description": spec["description"],
+                    "owner": owner,
+                },
+            )
+            results.append(
+                preferences_import(
+                    experiment=experiment, path=DEMO_DIR / spec["file"], fmt="jsonl", split=None, source=spec["file"]
+                )
+            )
+    return results
+
+
+def import_summary(result: ImportResult) -> str:
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped_reasons.items()))
+    line = f"{result.experiment}: imported {result.imported} pairs ({result.prompts_created} new prompts), skipped {result.skipped}"
+    return f"{line} ({reasons})" if reasons else line
+
+
+def import_json(result: ImportResult) -> str:
+    return json.dumps(result.to_dict())
