@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_htmx",
     "webapp.experiments",
+    "webapp.rating",
     "pipeline",
 ]
 

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from webapp.experiments import formats, selectors, services
-from webapp.experiments.models import Experiment, PreferencePair, Prompt
+from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
 
 
 def _short(text: str, words: int = 14) -> str:
@@ -187,6 +187,19 @@ class PreferencePairAdmin(admin.ModelAdmin):
     @admin.display(description="candidate 2")
     def short_2(self, obj):
         return _short(obj.candidate_2, 10)
+
+
+@admin.register(PolicyResponse)
+class PolicyResponseAdmin(admin.ModelAdmin):
+    list_display = ("id", "policy", "prompt", "short_text", "token_count", "created_at")
+    list_filter = ("prompt__experiment", "policy")
+    search_fields = ("text", "policy")
+    raw_id_fields = ("prompt",)
+    list_select_related = ("prompt", "prompt__experiment")
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return _short(obj.text, 16)
 
 
 admin.site.site_header = "RLAIF lab"

@@ -150,3 +150,27 @@ class PreferencePair(models.Model):
         if self.human_choice is None:
             return None
         return self.candidate_2 if self.human_choice == 1 else self.candidate_1
+
+
+class PolicyResponse(models.Model):
+    """One response to a prompt from a named source: a trained policy ("sft", "rlhf",
+    "rlaif", ...), the human reference ("reference"), or an imported candidate.
+
+    These are what raters rank. ``policy`` is the name staff see; raters never do.
+    """
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    policy = models.CharField(max_length=100, db_index=True)
+    text = models.TextField()
+    token_count = models.PositiveIntegerField(null=True, blank=True)
+    generation = models.JSONField(default=dict, blank=True, help_text="How it was made: checkpoint, seed, temperature.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt_id", "policy"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "policy"], name="one_response_per_policy_and_prompt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} on prompt #{self.prompt_id}"
