@@ -1,0 +1,148 @@
+"""Bradley–Terry strengths of all policies from the pairwise outcomes implied by rankings.
+
+A strict ranking of k policies implies k(k−1)/2 pairwise outcomes. The Bradley–Terry model
+says ``P(i beats j) = πᵢ / (πᵢ + πⱼ) = σ(θᵢ − θⱼ)`` with ``θ = log π``. We fit it by Hunter's
+(2004) MM algorithm, whose update never decreases the likelihood::
+
+    πᵢ ← Wᵢ / Σ_{j≠i} Nᵢⱼ / (πᵢ + πⱼ)
+
+(``Wᵢ`` total wins of i, ``Nᵢⱼ`` comparisons of i and j), then fix the scale by
+``mean(θ) = 0``. The MLE exists iff the "beat" graph is strongly connected (every policy can
+be reached from every other along wins); otherwise we add ``PRIOR_WINS`` virtual wins to every
+ordered pair and flag the fit as regularised.
+
+Intervals are percentile bootstrap over prompts: the per-prompt win counts are reweighted by
+the same resampling weights as the win-rate bootstrap, and all resamples are fitted at once
+(the MM update is vectorised over the replicate axis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._common import Interval, Serializable, percentile_interval, prompt_bootstrap_weights
+from .data import ensure_ranking_table
+from .winrate import DEFAULT_N_BOOT, PairCounts, pair_counts
+
+__all__ = ["BTStrength", "BradleyTerry", "bradley_terry_strengths", "fit_bradley_terry", "PRIOR_WINS"]
+
+PRIOR_WINS = 0.5
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class BTStrength(Serializable):
+    """``log_strength`` θ of ``policy`` (mean 0 over policies) with a bootstrap ``interval``."""
+
+    policy: str
+    log_strength: float
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class BradleyTerry(Serializable):
+    """Fitted strengths (sorted by policy name) and how the fit went."""
+
+    strengths: tuple[BTStrength, ...]
+    n_comparisons: int
+    iterations: int
+    converged: bool
+    regularized: bool
+    n_boot: int
+    n_boot_regularized: int
+
+    def win_probability(self, a: str, b: str) -> float:
+        """Model-implied ``P(a beats b) = σ(θ_a − θ_b)``."""
+        theta = {s.policy: s.log_strength for s in self.strengths}
+        return float(1.0 / (1.0 + np.exp(theta[b] - theta[a])))
+
+
+def _strongly_connected(wins: np.ndarray) -> np.ndarray:
+    """Per replicate: is the directed graph ``i → j if i beat j at least once`` strongly connected?
+
+    Reachability by repeated squaring of the adjacency matrix (with self-loops);
+    ``ceil(log2 k)`` squarings cover every path length up to k.
+    """
+    k = wins.shape[-1]
+    reach = ((wins > 0) | np.eye(k, dtype=bool)).astype(np.int64)
+    for _ in range(max(1, int(np.ceil(np.log2(max(k, 2)))))):
+        reach = (reach @ reach > 0).astype(np.int64)
+    return reach.all(axis=(-2, -1))
+
+
+def fit_bradley_terry(wins, *, max_iter: int = 10_000, tol: float = 1e-10):
+    """Fit θ for one or many win matrices ``wins[..., i, j]`` = times i beat j.
+
+    Returns ``(theta, iterations, converged, regularized)`` where ``theta`` has the shape of
+    ``wins`` without the last axis and ``regularized`` flags the matrices that needed the
+    ``PRIOR_WINS`` virtual wins because their MLE does not exist.
+    """
+    wins = np.asarray(wins, dtype=float)
+    single = wins.ndim == 2
+    w = wins[None] if single else wins
+    k = w.shape[-1]
+    off_diag = 1.0 - np.eye(k)
+    w = w * off_diag
+    regularized = ~_strongly_connected(w)
+    w = w + PRIOR_WINS * regularized[:, None, None] * off_diag
+
+    total_wins = w.sum(axis=2)
+    games = w + np.swapaxes(w, 1, 2)
+    theta = np.zeros(w.shape[:2])
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        pi = np.exp(theta)
+        denom = (games / (pi[:, :, None] + pi[:, None, :])).sum(axis=2)
+        new = np.log(total_wins / denom)
+        new -= new.mean(axis=1, keepdims=True)
+        delta = np.max(np.abs(new - theta)) if new.size else 0.0
+        theta = new
+        if delta < tol:
+            converged = True
+            break
+    if single:
+        return theta[0], it, converged, bool(regularized[0])
+    return theta, it, converged, regularized
+
+
+def _win_matrices(counts: PairCounts, weights: np.ndarray) -> np.ndarray:
+    """``(replicates, k, k)`` win matrices from per-prompt pair counts and prompt weights."""
+    k = len(counts.policies)
+    won = weights @ counts.wins
+    lost = weights @ (counts.n - counts.wins)
+    out = np.zeros((weights.shape[0], k, k))
+    for c, (i, j) in enumerate(counts.pairs):
+        out[:, i, j] = won[:, c]
+        out[:, j, i] = lost[:, c]
+    return out
+
+
+def _bradley_terry(counts: PairCounts, weights: np.ndarray, confidence: float) -> BradleyTerry:
+    k = len(counts.policies)
+    if k < 2:
+        return BradleyTerry(tuple(BTStrength(p, 0.0, Interval(NAN, NAN)) for p in counts.policies),
+                            0, 0, True, False, int(weights.shape[0]), 0)
+    full = _win_matrices(counts, np.ones((1, counts.wins.shape[0])))[0]
+    theta, iterations, converged, regularized = fit_bradley_terry(full)
+    n_boot = int(weights.shape[0])
+    if n_boot:
+        boot, _, _, boot_reg = fit_bradley_terry(_win_matrices(counts, weights))
+        low, high = percentile_interval(boot, confidence, axis=0)
+        n_boot_reg = int(boot_reg.sum())
+    else:
+        low = high = np.full(k, np.nan)
+        n_boot_reg = 0
+    strengths = tuple(
+        BTStrength(p, float(theta[j]), Interval(float(low[j]), float(high[j]))) for j, p in enumerate(counts.policies)
+    )
+    return BradleyTerry(strengths, int(counts.n.sum()), iterations, converged, regularized, n_boot, n_boot_reg)
+
+
+def bradley_terry_strengths(rankings, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence: float = 0.95) -> BradleyTerry:
+    """Bradley–Terry log-strengths of every policy with prompt-clustered bootstrap intervals."""
+    table = ensure_ranking_table(rankings)
+    weights = prompt_bootstrap_weights(len(table.prompts), n_boot, seed)
+    return _bradley_terry(pair_counts(table), weights, confidence)
