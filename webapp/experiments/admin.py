@@ -39,8 +39,8 @@ class ImportForm(forms.Form):
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "task", "train_prompts", "test_prompts", "pair_count", "labelled_pairs", "owner", "created_at")
-    list_filter = ("task", "created_at")
+    list_display = ("slug", "name", "task", "train_prompts", "test_prompts", "pair_count", "labelled_pairs")
+    list_filter = ("task", "owner", "created_at")
     search_fields = ("slug", "name", "description")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("created_at", "overview")

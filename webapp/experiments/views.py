@@ -1,7 +1,7 @@
 """Pages for researchers and staff: the list of experiments and one experiment's data."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from webapp.experiments import selectors
 from webapp.experiments.models import Experiment
@@ -10,7 +10,7 @@ from webapp.experiments.models import Experiment
 @login_required
 def home(request):
     if not request.user.is_staff:
-        return render(request, "experiments/home_rater.html", {})
+        return redirect("rating:rounds")
     experiments = selectors.experiments_with_counts().select_related("owner")
     return render(request, "experiments/home.html", {"experiments": experiments})
 

@@ -1,0 +1,205 @@
+"""Pipeline runs stored in the database: what was run, with which config, how far it got.
+
+Every stage run shares ``StageRun``: a status that moves pending -> running -> succeeded /
+failed / cancelled, progress counters, timings, the error of a failed run, and a claim
+(``claimed_by`` + ``heartbeat_at``) that a worker takes with one conditional UPDATE, so
+running the same stage twice is harmless and a run whose worker died can be picked up again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from webapp.experiments.models import Experiment, PreferencePair
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+# A running claim whose heartbeat is older than this belongs to a dead worker.
+STALE_AFTER = timedelta(minutes=5)
+
+
+class StageRun(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    config = models.JSONField(default=dict, help_text="The stage's config dataclass, as saved.")
+    model_spec = models.CharField(max_length=300)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    wall_seconds = models.FloatField(default=0.0, help_text="Time spent working, summed over attempts.")
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    @property
+    def progress_fraction(self) -> float:
+        return self.progress_done / self.progress_total if self.progress_total else 0.0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @classmethod
+    def claimable(cls):
+        """Runs a worker may take: pending, failed (a retry), or running with a stale heartbeat."""
+        stale = timezone.now() - STALE_AFTER
+        return models.Q(status__in=[Status.PENDING, Status.FAILED]) | models.Q(
+            status=Status.RUNNING, heartbeat_at__lt=stale
+        )
+
+
+class LabelingRun(StageRun):
+    """AI labels for the pairs of one split of an experiment, with one labeling config."""
+
+    split = models.CharField(max_length=5, default="train")
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="Label only the first N pairs (by id).")
+    sweep = models.ForeignKey("LabelingSweep", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    prompt_tokens = models.BigIntegerField(default=0)
+    generated_tokens = models.BigIntegerField(default=0)
+    price_per_1k_tokens = models.FloatField(default=0.0)
+    price_per_human_label = models.FloatField(default=0.0)
+
+    class Meta(StageRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"labeling run #{self.pk} on {self.experiment.slug}/{self.split}"
+
+    @property
+    def tokens_per_label(self) -> float:
+        labelled = self.progress_done or 0
+        return (self.prompt_tokens + self.generated_tokens) / labelled if labelled else 0.0
+
+    @property
+    def ai_cost_per_1k_labels(self) -> float:
+        """Estimated price of 1,000 AI labels from the tokens this run actually used."""
+        return self.tokens_per_label * self.price_per_1k_tokens
+
+    @property
+    def human_cost_per_1k_labels(self) -> float:
+        return 1000 * self.price_per_human_label
+
+
+class AILabel(models.Model):
+    """The labeler's soft preference for one pair: P(candidate 1 is preferred)."""
+
+    run = models.ForeignKey(LabelingRun, on_delete=models.CASCADE, related_name="labels")
+    pair = models.ForeignKey(PreferencePair, on_delete=models.CASCADE, related_name="ai_labels")
+    p_order1 = models.FloatField(help_text="P(candidate 1) with the candidates in stored order.")
+    p_order2 = models.FloatField(null=True, blank=True, help_text="P(candidate 1) from the swapped order, mapped back.")
+    p = models.FloatField(help_text="P(candidate 1), averaged over the orders scored.")
+    label_mass = models.FloatField(help_text="Share of next-token probability on the two answer tokens.")
+    rationales = models.JSONField(default=list, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    generated_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "pair_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "pair"], name="one_ai_label_per_pair_and_run")]
+
+    def __str__(self) -> str:
+        return f"AI label of pair #{self.pair_id} (run #{self.run_id}): p={self.p:.3f}"
+
+    @property
+    def ai_choice(self) -> int | None:
+        """1 or 2; None for an exact tie, which never counts as agreeing with a human."""
+        if self.p > 0.5:
+            return 1
+        if self.p < 0.5:
+            return 2
+        return None
+
+
+class LabelingSweep(models.Model):
+    """The prompt-technique comparison (the paper's Table 2): several configs, same pairs."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="labeling_sweeps")
+    split = models.CharField(max_length=5, default="train")
+    limit = models.PositiveIntegerField(null=True, blank=True)
+    model_spec = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"labeling sweep #{self.pk} on {self.experiment.slug}"
+
+
+class TrainingKind(models.TextChoices):
+    REWARD = "reward", "Reward model"
+    SFT = "sft", "Supervised fine-tuning"
+    POLICY = "policy", "Policy (RL or DPO)"
+
+
+class TrainingRun(StageRun):
+    """One training stage: a reward model, an SFT model, or a policy for one arm.
+
+    ``label_source`` says which preferences trained it: ``human``, ``ai:RUN_ID`` (the soft
+    labels of a labeling run) or ``mixed:SHARE`` (that share of AI labels, the rest human).
+    ``parent`` is the run it starts from (the SFT run of a policy); ``reward_run`` the
+    reward model an RL policy optimises.
+    """
+
+    kind = models.CharField(max_length=10, choices=TrainingKind.choices)
+    arm = models.CharField(max_length=40, blank=True, help_text="The paper's arm: sft, rlhf, rlaif, dpo-ai, ...")
+    algorithm = models.CharField(max_length=20, blank=True, help_text="reinforce, rloo, grpo, dpo, bradley-terry, sft")
+    label_source = models.CharField(max_length=40, blank=True)
+    labeling_run = models.ForeignKey(LabelingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    reward_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="policies")
+    checkpoint_path = models.CharField(max_length=500, blank=True, help_text="Under ARTIFACT_ROOT.")
+    step = models.PositiveIntegerField(default=0, help_text="Last step saved in a checkpoint.")
+
+    class Meta(StageRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        name = self.arm or self.kind
+        return f"{name} training run #{self.pk} on {self.experiment.slug}"
+
+
+class TrainingMetric(models.Model):
+    """The metrics one training step logged, e.g. {"loss/train": 0.61, "rl/kl": 0.02}."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metric_points")
+    step = models.PositiveIntegerField()
+    values = models.JSONField()
+
+    class Meta:
+        ordering = ["run_id", "step"]
+        constraints = [models.UniqueConstraint(fields=["run", "step"], name="one_metric_row_per_step")]
+
+
+class SamplingRun(StageRun):
+    """One response per test prompt from one policy, stored as PolicyResponse rows."""
+
+    policy = models.CharField(max_length=100, help_text="The name raters' results are reported under.")
+    training_run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="samplings")
+    split = models.CharField(max_length=5, default="test")
+
+    class Meta(StageRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"samples of {self.policy} (run #{self.pk}) on {self.experiment.slug}"

@@ -1,0 +1,121 @@
+"""Claiming and finishing stage runs: the lifecycle every stage (labeling, training, sampling)
+shares, whoever runs it (a Celery worker, a management command, a test).
+
+A worker *claims* a run with one conditional UPDATE; if another worker got there first the
+UPDATE touches no row and the caller walks away, so enqueueing a stage twice is harmless.
+A claim stays alive through heartbeats; a run whose worker died (no heartbeat for
+``STALE_AFTER``) or failed can be claimed again and resumes from what it had saved.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from contextlib import contextmanager
+from typing import Iterator, TypeVar
+
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+
+from pipeline.models import StageRun, Status
+
+RunT = TypeVar("RunT", bound=StageRun)
+
+
+class RunCancelled(Exception):
+    """Staff cancelled the run while it was working."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_claim(*, model: type[RunT], run_id: int, worker: str | None = None, force: bool = False) -> RunT | None:
+    """Take the run for this worker; None when it is finished, cancelled or held by a live worker.
+
+    ``force`` also takes a run marked running (for a person resuming a run by hand after its
+    process was killed, without waiting for the heartbeat to go stale).
+    """
+    worker = worker or worker_name()
+    claimable = model.claimable()
+    if force:
+        claimable |= Q(status=Status.RUNNING)
+    updated = (
+        model.objects.filter(pk=run_id)
+        .filter(claimable)
+        .update(
+            status=Status.RUNNING,
+            claimed_by=worker,
+            heartbeat_at=Now(),
+            started_at=Coalesce(F("started_at"), Now()),
+            finished_at=None,
+            error="",
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not updated:
+        return None
+    return model.objects.get(pk=run_id)
+
+
+def run_heartbeat(run: StageRun, **fields) -> None:
+    """Record progress (and any counters passed as fields) and prove the worker is alive.
+
+    Raises RunCancelled when staff cancelled the run, or when another worker took it over.
+    """
+    updated = (
+        type(run)
+        .objects.filter(pk=run.pk, status=Status.RUNNING, claimed_by=run.claimed_by)
+        .update(heartbeat_at=Now(), **fields)
+    )
+    if not updated:
+        raise RunCancelled(f"{run} was cancelled or taken over by another worker")
+    for name, value in fields.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(run, name, value)
+
+
+def run_finish(run: StageRun, *, status: str = Status.SUCCEEDED, error: str = "", **fields) -> None:
+    type(run).objects.filter(pk=run.pk).update(
+        status=status, error=error, finished_at=timezone.now(), heartbeat_at=Now(), **fields
+    )
+    run.refresh_from_db()
+
+
+def run_cancel(*, model: type[StageRun], run_id: int) -> bool:
+    """Mark a pending or running run cancelled; its worker stops at its next heartbeat."""
+    return bool(
+        model.objects.filter(pk=run_id, status__in=[Status.PENDING, Status.RUNNING]).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+    )
+
+
+@contextmanager
+def run_working(run: StageRun) -> Iterator[None]:
+    """Time the work into ``wall_seconds`` and turn an exception into a failed run with its error.
+
+    An interrupt (KeyboardInterrupt, SystemExit) is re-raised without touching the status:
+    the run stays "running" until its heartbeat goes stale, then any worker resumes it.
+    """
+    start = time.perf_counter()
+    try:
+        yield
+    except RunCancelled:
+        type(run).objects.filter(pk=run.pk).update(wall_seconds=F("wall_seconds") + (time.perf_counter() - start))
+        run.refresh_from_db()
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run, then re-raised
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        run_finish(
+            run,
+            status=Status.FAILED,
+            error=f"{detail}\n\n{traceback.format_exc(limit=8)}",
+            wall_seconds=F("wall_seconds") + (time.perf_counter() - start),
+        )
+        raise
+    else:
+        type(run).objects.filter(pk=run.pk).update(wall_seconds=F("wall_seconds") + (time.perf_counter() - start))
+        run.refresh_from_db()

@@ -1,0 +1,163 @@
+"""Read-only REST API for staff (token or session; IsAdminUser from settings): rounds, progress,
+judgements, and the export of a round's judgements as JSONL or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, serializers
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from webapp.rating import selectors
+from webapp.rating.models import Judgement, Mark, Round, RoundRater
+
+
+class RoundSerializer(serializers.ModelSerializer):
+    experiment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Round
+        fields = [
+            "id", "name", "experiment", "policies", "mode", "overlap", "gold_share", "instructions",
+            "is_open", "lease_minutes", "min_gold_accuracy", "created_at",
+        ]
+
+
+class MarkSerializer(serializers.ModelSerializer):
+    policy = serializers.CharField(source="entry.policy")
+    degraded = serializers.BooleanField(source="entry.degraded")
+
+    class Meta:
+        model = Mark
+        fields = ["alias", "shown_position", "policy", "degraded", "rank", "harmless"]
+
+
+class JudgementSerializer(serializers.ModelSerializer):
+    rater = serializers.CharField(source="rater.username")
+    prompt = serializers.IntegerField(source="item.prompt_id")
+    is_gold = serializers.BooleanField(source="item.is_gold")
+    excluded = serializers.SerializerMethodField()
+    marks = MarkSerializer(many=True)
+
+    class Meta:
+        model = Judgement
+        fields = [
+            "id", "round", "item", "prompt", "rater", "is_gold", "gold_passed", "excluded", "marks",
+            "leased_at", "submitted_at", "server_ms", "active_ms",
+        ]
+
+    def get_excluded(self, judgement) -> bool:
+        return (judgement.round_id, judgement.rater_id) in self.context["excluded"]
+
+
+class RoundList(generics.ListAPIView):
+    queryset = Round.objects.select_related("experiment")
+    serializer_class = RoundSerializer
+
+
+class RoundDetail(generics.RetrieveAPIView):
+    queryset = Round.objects.select_related("experiment")
+    serializer_class = RoundSerializer
+
+
+class JudgementList(generics.ListAPIView):
+    """All judgements, newest last; ``?round=ID`` and ``?rater=USERNAME`` narrow them."""
+
+    serializer_class = JudgementSerializer
+
+    def get_queryset(self):
+        queryset = Judgement.objects.select_related("rater", "item").prefetch_related("marks__entry").order_by("id")
+        if self.request.query_params.get("round", "").isdigit():
+            queryset = queryset.filter(round_id=int(self.request.query_params["round"]))
+        if self.request.query_params.get("rater"):
+            queryset = queryset.filter(rater__username=self.request.query_params["rater"])
+        return queryset
+
+    def get_serializer_context(self):
+        excluded = set(RoundRater.objects.filter(excluded=True).values_list("round_id", "rater_id"))
+        return {**super().get_serializer_context(), "excluded": excluded}
+
+
+@api_view(["GET"])
+def round_progress(request, pk: int):
+    round = get_object_or_404(Round, pk=pk)
+    progress = selectors.round_progress(round)
+    quality = selectors.round_quality(round)
+    return Response(
+        {
+            "round": round.pk,
+            "items": progress.items,
+            "gold_items": progress.gold_items,
+            "judgements": progress.judgements,
+            "judgements_needed": progress.judgements_needed,
+            "complete_items": progress.complete_items,
+            "active_leases": progress.active_leases,
+            "skips": progress.skips,
+            "raters": [
+                {
+                    "rater": row.username,
+                    "judgements": row.judgements,
+                    "gold_seen": row.gold_seen,
+                    "gold_accuracy": row.gold_accuracy,
+                    "median_active_s": row.median_active_s,
+                    "median_server_s": row.median_server_s,
+                    "skips": row.skips,
+                    "flagged": row.flagged,
+                    "excluded": row.excluded,
+                }
+                for row in quality
+            ],
+        }
+    )
+
+
+def _download(lines, round: Round, suffix: str, content_type: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="round-{round.pk}-judgements.{suffix}"'
+    return response
+
+
+@api_view(["GET"])
+def export_jsonl(request, pk: int):
+    round = get_object_or_404(Round, pk=pk)
+    lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in selectors.judgement_records(round))
+    return _download(lines, round, "jsonl", "application/x-ndjson; charset=utf-8")
+
+
+CSV_COLUMNS = [
+    "judgement_id", "round_id", "item_id", "prompt_id", "rater", "excluded", "is_gold", "gold_passed",
+    "shown_order", "alias_policy", "ranking", "ranking_policies", "harmless",
+    "leased_at", "submitted_at", "server_ms", "active_ms",
+]
+
+
+def _csv_cell(value) -> str:
+    # Lists and mappings are written as JSON so that a CSV reader gets them back unambiguously.
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@api_view(["GET"])
+def export_csv(request, pk: int):
+    round = get_object_or_404(Round, pk=pk)
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for record in selectors.judgement_records(round):
+            writer.writerow([_csv_cell(record[c]) for c in CSV_COLUMNS])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    return _download(lines(), round, "csv", "text/csv; charset=utf-8")

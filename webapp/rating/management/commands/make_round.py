@@ -1,0 +1,61 @@
+"""python manage.py make_round --experiment demo: a ready-to-rate round, from imported pairs if need be."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from webapp.experiments.models import Experiment, PolicyResponse
+from webapp.rating import services
+from webapp.rating.models import Mode, Round
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an evaluation round over an experiment's test prompts, make its items and open it. "
+        "With no policy responses yet, responses are made from the imported pairs first."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--experiment", required=True)
+        parser.add_argument("--name", default="")
+        parser.add_argument("--policies", default="", help="comma-separated; default: every policy the experiment has")
+        parser.add_argument("--mode", choices=[m.value for m in Mode], default=None, help="default: both for harmless experiments, rank otherwise")
+        parser.add_argument("--naming", choices=["candidates", "human"], default="candidates")
+        parser.add_argument("--overlap", type=int, default=3)
+        parser.add_argument("--gold-share", type=float, default=0.1)
+        parser.add_argument("--instructions", default="Read the context, then put the responses in order from best (1) to worst. No ties.")
+        parser.add_argument("--closed", action="store_true", help="leave the round closed")
+        parser.add_argument("--json", action="store_true", help="print one JSON object last")
+
+    def handle(self, *args, **options):
+        experiment = Experiment.objects.filter(slug=options["experiment"]).first()
+        if experiment is None:
+            raise CommandError(f"no experiment {options['experiment']!r}")
+        responses = PolicyResponse.objects.filter(prompt__experiment=experiment)
+        if not responses.exists():
+            created = services.policy_responses_from_pairs(experiment=experiment, naming=options["naming"])
+            self.stdout.write(f"made responses from pairs: {created}")
+        available = sorted(set(responses.values_list("policy", flat=True)))
+        policies = [p.strip() for p in options["policies"].split(",") if p.strip()] or available
+        absent = sorted(set(policies) - set(available))
+        if absent:
+            raise CommandError(f"{experiment.slug} has no responses from {', '.join(absent)} (it has: {', '.join(available)})")
+        mode = options["mode"] or (Mode.BOTH if experiment.task == "harmless" else Mode.RANK)
+        round = Round.objects.create(
+            experiment=experiment,
+            name=options["name"] or f"{experiment.name}: round {Round.objects.filter(experiment=experiment).count() + 1}",
+            policies=policies,
+            mode=mode,
+            overlap=options["overlap"],
+            gold_share=options["gold_share"],
+            instructions=options["instructions"],
+        )
+        try:
+            made = services.round_items_create(round=round)
+        except services.RatingError as problem:
+            round.delete()
+            raise CommandError(problem.message) from None
+        if not options["closed"]:
+            services.round_open(round=round, is_open=True)
+        result = {"round": round.pk, "policies": policies, "mode": mode, "items": made.regular, "gold": made.gold, "open": round.is_open}
+        self.stdout.write(json.dumps(result) if options["json"] else f"round #{round.pk}: {made.regular} items + {made.gold} gold, policies {', '.join(policies)}, mode {mode}, {'open' if round.is_open else 'closed'}")
