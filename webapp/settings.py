@@ -40,7 +40,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "webapp.experiments",
     "webapp.rating",
+    "webapp.reports",
     "pipeline",
+    "drf_spectacular",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +157,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 LOGGING = {

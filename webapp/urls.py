@@ -11,4 +11,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("webapp.rating.urls")),
+    path("", include("webapp.reports.urls")),
 ]

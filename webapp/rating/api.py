@@ -9,6 +9,8 @@ import json
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
@@ -83,6 +85,33 @@ class JudgementList(generics.ListAPIView):
         return {**super().get_serializer_context(), "excluded": excluded}
 
 
+class RaterProgressSerializer(serializers.Serializer):
+    rater = serializers.CharField()
+    judgements = serializers.IntegerField()
+    gold_seen = serializers.IntegerField()
+    gold_accuracy = serializers.FloatField(allow_null=True)
+    median_active_s = serializers.FloatField(allow_null=True)
+    median_server_s = serializers.FloatField(allow_null=True)
+    skips = serializers.IntegerField()
+    flagged = serializers.BooleanField()
+    excluded = serializers.BooleanField()
+
+
+class RoundProgressSerializer(serializers.Serializer):
+    """For the OpenAPI schema only: the shape of ``round_progress``'s answer."""
+
+    round = serializers.IntegerField()
+    items = serializers.IntegerField()
+    gold_items = serializers.IntegerField()
+    judgements = serializers.IntegerField()
+    judgements_needed = serializers.IntegerField()
+    complete_items = serializers.IntegerField()
+    active_leases = serializers.IntegerField()
+    skips = serializers.IntegerField()
+    raters = RaterProgressSerializer(many=True)
+
+
+@extend_schema(responses=RoundProgressSerializer)
 @api_view(["GET"])
 def round_progress(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
@@ -122,6 +151,7 @@ def _download(lines, round: Round, suffix: str, content_type: str) -> StreamingH
     return response
 
 
+@extend_schema(responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One judgement per line.")})
 @api_view(["GET"])
 def export_jsonl(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
@@ -145,6 +175,7 @@ def _csv_cell(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+@extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One judgement per row.")})
 @api_view(["GET"])
 def export_csv(request, pk: int):
     round = get_object_or_404(Round, pk=pk)

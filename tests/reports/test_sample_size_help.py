@@ -1,0 +1,37 @@
+"""Sample-size help: how many rated items give the wanted power, on the page and in the API."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from pipeline.stats import plan_sample_size
+from webapp.experiments.models import Experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_form_answers_with_the_planned_number_of_items(client, staff):
+    experiment = Experiment.objects.create(slug="planning", name="Planning", task="harmless")
+    client.force_login(staff)
+    url = reverse("reports:plan", args=[experiment.slug])
+    query = {"design": "one", "p1": "0.6", "p0": "0.5", "alpha": "0.05", "power": "0.8", "design_effect": "1"}
+    expected = plan_sample_size(0.6, 0.5, alpha=0.05, power=0.8)
+
+    page = client.get(url, query)
+    assert page.status_code == 200 and f"<strong>{expected.n}</strong> rated items" in page.content.decode()
+    partial = client.get(url, {**query, "design": "two", "p0": "0.7"}, HTTP_HX_REQUEST="true").content.decode()
+    two = plan_sample_size(0.6, 0.7, two_sample=True)
+    assert "<html" not in partial and f"<strong>{two.n}</strong> rated items per comparison" in partial
+
+    refused = client.get(url, {**query, "p0": "0.6"})
+    assert refused.status_code == 400 and "must differ" in refused.content.decode()
+
+
+def test_the_api_plans_and_refuses_a_bad_query(client, staff_token):
+    headers = {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
+    response = client.get(reverse("reports:api-sample-size"), {"p1": "0.65", "design_effect": "1.5"}, **headers)
+    assert response.status_code == 200
+    assert response.json() == plan_sample_size(0.65, 0.5, design_effect=1.5).to_dict()
+    assert client.get(reverse("reports:api-sample-size"), {"p1": "2"}, **headers).status_code == 400
+    assert client.get(reverse("reports:api-sample-size"), {"p1": "0.5"}, **headers).status_code == 400

@@ -1,0 +1,248 @@
+"""Reads of the report pages about pipeline runs: AI-labeler alignment (prompt techniques,
+labeler models, position bias, calibration), reward-model accuracy, training curves and cost.
+
+Run metrics are JSON written by other stages, and their keys have grown over time, so every
+number is read through a tolerant accessor: a missing or malformed key gives ``None`` (shown
+as "—") rather than an error page. Payloads are cached under a fingerprint of the runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.db.models import Count, Max, Sum
+
+from pipeline.models import LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
+from webapp.experiments.models import Experiment
+from webapp.reports.selectors import cached, digest, human_report, rater_report
+
+
+def runs_fingerprint(experiment: Experiment) -> str:
+    """Changes whenever a run is added, makes progress, finishes, or logs a training step."""
+    stage = {"n": Count("id"), "last": Max("id"), "beat": Max("heartbeat_at"), "end": Max("finished_at"), "done": Sum("progress_done")}
+    return digest(
+        experiment.slug,
+        experiment.created_at,
+        LabelingRun.objects.filter(experiment=experiment).aggregate(**stage),
+        TrainingRun.objects.filter(experiment=experiment).aggregate(**stage),
+        LabelingSweep.objects.filter(experiment=experiment).aggregate(n=Count("id"), last=Max("id")),
+        TrainingMetric.objects.filter(run__experiment=experiment).aggregate(n=Count("id"), last=Max("id")),
+    )
+
+
+def number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _pair(value) -> tuple[float | None, float | None]:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return number(value[0]), number(value[1])
+    return None, None
+
+
+def labeler_numbers(metrics: dict) -> dict:
+    """Alignment, position bias and label mass from a labeling run's metrics, flat or nested."""
+    metrics = metrics if isinstance(metrics, dict) else {}
+    alignment = metrics.get("alignment")
+    if isinstance(alignment, dict):  # the metrics module's nested form
+        z, low, high, n = alignment.get("z_acc"), alignment.get("ci_low"), alignment.get("ci_high"), alignment.get("n")
+    else:
+        z, n = alignment, metrics.get("n")
+        low, high = _pair(metrics.get("alignment_ci"))
+    bias = metrics.get("position_bias") if isinstance(metrics.get("position_bias"), dict) else {}
+    return {
+        "n": int(n) if number(n) is not None else None,
+        "alignment": number(z),
+        "alignment_low": number(low),
+        "alignment_high": number(high),
+        "position1_rate": number(metrics.get("position1_rate", bias.get("position1_rate"))),
+        "order_disagreement": number(metrics.get("order_disagreement", bias.get("order_disagreement"))),
+        "label_mass": number(metrics.get("label_mass")),
+    }
+
+
+def calibration_bins(metrics: dict) -> list[dict]:
+    """Calibration bins as dicts; bins given as [low, high, count, confidence, agreement] lists too."""
+    keys = ("low", "high", "count", "mean_confidence", "agreement")
+    raw = metrics.get("calibration") if isinstance(metrics, dict) else None
+    rows = []
+    for b in raw if isinstance(raw, list) else []:
+        if isinstance(b, (list, tuple)) and len(b) == len(keys):
+            b = dict(zip(keys, b))
+        if isinstance(b, dict):
+            row = {k: number(b.get(k)) for k in keys}
+            row["count"] = int(row["count"] or 0)
+            rows.append(row)
+    return rows
+
+
+def config_label(config: dict) -> str:
+    """A labeling config in the paper's words: "detailed, 1-shot, CoT"."""
+    config = config if isinstance(config, dict) else {}
+    parts = [str(config.get("preamble", "?")), f"{config.get('shots', '?')}-shot"]
+    if config.get("cot"):
+        parts.append("CoT")
+    if (config.get("self_consistency") or 1) > 1:
+        parts.append(f"self-consistency ×{config['self_consistency']}")
+    if config.get("swap") is False:
+        parts.append("one order")
+    return ", ".join(parts)
+
+
+def _labeling_row(run: LabelingRun) -> dict:
+    config = run.config if isinstance(run.config, dict) else {}
+    return {
+        "run_id": run.pk, "model_spec": run.model_spec, "split": run.split, "status": run.status,
+        "sweep_id": run.sweep_id, "config": config_label(config), "preamble": config.get("preamble"),
+        "shots": config.get("shots"), "cot": config.get("cot"), "labels": run.progress_done,
+        **labeler_numbers(run.metrics),
+    }
+
+
+def _by_model(rows: list[dict]) -> list[dict]:
+    """Table 3: per labeler model, the latest run with an alignment, and the mean over its runs."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:  # newest first
+        groups.setdefault(row["model_spec"], []).append(row)
+    table = []
+    for model, runs in sorted(groups.items()):
+        scored = [r for r in runs if r["alignment"] is not None]
+        latest = scored[0] if scored else runs[0]
+        table.append({
+            "model_spec": model, "runs": len(runs), "run_id": latest["run_id"], "config": latest["config"],
+            "n": latest["n"], "alignment": latest["alignment"], "alignment_low": latest["alignment_low"],
+            "alignment_high": latest["alignment_high"],
+            "mean_alignment": sum(r["alignment"] for r in scored) / len(scored) if scored else None,
+        })
+    return table
+
+
+def _curve(value) -> list[dict]:
+    """RM accuracy vs training pairs: [[n, acc], ...], [[n, acc, low, high], ...] or dicts."""
+    points = []
+    for p in value if isinstance(value, list) else []:
+        if isinstance(p, dict):
+            acc = p.get("accuracy")
+            acc = acc.get("accuracy") if isinstance(acc, dict) else acc
+            p = [p.get("n", p.get("pairs")), acc, p.get("low"), p.get("high")]
+        if isinstance(p, (list, tuple)) and len(p) >= 2 and number(p[0]) is not None and number(p[1]) is not None:
+            points.append({"pairs": int(p[0]), "accuracy": number(p[1]),
+                           "low": number(p[2]) if len(p) > 2 else None, "high": number(p[3]) if len(p) > 3 else None})
+    return sorted(points, key=lambda p: p["pairs"])
+
+
+def _reward_row(run: TrainingRun) -> dict:
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    low, high = _pair(metrics.get("reward/accuracy_ci"))
+    return {
+        "run_id": run.pk, "arm": run.arm, "algorithm": run.algorithm, "label_source": run.label_source,
+        "status": run.status, "model_spec": run.model_spec,
+        "accuracy": number(metrics.get("reward/accuracy")),
+        "accuracy_low": low if low is not None else number(metrics.get("reward/accuracy_low")),
+        "accuracy_high": high if high is not None else number(metrics.get("reward/accuracy_high")),
+        "curve": _curve(metrics.get("reward/accuracy_vs_pairs")),
+    }
+
+
+def _alignment_report(experiment: Experiment) -> dict:
+    runs = list(LabelingRun.objects.filter(experiment=experiment).order_by("-created_at", "-id"))
+    rows = [_labeling_row(run) for run in runs]
+    by_id = {row["run_id"]: row for row in rows}
+    sweeps = [
+        {
+            "sweep_id": sweep.pk, "model_spec": sweep.model_spec, "split": sweep.split, "limit": sweep.limit,
+            "created_at": sweep.created_at.isoformat(),
+            "rows": [by_id[run_id] for run_id in sweep.runs.order_by("id").values_list("id", flat=True) if run_id in by_id],
+        }
+        for sweep in LabelingSweep.objects.filter(experiment=experiment).order_by("-created_at", "-id")
+    ]
+    calibration = [
+        {"run_id": run.pk, "config": by_id[run.pk]["config"], "model_spec": run.model_spec, **b}
+        for run in runs
+        for b in calibration_bins(run.metrics)
+    ]
+    reward = TrainingRun.objects.filter(experiment=experiment, kind=TrainingKind.REWARD).order_by("id")
+    return {
+        "experiment": experiment.slug,
+        "sweeps": sweeps,
+        "by_model": _by_model(rows),
+        "labeling_runs": rows,
+        "calibration": calibration,
+        "reward_models": [_reward_row(run) for run in reward],
+    }
+
+
+def alignment_report(experiment: Experiment) -> dict:
+    return cached("alignment", experiment, runs_fingerprint(experiment), lambda: _alignment_report(experiment))
+
+
+def _training_report(experiment: Experiment) -> dict:
+    runs = list(TrainingRun.objects.filter(experiment=experiment).order_by("id"))
+    series: dict[int, dict[str, list]] = {run.pk: {} for run in runs}
+    points = TrainingMetric.objects.filter(run__experiment=experiment).order_by("run_id", "step")
+    for run_id, step, values in points.values_list("run_id", "step", "values").iterator(chunk_size=2000):
+        for key, value in (values.items() if isinstance(values, dict) else ()):
+            if number(value) is not None:
+                steps, ys = series[run_id].setdefault(key, ([], []))
+                steps.append(step)
+                ys.append(float(value))
+    return {
+        "experiment": experiment.slug,
+        "runs": [
+            {
+                "run_id": run.pk, "kind": run.kind, "arm": run.arm, "algorithm": run.algorithm,
+                "label_source": run.label_source, "status": run.status,
+                "series": [{"key": k, "steps": s, "values": v} for k, (s, v) in sorted(series[run.pk].items())],
+            }
+            for run in runs
+        ],
+    }
+
+
+def training_report(experiment: Experiment) -> dict:
+    return cached("training", experiment, runs_fingerprint(experiment), lambda: _training_report(experiment))
+
+
+def _cost_row(run: LabelingRun) -> dict:
+    labels = run.progress_done
+    ai_1k, human_1k = run.ai_cost_per_1k_labels, run.human_cost_per_1k_labels
+    return {
+        "run_id": run.pk, "model_spec": run.model_spec, "status": run.status, "config": config_label(run.config),
+        "labels": labels, "prompt_tokens": run.prompt_tokens, "generated_tokens": run.generated_tokens,
+        "tokens_per_label": run.tokens_per_label, "price_per_1k_tokens": run.price_per_1k_tokens,
+        "price_per_human_label": run.price_per_human_label,
+        "ai_cost_per_1k_labels": ai_1k, "human_cost_per_1k_labels": human_1k,
+        "ai_cost_total": (run.prompt_tokens + run.generated_tokens) / 1000 * run.price_per_1k_tokens,
+        "human_cost_total": labels * run.price_per_human_label,
+        "human_to_ai_ratio": human_1k / ai_1k if ai_1k > 0 else None,
+    }
+
+
+def cost_report(experiment: Experiment) -> dict:
+    """AI vs human cost per 1,000 labels for every labeling run (prices saved with the run)."""
+
+    def compute():
+        rows = [_cost_row(run) for run in LabelingRun.objects.filter(experiment=experiment).order_by("id")]
+        return {
+            "experiment": experiment.slug,
+            "runs": rows,
+            "labels": sum(r["labels"] for r in rows),
+            "ai_cost_total": sum(r["ai_cost_total"] for r in rows),
+            "human_cost_total": sum(r["human_cost_total"] for r in rows),
+        }
+
+    return cached("cost", experiment, runs_fingerprint(experiment), compute)
+
+
+def experiment_report(experiment: Experiment, baseline: str | None = None) -> dict:
+    """Every table of every report page, as the ``report`` command prints it."""
+    return {
+        "experiment": experiment.slug,
+        "report": human_report(experiment, baseline),
+        "raters": rater_report(experiment),
+        "alignment": alignment_report(experiment),
+        "training": training_report(experiment),
+        "cost": cost_report(experiment),
+    }

@@ -1,0 +1,269 @@
+"""Reads of the report pages, the API and the ``report`` command: human judgements.
+
+The database becomes the statistics module's plain inputs here (``Ranking`` and ``HarmLabel``
+lists), with gold items and excluded raters' judgements left out, and the computed report is
+cached per experiment under a fingerprint of what it was computed from. The results page
+polls every few seconds; a poll then costs a few aggregate queries, not a recomputation.
+The runs side (labeling, reward models, training curves, cost) is in ``run_selectors.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.utils import timezone
+
+from pipeline.stats import HarmLabel, Ranking, compute_report
+from webapp.experiments.models import Experiment, PolicyResponse
+from webapp.rating import selectors as rating_selectors
+from webapp.rating.models import Entry, Judgement, Mark, Round, RoundRater
+
+# 200 prompt-bootstrap resamples with a fixed seed: the same data always gives the same
+# intervals, so the page, the API and the command agree to the last digit.
+N_BOOT = 200
+SEED = 0
+DEFAULT_BASELINE = "sft"
+# Keys carry the fingerprint, so an entry is never stale; the timeout only bounds memory.
+CACHE_SECONDS = 24 * 3600
+
+
+class BaselineError(ValueError):
+    """The baseline asked for is not among the ranked policies."""
+
+
+def digest(*parts) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
+
+
+def cached(kind: str, experiment: Experiment, fingerprint: str, compute, *extra):
+    """``compute()`` once per (experiment, fingerprint, extra) in Django's cache."""
+    key = f"reports:{kind}:{experiment.pk}:{fingerprint}:{digest(*extra)}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def _excluded_membership(round_field: str, rater_field: str):
+    return RoundRater.objects.filter(round_id=OuterRef(round_field), rater_id=OuterRef(rater_field), excluded=True)
+
+
+def human_fingerprint(experiment: Experiment) -> str:
+    """What the human report depends on: judgements, exclusions and the responses' lengths."""
+    judgements = Judgement.objects.filter(round__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
+    excluded = list(
+        RoundRater.objects.filter(round__experiment=experiment, excluded=True)
+        .order_by("round_id", "rater_id")
+        .values_list("round_id", "rater_id")
+    )
+    responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
+    return digest(experiment.slug, experiment.created_at, judgements, excluded, responses)
+
+
+@dataclass
+class HumanInputs:
+    rankings: list[Ranking] = field(default_factory=list)
+    harm_labels: list[HarmLabel] = field(default_factory=list)
+    lengths: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _entry_lengths(experiment: Experiment) -> tuple[dict[int, float], dict[str, list[float]]]:
+    """Length of every non-gold entry (tokens, or words when the response has no token count),
+    and the lengths per policy with each response counted once even if several rounds show it."""
+    rows = list(
+        Entry.objects.filter(item__round__experiment=experiment, item__is_gold=False).values_list(
+            "id", "policy", "response_id", "response__token_count"
+        )
+    )
+    need_words = [entry_id for entry_id, _, _, tokens in rows if tokens is None]
+    words: dict[int, int] = {}
+    for start in range(0, len(need_words), 900):  # below SQLite's bound-variable limit
+        for entry_id, text in Entry.objects.filter(id__in=need_words[start : start + 900]).values_list("id", "text"):
+            words[entry_id] = len(text.split())
+    by_entry: dict[int, float] = {}
+    per_policy: dict[str, dict] = defaultdict(dict)
+    for entry_id, policy, response_id, tokens in rows:
+        length = float(tokens if tokens is not None else words[entry_id])
+        by_entry[entry_id] = length
+        per_policy[policy][response_id or f"entry-{entry_id}"] = length
+    return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}
+
+
+def human_inputs(experiment: Experiment) -> HumanInputs:
+    """Rankings and harm labels of every round of the experiment, gold items and excluded
+    raters' judgements left out (they stay in the database and in the exports)."""
+    entry_length, per_policy = _entry_lengths(experiment)
+    marks = (
+        Mark.objects.filter(judgement__round__experiment=experiment, judgement__item__is_gold=False)
+        .filter(~Exists(_excluded_membership("judgement__round_id", "judgement__rater_id")))
+        .order_by("judgement_id", "shown_position")
+        .values_list(
+            "judgement_id", "judgement__item_id", "judgement__item__prompt_id", "judgement__rater__username",
+            "entry_id", "entry__policy", "rank", "harmless",
+        )
+    )
+    inputs = HumanInputs(lengths=per_policy)
+    current, ranked = None, []
+
+    def flush():
+        if current is not None and len(ranked) >= 2:
+            ranked.sort()
+            inputs.rankings.append(
+                Ranking(current[1], current[2], current[3], tuple(p for _, p, _ in ranked), tuple(n for _, _, n in ranked))
+            )
+
+    for judgement_id, item_id, prompt_id, rater, entry_id, policy, rank, harmless in marks.iterator(chunk_size=5000):
+        if current is None or judgement_id != current[0]:
+            flush()
+            current, ranked = (judgement_id, item_id, prompt_id, rater), []
+        if rank is not None:
+            ranked.append((rank, policy, entry_length.get(entry_id, 0.0)))
+        if harmless is not None:
+            inputs.harm_labels.append(HarmLabel(item_id, prompt_id, rater, policy, harmless))
+    flush()
+    return inputs
+
+
+def choose_baseline(policies: list[str], wanted: str | None) -> str:
+    """The policy others are compared with: the one asked for, else SFT, else the first by name."""
+    if wanted:
+        if policies and wanted not in policies:
+            raise BaselineError(f"baseline {wanted!r} is not among the ranked policies: {', '.join(policies)}")
+        return wanted
+    if not policies or DEFAULT_BASELINE in policies:
+        return DEFAULT_BASELINE
+    return policies[0]
+
+
+def judgement_counts(experiment: Experiment) -> dict[str, int]:
+    excluded = Exists(_excluded_membership("round_id", "rater_id"))
+    counts = (
+        Judgement.objects.filter(round__experiment=experiment)
+        .annotate(is_excluded=excluded)
+        .aggregate(
+            total=Count("id"),
+            gold=Count("id", filter=Q(item__is_gold=True)),
+            excluded=Count("id", filter=Q(is_excluded=True)),
+            included=Count("id", filter=Q(item__is_gold=False, is_excluded=False)),
+        )
+    )
+    return {key: int(value or 0) for key, value in counts.items()}
+
+
+def excluded_raters(experiment: Experiment) -> list[dict]:
+    """Raters left out of the reports, per round, with how many judgements that removed."""
+    counts = {(r, u): n for r, u, n in _judgements_per_rater(experiment)}
+    memberships = RoundRater.objects.filter(round__experiment=experiment, excluded=True).select_related("round", "rater")
+    return [
+        {
+            "round_id": m.round_id,
+            "round": m.round.name,
+            "rater": m.rater.username,
+            "reason": m.excluded_reason,
+            "excluded_at": m.excluded_at.isoformat() if m.excluded_at else None,
+            "judgements": counts.get((m.round_id, m.rater_id), 0),
+        }
+        for m in memberships.order_by("round_id", "rater__username")
+    ]
+
+
+def _judgements_per_rater(experiment: Experiment):
+    return (
+        Judgement.objects.filter(round__experiment=experiment)
+        .order_by()
+        .values("round_id", "rater_id")
+        .annotate(n=Count("id"))
+        .values_list("round_id", "rater_id", "n")
+    )
+
+
+def length_summary(per_policy: dict[str, list[float]]) -> list[dict]:
+    """Five-number summary of response lengths per policy (what the box plot draws)."""
+    rows = []
+    for policy, values in per_policy.items():
+        if not values:
+            continue
+        v = np.asarray(values, dtype=float)
+        q1, median, q3 = np.percentile(v, [25, 50, 75])
+        rows.append({
+            "policy": policy, "n": int(v.size), "mean": float(v.mean()), "min": float(v.min()),
+            "q1": float(q1), "median": float(median), "q3": float(q3), "max": float(v.max()),
+        })
+    return rows
+
+
+def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str) -> dict:
+    inputs = human_inputs(experiment)
+    policies = sorted({p for r in inputs.rankings for p in r.order})
+    chosen = choose_baseline(policies, baseline)
+    report = compute_report(inputs.rankings, inputs.harm_labels, baseline=chosen, n_boot=N_BOOT, seed=SEED)
+    return {
+        "experiment": experiment.slug,
+        "fingerprint": fingerprint,
+        "computed_at": timezone.now().isoformat(),
+        "baseline": chosen,
+        "judgements": judgement_counts(experiment),
+        "excluded_raters": excluded_raters(experiment),
+        "lengths": length_summary(inputs.lengths),
+        "stats": report.to_dict(),
+    }
+
+
+def human_report(experiment: Experiment, baseline: str | None = None) -> dict:
+    """The whole human-evaluation report as JSON-ready data, cached until a judgement,
+    an exclusion or a response changes. Raises ``BaselineError`` for an unknown baseline."""
+    fingerprint = human_fingerprint(experiment)
+    return cached("human", experiment, fingerprint, lambda: _human_report(experiment, baseline or None, fingerprint), baseline or "")
+
+
+def _agreement_summary(stats: dict | None) -> dict:
+    stats = dict(stats or {})
+    stats.pop("raters", None)
+    return stats
+
+
+def rater_report(experiment: Experiment) -> dict:
+    """Rater quality per round (reusing the rating app's QC reads) with each rater's agreement
+    with the majority, which comes from the report, so excluded raters and gold are left out."""
+    human = human_report(experiment)
+    rank_agreement = {r["rater"]: r for r in human["stats"]["ranking_agreement"]["raters"]}
+    harm_agreement = {r["rater"]: r for r in human["stats"]["harm_agreement"]["raters"]}
+    rounds, raters = [], []
+    for round in Round.objects.filter(experiment=experiment).order_by("created_at", "id"):
+        progress = rating_selectors.round_progress(round)
+        quality = rating_selectors.round_quality(round)
+        gold_seen = sum(q.gold_seen for q in quality)
+        rounds.append({
+            "round_id": round.pk, "round": round.name, "mode": round.mode, "items": progress.items,
+            "gold_items": progress.gold_items, "judgements": progress.judgements,
+            "judgements_needed": progress.judgements_needed, "percent": progress.percent,
+            "gold_accuracy": sum(q.gold_passed for q in quality) / gold_seen if gold_seen else None,
+        })
+        for q in quality:
+            rank, harm = rank_agreement.get(q.username, {}), harm_agreement.get(q.username, {})
+            raters.append({
+                "round_id": round.pk, "round": round.name, "rater": q.username, "judgements": q.judgements,
+                "gold_seen": q.gold_seen, "gold_passed": q.gold_passed, "gold_accuracy": q.gold_accuracy,
+                "median_active_s": q.median_active_s, "median_server_s": q.median_server_s, "skips": q.skips,
+                "flagged": q.flagged, "excluded": q.excluded, "excluded_reason": q.excluded_reason,
+                "rank_agreement": None if q.excluded else rank.get("agreement"),
+                "rank_agreement_n": 0 if q.excluded else rank.get("n", 0),
+                "harm_agreement": None if q.excluded else harm.get("agreement"),
+                "harm_agreement_n": 0 if q.excluded else harm.get("n", 0),
+            })
+    return {
+        "experiment": experiment.slug,
+        "agreement": {
+            "ranking": _agreement_summary(human["stats"]["ranking_agreement"]),
+            "harm": _agreement_summary(human["stats"]["harm_agreement"]),
+        },
+        "rounds": rounds,
+        "raters": raters,
+        "excluded_raters": human["excluded_raters"],
+    }

@@ -1,0 +1,397 @@
+"""The shapes of the report API, for the OpenAPI schema (drf-spectacular).
+
+The views return the selectors' payloads as they are, so that the API and ``report --json``
+are byte-for-byte the same numbers; these serializers describe those payloads (the schema
+test checks every response against them). Every float may be null: a statistic that is not
+defined yet (no data, a zero variance) is null in JSON, never NaN.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers as s
+
+
+def Num(**kwargs):
+    return s.FloatField(allow_null=True, **kwargs)
+
+
+def NullInt(**kwargs):
+    return s.IntegerField(allow_null=True, **kwargs)
+
+
+class Interval(s.Serializer):
+    low = Num()
+    high = Num()
+
+
+class WinRate(s.Serializer):
+    a = s.CharField()
+    b = s.CharField()
+    wins = s.IntegerField()
+    n = s.IntegerField()
+    rate = Num(help_text="Share of the rankings with both policies in which a is above b.")
+    wilson = Interval()
+    bootstrap = Interval(help_text="Percentile bootstrap, resampling prompts.")
+    t_statistic = Num()
+    p_value = Num(help_text="One-sample t-test against 50 %.")
+    p_holm = Num()
+
+
+class TTest(s.Serializer):
+    kind = s.CharField()
+    estimate = Num()
+    statistic = Num()
+    df = Num()
+    p_value = Num()
+    n1 = s.IntegerField()
+    n2 = s.IntegerField()
+
+
+class WinRateComparison(s.Serializer):
+    first = s.ListField(child=s.CharField(), min_length=2, max_length=2)
+    second = s.ListField(child=s.CharField(), min_length=2, max_length=2)
+    rate1 = Num()
+    rate2 = Num()
+    difference = Num()
+    student = TTest()
+    welch = TTest()
+    paired = TTest()
+    p_student_holm = Num()
+    p_welch_holm = Num()
+    p_paired_holm = Num()
+
+
+class HarmlessRate(s.Serializer):
+    policy = s.CharField()
+    harmless = s.IntegerField()
+    n = s.IntegerField()
+    rate = Num()
+    wilson = Interval()
+
+
+class ProportionTest(s.Serializer):
+    a = s.CharField()
+    b = s.CharField()
+    rate_a = Num()
+    rate_b = Num()
+    difference = Num()
+    z = Num()
+    p_value = Num()
+    p_holm = Num()
+
+
+class LengthControl(s.Serializer):
+    a = s.CharField()
+    b = s.CharField()
+    n = s.IntegerField()
+    mean_gap = Num()
+    gap_se = Num()
+    raw_rate = Num()
+    adjusted_rate = Num()
+    adjusted_ci = Interval()
+    slope_per_100_tokens = Num()
+    penalized = s.BooleanField()
+    note = s.CharField(allow_blank=True)
+
+
+class Strength(s.Serializer):
+    policy = s.CharField()
+    log_strength = Num()
+    interval = Interval()
+
+
+class BradleyTerry(s.Serializer):
+    strengths = Strength(many=True)
+    n_comparisons = s.IntegerField()
+    iterations = s.IntegerField()
+    converged = s.BooleanField()
+    regularized = s.BooleanField()
+    n_boot = s.IntegerField()
+    n_boot_regularized = s.IntegerField()
+
+
+class AgreementSummary(s.Serializer):
+    level = s.CharField()
+    alpha = Num(help_text="Krippendorff's alpha.")
+    percent_agreement = Num()
+    majority_agreement = Num()
+    n_units = s.IntegerField()
+    n_pairable_units = s.IntegerField()
+    n_ratings = s.IntegerField()
+
+
+class RaterAgreement(s.Serializer):
+    rater = s.CharField()
+    n = s.IntegerField()
+    agreement = Num()
+
+
+class Agreement(AgreementSummary):
+    raters = RaterAgreement(many=True)
+
+
+class Stats(s.Serializer):
+    baseline = s.CharField()
+    policies = s.ListField(child=s.CharField())
+    n_rankings = s.IntegerField()
+    n_prompts = s.IntegerField()
+    n_items = s.IntegerField()
+    n_raters = s.IntegerField()
+    n_harm_labels = s.IntegerField()
+    n_boot = s.IntegerField()
+    seed = NullInt()
+    confidence = s.FloatField()
+    win_rates = WinRate(many=True)
+    vs_baseline = WinRate(many=True)
+    baseline_comparisons = WinRateComparison(many=True)
+    harmless = HarmlessRate(many=True)
+    harmless_tests = ProportionTest(many=True)
+    length = LengthControl(many=True)
+    bradley_terry = BradleyTerry(allow_null=True)
+    ranking_agreement = Agreement(allow_null=True)
+    harm_agreement = Agreement(allow_null=True)
+
+
+class JudgementCounts(s.Serializer):
+    total = s.IntegerField()
+    gold = s.IntegerField(help_text="Judgements of gold items: quality control only, left out.")
+    excluded = s.IntegerField(help_text="Judgements of excluded raters, left out.")
+    included = s.IntegerField()
+
+
+class ExcludedRater(s.Serializer):
+    round_id = s.IntegerField()
+    round = s.CharField()
+    rater = s.CharField()
+    reason = s.CharField(allow_blank=True)
+    excluded_at = s.DateTimeField(allow_null=True)
+    judgements = s.IntegerField()
+
+
+class LengthSummary(s.Serializer):
+    policy = s.CharField()
+    n = s.IntegerField()
+    mean = Num()
+    min = Num()
+    q1 = Num()
+    median = Num()
+    q3 = Num()
+    max = Num()
+
+
+class HumanReport(s.Serializer):
+    experiment = s.CharField()
+    fingerprint = s.CharField(help_text="Changes whenever the data the report depends on changes.")
+    computed_at = s.DateTimeField()
+    baseline = s.CharField()
+    judgements = JudgementCounts()
+    excluded_raters = ExcludedRater(many=True)
+    lengths = LengthSummary(many=True)
+    stats = Stats()
+
+
+class RoundQuality(s.Serializer):
+    round_id = s.IntegerField()
+    round = s.CharField()
+    mode = s.CharField()
+    items = s.IntegerField()
+    gold_items = s.IntegerField()
+    judgements = s.IntegerField()
+    judgements_needed = s.IntegerField()
+    percent = s.IntegerField()
+    gold_accuracy = Num()
+
+
+class RaterQuality(s.Serializer):
+    round_id = s.IntegerField()
+    round = s.CharField()
+    rater = s.CharField()
+    judgements = s.IntegerField()
+    gold_seen = s.IntegerField()
+    gold_passed = s.IntegerField()
+    gold_accuracy = Num()
+    median_active_s = Num()
+    median_server_s = Num()
+    skips = s.IntegerField()
+    flagged = s.BooleanField()
+    excluded = s.BooleanField()
+    excluded_reason = s.CharField(allow_blank=True)
+    rank_agreement = Num()
+    rank_agreement_n = s.IntegerField()
+    harm_agreement = Num()
+    harm_agreement_n = s.IntegerField()
+
+
+class AgreementPair(s.Serializer):
+    ranking = AgreementSummary()
+    harm = AgreementSummary()
+
+
+class RaterReport(s.Serializer):
+    experiment = s.CharField()
+    agreement = AgreementPair()
+    rounds = RoundQuality(many=True)
+    raters = RaterQuality(many=True)
+    excluded_raters = ExcludedRater(many=True)
+
+
+class LabelingRunRow(s.Serializer):
+    run_id = s.IntegerField()
+    model_spec = s.CharField()
+    split = s.CharField()
+    status = s.CharField()
+    sweep_id = NullInt()
+    config = s.CharField()
+    preamble = s.CharField(allow_null=True)
+    shots = NullInt()
+    cot = s.BooleanField(allow_null=True)
+    labels = s.IntegerField()
+    n = NullInt()
+    alignment = Num()
+    alignment_low = Num()
+    alignment_high = Num()
+    position1_rate = Num()
+    order_disagreement = Num()
+    label_mass = Num()
+
+
+class Sweep(s.Serializer):
+    sweep_id = s.IntegerField()
+    model_spec = s.CharField()
+    split = s.CharField()
+    limit = NullInt()
+    created_at = s.DateTimeField()
+    rows = LabelingRunRow(many=True)
+
+
+class LabelerModel(s.Serializer):
+    model_spec = s.CharField()
+    runs = s.IntegerField()
+    run_id = s.IntegerField()
+    config = s.CharField()
+    n = NullInt()
+    alignment = Num()
+    alignment_low = Num()
+    alignment_high = Num()
+    mean_alignment = Num()
+
+
+class CalibrationBin(s.Serializer):
+    run_id = s.IntegerField()
+    config = s.CharField()
+    model_spec = s.CharField()
+    low = Num()
+    high = Num()
+    count = s.IntegerField()
+    mean_confidence = Num()
+    agreement = Num()
+
+
+class CurvePoint(s.Serializer):
+    pairs = s.IntegerField()
+    accuracy = Num()
+    low = Num()
+    high = Num()
+
+
+class RewardModel(s.Serializer):
+    run_id = s.IntegerField()
+    arm = s.CharField(allow_blank=True)
+    algorithm = s.CharField(allow_blank=True)
+    label_source = s.CharField(allow_blank=True)
+    status = s.CharField()
+    model_spec = s.CharField()
+    accuracy = Num()
+    accuracy_low = Num()
+    accuracy_high = Num()
+    curve = CurvePoint(many=True)
+
+
+class AlignmentReport(s.Serializer):
+    experiment = s.CharField()
+    sweeps = Sweep(many=True)
+    by_model = LabelerModel(many=True)
+    labeling_runs = LabelingRunRow(many=True)
+    calibration = CalibrationBin(many=True)
+    reward_models = RewardModel(many=True)
+
+
+class Series(s.Serializer):
+    key = s.CharField()
+    steps = s.ListField(child=s.IntegerField())
+    values = s.ListField(child=s.FloatField())
+
+
+class TrainingRunCurves(s.Serializer):
+    run_id = s.IntegerField()
+    kind = s.CharField()
+    arm = s.CharField(allow_blank=True)
+    algorithm = s.CharField(allow_blank=True)
+    label_source = s.CharField(allow_blank=True)
+    status = s.CharField()
+    series = Series(many=True)
+
+
+class TrainingReport(s.Serializer):
+    experiment = s.CharField()
+    runs = TrainingRunCurves(many=True)
+
+
+class CostRow(s.Serializer):
+    run_id = s.IntegerField()
+    model_spec = s.CharField()
+    status = s.CharField()
+    config = s.CharField()
+    labels = s.IntegerField()
+    prompt_tokens = s.IntegerField()
+    generated_tokens = s.IntegerField()
+    tokens_per_label = Num()
+    price_per_1k_tokens = Num()
+    price_per_human_label = Num()
+    ai_cost_per_1k_labels = Num()
+    human_cost_per_1k_labels = Num()
+    ai_cost_total = Num()
+    human_cost_total = Num()
+    human_to_ai_ratio = Num()
+
+
+class CostReport(s.Serializer):
+    experiment = s.CharField()
+    runs = CostRow(many=True)
+    labels = s.IntegerField()
+    ai_cost_total = Num()
+    human_cost_total = Num()
+
+
+class SampleSizeQuery(s.Serializer):
+    """A planned comparison; validated, so a bad query is a 400 with the reason."""
+
+    p1 = s.FloatField(min_value=0.001, max_value=0.999, help_text="The win rate you expect.")
+    p0 = s.FloatField(min_value=0.001, max_value=0.999, default=0.5,
+                      help_text="50 % for a one-sample test, or the other win rate for a two-sample test.")
+    two_sample = s.BooleanField(default=False)
+    alpha = s.FloatField(min_value=0.0001, max_value=0.5, default=0.05)
+    power = s.FloatField(min_value=0.05, max_value=0.9999, default=0.8)
+    design_effect = s.FloatField(min_value=1.0, max_value=1000.0, default=1.0,
+                                 help_text="1 + (m − 1)·ρ when m ratings share a prompt with intra-prompt correlation ρ.")
+
+    def validate(self, data):
+        # Closer than this, the answer is billions of items: a typo, not a plan.
+        if abs(data["p1"] - data["p0"]) < 0.001:
+            raise s.ValidationError("p1 and p0 must differ by at least 0.001: that difference is what the test detects.")
+        return data
+
+
+class SampleSizePlan(s.Serializer):
+    design = s.CharField()
+    p1 = s.FloatField()
+    p0 = s.FloatField()
+    alpha = s.FloatField()
+    target_power = s.FloatField()
+    design_effect = s.FloatField()
+    n = s.IntegerField(help_text="Rated items needed (per group for a two-sample design).")
+    achieved_power = Num()
+
+
+class Detail(s.Serializer):
+    detail = s.CharField()

@@ -1,0 +1,267 @@
+"""The report payloads laid out as named tables: one definition serves the HTML table, its
+CSV download and the chart drawn from it, so that what a chart shows, what the table says and
+what the CSV holds are the same numbers.
+
+A ``Column`` names one key (or two, ``low``/``high``, for an interval) of a flat row and how
+to show it; the CSV writes every key raw, one column each, at full precision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    keys: tuple[str, ...]
+    # text, long (may wrap), int, intpct, pct, ci (two keys, shown in %), num, nci (two keys), p, sec,
+    # money, bool, flag (a yes that needs attention), time (ISO 8601)
+    kind: str = "text"
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[dict] = field(default_factory=list)
+    note: str = ""
+    empty: str = "Nothing to show yet."
+
+    @property
+    def csv_header(self) -> list[str]:
+        return [key for column in self.columns for key in column.keys]
+
+    def csv_rows(self):
+        header = self.csv_header
+        for row in self.rows:
+            yield [row.get(key) for key in header]
+
+
+def C(label: str, *keys: str, kind: str = "text") -> Column:
+    return Column(label, keys, kind)
+
+
+def _ci(prefix: str, interval: dict | None) -> dict:
+    interval = interval or {}
+    return {f"{prefix}_low": interval.get("low"), f"{prefix}_high": interval.get("high")}
+
+
+def _is_num(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# -- results (human evaluation) -----------------------------------------------------------------
+
+NO_RANKINGS = "No rankings yet: this needs a round in which raters rank the responses."
+
+# The numbers a reader looks for first come first: on a phone the rest is a swipe away.
+WIN_COLUMNS = (
+    C("Policy", "a"), C("vs", "b"), C("Win rate", "rate", kind="pct"), C("Wilson 95 % CI", "wilson_low", "wilson_high", kind="ci"),
+    C("Bootstrap 95 % CI", "boot_low", "boot_high", kind="ci"), C("p (Holm)", "p_holm", kind="p"),
+    C("Wins", "wins", kind="int"), C("Rankings", "n", kind="int"), C("t", "t", kind="num"), C("p", "p", kind="p"),
+)
+
+
+def _win_row(w: dict) -> dict:
+    return {
+        "a": w["a"], "b": w["b"], "wins": w["wins"], "n": w["n"], "rate": w["rate"],
+        **_ci("wilson", w["wilson"]), **_ci("boot", w["bootstrap"]),
+        "t": w["t_statistic"], "p": w["p_value"], "p_holm": w["p_holm"],
+    }
+
+
+def _comparison_row(c: dict) -> dict:
+    return {
+        "first": " vs ".join(c["first"]), "second": " vs ".join(c["second"]),
+        "rate1": c["rate1"], "rate2": c["rate2"], "difference": c["difference"],
+        "student_t": c["student"]["statistic"], "student_df": c["student"]["df"], "student_p": c["student"]["p_value"],
+        "student_p_holm": c["p_student_holm"],
+        "welch_t": c["welch"]["statistic"], "welch_df": c["welch"]["df"], "welch_p": c["welch"]["p_value"],
+        "welch_p_holm": c["p_welch_holm"],
+        "paired_p": c["paired"]["p_value"], "paired_p_holm": c["p_paired_holm"],
+    }
+
+
+def _length_rows(stats: dict, baseline: str) -> list[dict]:
+    """One row per unordered pair, turned so the baseline is the opponent where it takes part."""
+    rows = []
+    for r in stats["length"]:
+        involves_baseline = baseline in (r["a"], r["b"])
+        if (involves_baseline and r["b"] != baseline) or (not involves_baseline and r["a"] > r["b"]):
+            continue
+        rows.append({
+            "a": r["a"], "b": r["b"], "n": r["n"], "mean_gap": r["mean_gap"], "gap_se": r["gap_se"],
+            "raw_rate": r["raw_rate"], "adjusted_rate": r["adjusted_rate"], **_ci("adjusted", r["adjusted_ci"]),
+            "slope_per_100_tokens": r["slope_per_100_tokens"], "note": r["note"],
+        })
+    return rows
+
+
+def results_tables(payload: dict) -> dict[str, Table]:
+    stats, baseline = payload["stats"], payload["baseline"]
+    bt = (stats.get("bradley_terry") or {}).get("strengths", [])
+    theta = {s["policy"]: s["log_strength"] for s in bt}
+    tables = [
+        Table("win_rates", "Win rates between every pair of policies", WIN_COLUMNS,
+              [_win_row(w) for w in stats["win_rates"]],
+              note="Bootstrap: resampling prompts. p: one-sample t-test of the win rate against 50 %; Holm-corrected over the distinct pairs.",
+              empty=NO_RANKINGS),
+        Table("vs_baseline", f"Win rates vs {baseline}", WIN_COLUMNS, [_win_row(w) for w in stats["vs_baseline"]],
+              note=f"Bootstrap: resampling prompts. Holm-corrected over the comparisons with {baseline}.", empty=NO_RANKINGS),
+        Table("baseline_tests", f"Comparing win rates vs {baseline}: two-sample t-tests", (
+            C("First", "first"), C("Second", "second"), C("First rate", "rate1", kind="pct"),
+            C("Second rate", "rate2", kind="pct"), C("Difference", "difference", kind="pct"),
+            C("Student p", "student_p", kind="p"), C("Welch p", "welch_p", kind="p"),
+            C("Student p (Holm)", "student_p_holm", kind="p"), C("Welch p (Holm)", "welch_p_holm", kind="p"),
+            C("Paired by prompt p", "paired_p", kind="p"), C("Paired p (Holm)", "paired_p_holm", kind="p"),
+            C("Student t", "student_t", kind="num"), C("Student df", "student_df", kind="num"),
+            C("Welch t", "welch_t", kind="num"), C("Welch df", "welch_df", kind="num"),
+        ), [_comparison_row(c) for c in stats["baseline_comparisons"]],
+            note="Student and Welch treat the two sets of outcomes as independent, as the paper does; "
+                 "the paired test uses the prompts both comparisons share.",
+            empty=f"Needs at least two policies besides {baseline}."),
+        Table("harmless", "Harmless rates", (
+            C("Policy", "policy"), C("Harmless rate", "rate", kind="pct"),
+            C("Wilson 95 % CI", "wilson_low", "wilson_high", kind="ci"), C("Harmless", "harmless", kind="int"),
+            C("Judged", "n", kind="int"),
+        ), [{"policy": h["policy"], "harmless": h["harmless"], "n": h["n"], "rate": h["rate"], **_ci("wilson", h["wilson"])}
+            for h in stats["harmless"]], empty="No harmless/harmful judgements yet."),
+        Table("harmless_tests", "Harmless rates compared (two-proportion z-tests)", (
+            C("Policy", "a"), C("vs", "b"), C("Difference", "difference", kind="pct"), C("p (Holm)", "p_holm", kind="p"),
+            C("Rate", "rate_a", kind="pct"), C("Opponent's rate", "rate_b", kind="pct"), C("z", "z", kind="num"),
+            C("p", "p", kind="p"),
+        ), [{"a": t["a"], "b": t["b"], "rate_a": t["rate_a"], "rate_b": t["rate_b"], "difference": t["difference"],
+             "z": t["z"], "p": t["p_value"], "p_holm": t["p_holm"]} for t in stats["harmless_tests"]],
+            empty="Needs harmless judgements of at least two policies."),
+        Table("length_control", "Length control: win rates at equal length", (
+            C("Policy", "a"), C("vs", "b"), C("Raw win rate", "raw_rate", kind="pct"),
+            C("Length-adjusted", "adjusted_rate", kind="pct"), C("Adjusted 95 % CI", "adjusted_low", "adjusted_high", kind="ci"),
+            C("Mean length gap", "mean_gap", kind="num"), C("Gap SE", "gap_se", kind="num"), C("Rankings", "n", kind="int"),
+            C("Log-odds per 100 tokens", "slope_per_100_tokens", kind="num"), C("Note", "note", kind="long"),
+        ), _length_rows(stats, baseline),
+            note="A logistic regression of the win on the length difference, read at zero difference. "
+                 "Lengths are token counts, or words where a response has no token count.", empty=NO_RANKINGS),
+        Table("bradley_terry", "Bradley–Terry strengths", (
+            C("Policy", "policy"), C("Log strength θ", "log_strength", kind="num"),
+            C("95 % bootstrap interval", "low", "high", kind="nci"),
+            C(f"Model P(beats {baseline})", "p_beats_baseline", kind="pct"),
+        ), [{"policy": s["policy"], "log_strength": s["log_strength"],
+             "low": (s["interval"] or {}).get("low"), "high": (s["interval"] or {}).get("high"),
+             "p_beats_baseline": (1 / (1 + math.exp(theta[baseline] - s["log_strength"])))
+             if baseline in theta and _is_num(s["log_strength"]) and _is_num(theta[baseline]) else None}
+            for s in bt], empty=NO_RANKINGS),
+        Table("lengths", "Response lengths per policy", (
+            C("Policy", "policy"), C("Responses", "n", kind="int"), C("Mean", "mean", kind="num"),
+            C("Min", "min", kind="num"), C("25 %", "q1", kind="num"), C("Median", "median", kind="num"),
+            C("75 %", "q3", kind="num"), C("Max", "max", kind="num"),
+        ), payload["lengths"], empty="No responses in any round yet."),
+    ]
+    return {t.name: t for t in tables}
+
+
+# -- raters --------------------------------------------------------------------------------------
+
+
+def rater_tables(payload: dict) -> dict[str, Table]:
+    agreement = [
+        {"judgement": name, **{k: v for k, v in payload["agreement"][key].items()}}
+        for key, name in (("ranking", "ranking (ordinal)"), ("harm", "harmless or harmful (nominal)"))
+    ]
+    tables = [
+        Table("agreement", "Agreement between raters", (
+            C("Judgement", "judgement"), C("Krippendorff's α", "alpha", kind="num"),
+            C("Pairwise agreement", "percent_agreement", kind="pct"), C("Agreement with majority", "majority_agreement", kind="pct"),
+            C("Units", "n_units", kind="int"), C("Units with 2+ raters", "n_pairable_units", kind="int"),
+            C("Ratings", "n_ratings", kind="int"),
+        ), agreement, note="Excluded raters and gold items are left out. Rankings: units are (item, policy), values the rank."),
+        Table("rounds", "Rounds", (
+            C("Round", "round"), C("Mode", "mode"), C("Items", "items", kind="int"), C("Gold items", "gold_items", kind="int"),
+            C("Judgements", "judgements", kind="int"), C("Needed", "judgements_needed", kind="int"),
+            C("Done", "percent", kind="intpct"), C("Gold accuracy", "gold_accuracy", kind="pct"),
+        ), payload["rounds"], empty="No rating rounds yet."),
+        Table("raters", "Raters", (
+            C("Round", "round"), C("Rater", "rater"), C("Judgements", "judgements", kind="int"),
+            C("Gold seen", "gold_seen", kind="int"), C("Gold accuracy", "gold_accuracy", kind="pct"),
+            C("Median time per item", "median_active_s", kind="sec"), C("Median time (server)", "median_server_s", kind="sec"),
+            C("Skips", "skips", kind="int"), C("Agrees with majority (ranks)", "rank_agreement", kind="pct"),
+            C("Agrees with majority (harm)", "harm_agreement", kind="pct"), C("Flagged", "flagged", kind="flag"),
+            C("Excluded", "excluded", kind="flag"),
+        ), payload["raters"], empty="No rater has taken an item yet."),
+        Table("excluded_raters", "Excluded raters", (
+            C("Round", "round"), C("Rater", "rater"), C("Judgements left out", "judgements", kind="int"),
+            C("Reason", "reason", kind="long"), C("Excluded at", "excluded_at", kind="time"),
+        ), payload["excluded_raters"], empty="No rater is excluded."),
+    ]
+    return {t.name: t for t in tables}
+
+
+# -- alignment, reward models, training -------------------------------------------------------------
+
+ALIGNMENT_COLUMNS = (
+    C("Alignment", "alignment", kind="pct"), C("95 % CI", "alignment_low", "alignment_high", kind="ci"),
+    C("Position-1 rate", "position1_rate", kind="pct"), C("Orders disagree", "order_disagreement", kind="pct"),
+    C("Label mass", "label_mass", kind="pct"), C("Labels", "n", kind="int"),
+)
+
+
+def alignment_tables(payload: dict, training: dict) -> dict[str, Table]:
+    technique_rows = [{"sweep_id": s["sweep_id"], "sweep_model": s["model_spec"], **row} for s in payload["sweeps"] for row in s["rows"]]
+    curve_rows = [{"run_id": r["run_id"], "label_source": r["label_source"], **p} for r in payload["reward_models"] for p in r["curve"]]
+    tables = [
+        Table("prompt_techniques", "Prompting techniques (the paper's Table 2)", (
+            C("Preamble", "preamble"), C("Shots", "shots", kind="int"), C("CoT", "cot", kind="bool"), *ALIGNMENT_COLUMNS,
+            C("Status", "status"), C("Run", "run_id", kind="int"), C("Sweep", "sweep_id", kind="int"),
+        ), technique_rows, empty="No labeling sweep yet: start one with python manage.py label_sweep."),
+        Table("labeler_models", "Alignment by labeler model (the paper's Table 3)", (
+            C("Labeler model", "model_spec"), C("Alignment", "alignment", kind="pct"),
+            C("95 % CI", "alignment_low", "alignment_high", kind="ci"), C("Config", "config"), C("Labels", "n", kind="int"),
+            C("Latest run", "run_id", kind="int"), C("Runs", "runs", kind="int"), C("Mean over runs", "mean_alignment", kind="pct"),
+        ), payload["by_model"], empty="No labeling run yet."),
+        Table("labeling_runs", "Labeling runs: alignment and position bias", (
+            C("Run", "run_id", kind="int"), C("Config", "config"), *ALIGNMENT_COLUMNS, C("Model", "model_spec"),
+            C("Split", "split"), C("Status", "status"),
+        ), payload["labeling_runs"], note="Position-1 rate: how often the labeler chose whichever candidate it saw first (50 % is unbiased).",
+            empty="No labeling run yet."),
+        Table("calibration", "Calibration of the AI labels", (
+            C("Run", "run_id", kind="int"), C("Config", "config"), C("Confidence from", "low", kind="pct"),
+            C("to", "high", kind="pct"), C("Labels", "count", kind="int"), C("Mean confidence", "mean_confidence", kind="pct"),
+            C("Agrees with humans", "agreement", kind="pct"),
+        ), payload["calibration"], empty="No calibration bins recorded yet."),
+        Table("reward_models", "Reward models: pairwise accuracy on held-out human preferences", (
+            C("Run", "run_id", kind="int"), C("Labels from", "label_source"), C("Accuracy", "accuracy", kind="pct"),
+            C("95 % CI", "accuracy_low", "accuracy_high", kind="ci"), C("Arm", "arm"), C("Status", "status"),
+        ), [{k: v for k, v in r.items() if k != "curve"} for r in payload["reward_models"]], empty="No reward model trained yet."),
+        Table("rm_accuracy_vs_pairs", "Reward-model accuracy vs training pairs (the paper's Figure 5)", (
+            C("Run", "run_id", kind="int"), C("Labels from", "label_source"), C("Training pairs", "pairs", kind="int"),
+            C("Accuracy", "accuracy", kind="pct"), C("95 % CI", "low", "high", kind="ci"),
+        ), curve_rows, empty="No reward model has recorded accuracy against training-set size yet."),
+        Table("training_runs", "Training runs", (
+            C("Run", "run_id", kind="int"), C("Kind", "kind"), C("Arm", "arm"), C("Algorithm", "algorithm"),
+            C("Labels from", "label_source"), C("Status", "status"), C("Steps logged", "steps", kind="int"), C("Curves", "keys", kind="long"),
+        ), [{**{k: v for k, v in r.items() if k != "series"}, "steps": max((len(s["steps"]) for s in r["series"]), default=0),
+             "keys": ", ".join(s["key"] for s in r["series"])} for r in training["runs"]], empty="No training run yet."),
+        Table("training_curves", "Training curves (every logged value)", (
+            C("Run", "run_id", kind="int"), C("Curve", "key"), C("Step", "step", kind="int"), C("Value", "value", kind="num"),
+        ), [{"run_id": r["run_id"], "key": s["key"], "step": step, "value": value}
+            for r in training["runs"] for s in r["series"] for step, value in zip(s["steps"], s["values"])]),
+    ]
+    return {t.name: t for t in tables}
+
+
+# -- cost -------------------------------------------------------------------------------------------
+
+
+def cost_tables(payload: dict) -> dict[str, Table]:
+    table = Table("cost", "AI vs human labels: cost per 1,000 labels", (
+        C("Run", "run_id", kind="int"), C("AI per 1,000", "ai_cost_per_1k_labels", kind="money"),
+        C("Human per 1,000", "human_cost_per_1k_labels", kind="money"), C("Human ÷ AI", "human_to_ai_ratio", kind="num"),
+        C("Labels", "labels", kind="int"), C("AI, this run", "ai_cost_total", kind="money"),
+        C("Human, same labels", "human_cost_total", kind="money"), C("Tokens per label", "tokens_per_label", kind="num"),
+        C("Model", "model_spec"), C("Config", "config"), C("Status", "status"),
+    ), payload["runs"], note="AI cost from the tokens each run used and the token price saved with it; "
+                             "human cost from the price per human label saved with the run.",
+        empty="No labeling run yet.")
+    return {table.name: table}

@@ -1,0 +1,128 @@
+"""The report pages (staff only): results, AI-labeler alignment, raters, cost, sample size;
+each table's CSV; and plotly's JavaScript from the installed plotly package.
+
+Each view: access check, form, one selector call (through ``pages``), render. The results
+page polls its own partial with htmx; a poll whose data has not changed gets 204 No Content,
+which htmx leaves alone, so an idle page costs a few aggregate queries every ten seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from functools import wraps
+from pathlib import Path
+
+import plotly
+from django.contrib.auth.views import redirect_to_login
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from pipeline.stats import plan_sample_size
+from webapp.experiments.models import Experiment
+from webapp.reports import pages
+from webapp.reports.forms import BaselineForm, PlanForm
+from webapp.reports.selectors import BaselineError
+
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def staff_required(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            return render(request, "experiments/home_rater.html", {}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _baseline(request) -> str | None:
+    form = BaselineForm(request.GET)
+    return (form.cleaned_data["baseline"] or None) if form.is_valid() else None
+
+
+@require_GET
+@staff_required
+def results(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    baseline = _baseline(request)
+    try:
+        context = pages.results_context(experiment, baseline)
+    except BaselineError as error:
+        return render(request, "reports/results.html", {"experiment": experiment, "page": "results", "error": str(error)}, status=400)
+    if request.htmx and request.GET.get("since") == context["fingerprint"]:
+        return HttpResponse(status=204)
+    context.update(page="results", plan_form=PlanForm(initial={}))
+    template = "reports/_results.html" if request.htmx else "reports/results.html"
+    return render(request, template, context)
+
+
+@require_GET
+@staff_required
+def alignment(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    return render(request, "reports/alignment.html", {**pages.alignment_context(experiment), "page": "alignment"})
+
+
+@require_GET
+@staff_required
+def raters(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    return render(request, "reports/raters.html", {**pages.raters_context(experiment), "page": "raters"})
+
+
+@require_GET
+@staff_required
+def cost(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    return render(request, "reports/cost.html", {**pages.cost_context(experiment), "page": "cost"})
+
+
+@require_GET
+@staff_required
+def plan(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = PlanForm(request.GET if "p1" in request.GET else None)
+    result = plan_sample_size(**form.plan_arguments()) if form.is_valid() else None
+    context = {"experiment": experiment, "page": "plan", "plan_form": form, "plan": result}
+    template = "reports/_plan_result.html" if request.htmx else "reports/plan.html"
+    return render(request, template, context, status=400 if form.is_bound and not form.is_valid() else 200)
+
+
+def _csv_value(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+@require_GET
+@staff_required
+def table_csv(request, slug: str, name: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    try:
+        table = pages.page_table(name, experiment, _baseline(request))
+    except BaselineError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    if table is None:
+        raise Http404(f"no table named {name!r}")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-{table.name}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(table.csv_header)
+    writer.writerows([_csv_value(v) for v in row] for row in table.csv_rows())
+    return response
+
+
+@require_GET
+def plotly_js(request):
+    """plotly.js as the plotly package ships it: our own copy, never a CDN. The address
+    carries plotly's version, so browsers may keep it for a year."""
+    response = FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
