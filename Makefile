@@ -37,6 +37,8 @@ users: migrate
 
 demo: migrate
 	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py make_round --experiment demo --if-none
+	$(BIN)/python manage.py make_round --experiment demo-summarize --if-none
 
 run: model users demo
 	@echo "Serving the RLAIF lab on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"

@@ -66,3 +66,17 @@ def test_gold_passes_only_when_every_degraded_entry_is_ranked_below_every_intact
     assert gold.gold_passed(ranks={1: 1, 2: 3, 3: 2}, degraded={3}) is False
     assert gold.gold_passed(ranks={1: 1, 2: 2}, degraded=set()) is None
     assert Entry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_make_round_with_if_none_makes_one_round_for_the_demo_and_then_nothing():
+    from django.core.management import call_command
+
+    from webapp.experiments import services as experiment_services
+    from webapp.rating.models import Round
+
+    experiment_services.demo_load()
+    call_command("make_round", "--experiment", "demo", "--if-none")
+    call_command("make_round", "--experiment", "demo", "--if-none")
+    rounds = Round.objects.filter(experiment__slug="demo")
+    assert rounds.count() == 1 and rounds.get().is_open and rounds.get().items.exists()

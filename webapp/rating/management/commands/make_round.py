@@ -26,11 +26,15 @@ class Command(BaseCommand):
         parser.add_argument("--instructions", default="Read the context, then put the responses in order from best (1) to worst. No ties.")
         parser.add_argument("--closed", action="store_true", help="leave the round closed")
         parser.add_argument("--json", action="store_true", help="print one JSON object last")
+        parser.add_argument("--if-none", action="store_true", help="do nothing when the experiment already has a round")
 
     def handle(self, *args, **options):
         experiment = Experiment.objects.filter(slug=options["experiment"]).first()
         if experiment is None:
             raise CommandError(f"no experiment {options['experiment']!r}")
+        if options["if_none"] and Round.objects.filter(experiment=experiment).exists():
+            self.stdout.write(f"{experiment.slug} already has a round: nothing to do")
+            return
         responses = PolicyResponse.objects.filter(prompt__experiment=experiment)
         if not responses.exists():
             created = services.policy_responses_from_pairs(experiment=experiment, naming=options["naming"])
