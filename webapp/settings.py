@@ -120,6 +120,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # -- the lab --------------------------------------------------------------------------
 
 ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", VAR_DIR / "artifacts")
+# Checkpoints and outputs of pipeline runs, one folder per run.
+RUNS_ROOT = env_path("RUNS_ROOT", Path(ARTIFACT_ROOT) / "runs") if "://" not in ARTIFACT_ROOT else f"{ARTIFACT_ROOT}/runs"
 DEFAULT_MODEL_SPEC = env_str("DEFAULT_MODEL_SPEC", "smollm2-135m-instruct")
 ALLOW_MODEL_DOWNLOAD = env_bool("ALLOW_MODEL_DOWNLOAD", False)
 # Prices used to put the cost of AI labels beside the cost of the same number of human labels.

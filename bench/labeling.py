@@ -1,0 +1,188 @@
+"""Benchmark of the AI labeler: the plain way vs our engine (exact and fast) on real HH pairs.
+
+    .venv/bin/python bench/labeling.py [--pairs 64] [--model SPEC] [--chunk 16]
+
+All three label the same pairs (0-shot, base preamble, swap on). The plain way is
+``score_naive``: one unbatched forward per order with full logits. After a warm-up the pairs
+are run in chunks, and within each chunk the three ways take turns in a rotating order, so
+that load from other processes on a shared machine falls on all three alike. Progress goes to
+stderr; the last stdout line is one JSON object:
+
+  naive_pairs_per_s, exact_pairs_per_s, fast_pairs_per_s   pairs labelled per wall second
+  exact_speedup, fast_speedup                              vs the plain way
+  exact_max_abs_diff      max |p - p_naive| over p, p_order1 and p_order2 (target <= 1e-3)
+  fast_label_agreement    share of pairs where fast and exact pick the same candidate
+  fast_alignment_delta    alignment(fast) - alignment(exact) against the human labels
+  matmul_gflops           float32 2048x2048 matmul, best of several, timed in this run
+  exact_useful_gflops     2 x non-embedding params x tokens the exact engine ran / its wall time
+  exact_peak_share        exact_useful_gflops / matmul_gflops
+plus alignments (with and without swap), position bias, label mass, token counts, each
+round's speedups, and others_cpu_share: the share of the machine's CPU time that other
+processes used during the run (on a shared machine, read the speedups with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from pipeline import registry  # noqa: E402
+from pipeline.labeling.config import LabelingConfig  # noqa: E402
+from pipeline.labeling.data import read_hh  # noqa: E402
+from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
+from pipeline.labeling.metrics import evaluate  # noqa: E402
+from pipeline.labeling.runtime import model_for_precision, non_embedding_params  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 8) -> float:
+    """Best float32 n x n matmul rate: 2 n^3 FLOPs per product."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def cpu_ticks() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (Linux)."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return (sum(fields) - idle) / hz, sum(fields) / hz
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=64)
+    parser.add_argument("--model", default=registry.DEFAULT_MODEL)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--artifacts", default=os.environ.get("ARTIFACT_ROOT", str(ROOT / "var" / "artifacts")))
+    parser.add_argument("--chunk", type=int, default=16, help="pairs per round of the rotating schedule")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--batch-size", type=int, default=LabelingConfig.batch_size)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    lm = registry.load_causal_lm(args.model, args.artifacts, precision="exact")
+    pairs = read_hh(args.data, limit=args.pairs)
+    samples, human = [s for s, _ in pairs], [h for _, h in pairs]
+    exact_config = LabelingConfig(batch_size=args.batch_size)  # 0-shot, base preamble, swap on
+    fast_config = exact_config.replace(precision="fast")
+    log(f"{len(samples)} pairs from {args.data}; model {args.model} on {lm.device}, {torch.get_num_threads()} threads")
+
+    peak = matmul_gflops()  # timed again after every round; the best is the machine's peak
+    log(f"float32 matmul: {peak:.1f} GFLOP/s")
+
+    # warm-up (also builds the fast copy of the model once); fresh labelers are timed below
+    model_for_precision(lm, "fast")
+    score_naive(lm, samples[:1], exact_config)
+    Labeler(lm, exact_config).label(samples[:2])
+    Labeler(lm, fast_config).label(samples[:2])
+    exact, fast = Labeler(lm, exact_config), Labeler(lm, fast_config)
+
+    ways = {
+        "naive": lambda chunk: score_naive(lm, chunk, exact_config),
+        "exact": exact.label,
+        "fast": fast.label,
+    }
+    labels = {name: [] for name in ways}
+    wall = {name: 0.0 for name in ways}
+    round_speedups = []
+    ticks_before, own_before, run_start = cpu_ticks(), own_cpu(), time.perf_counter()
+    names = list(ways)
+    for round_no, start in enumerate(range(0, len(samples), args.chunk)):
+        chunk = samples[start : start + args.chunk]
+        took = {}
+        for name in names[round_no % 3 :] + names[: round_no % 3]:
+            t0 = time.perf_counter()
+            labels[name].extend(ways[name](chunk))
+            took[name] = time.perf_counter() - t0
+            wall[name] += took[name]
+        round_speedups.append([round(took["naive"] / took["exact"], 2), round(took["naive"] / took["fast"], 2)])
+        peak = max(peak, matmul_gflops(repeats=4))
+        done = start + len(chunk)
+        rates = ", ".join(f"{n} {done / wall[n]:.2f}" for n in names)
+        log(f"[{done}/{len(samples)}] pairs/s: {rates}; this round's speedups exact, fast: {round_speedups[-1]}")
+    ticks_after, own_after, run_wall = cpu_ticks(), own_cpu(), time.perf_counter() - run_start
+
+    n = len(samples)
+    rate = {name: n / wall[name] for name in ways}
+    diffs = [
+        abs(a - b)
+        for x, y in zip(labels["exact"], labels["naive"])
+        for a, b in [(x.p, y.p), (x.p_order1, y.p_order1), (x.p_order2, y.p_order2)]
+    ]
+    same = [x.choice == y.choice for x, y in zip(labels["fast"], labels["exact"])]
+    metrics = {name: evaluate(labels[name], human) for name in ways}
+    params = non_embedding_params(lm.model)
+    useful = 2 * params * exact.stats.real_tokens / wall["exact"] / 1e9
+    others = None
+    if ticks_before and ticks_after:
+        busy = ticks_after[0] - ticks_before[0]
+        total = ticks_after[1] - ticks_before[1]
+        others = max(0.0, busy - (own_after - own_before)) / total if total else None
+
+    result = {
+        "pairs": n,
+        "model": args.model,
+        "device": str(lm.device),
+        "threads": torch.get_num_threads(),
+        "naive_pairs_per_s": round(rate["naive"], 4),
+        "exact_pairs_per_s": round(rate["exact"], 4),
+        "fast_pairs_per_s": round(rate["fast"], 4),
+        "exact_speedup": round(rate["exact"] / rate["naive"], 3),
+        "fast_speedup": round(rate["fast"] / rate["naive"], 3),
+        "exact_max_abs_diff": float(f"{max(diffs):.3g}"),
+        "fast_label_agreement": round(sum(same) / n, 4),
+        "fast_alignment_delta": round(metrics["fast"].alignment.z_acc - metrics["exact"].alignment.z_acc, 4),
+        "matmul_gflops": round(peak, 2),
+        "exact_useful_gflops": round(useful, 2),
+        "exact_peak_share": round(useful / peak, 4),
+        "naive_useful_gflops": round(2 * params * sum(l.prompt_tokens for l in labels["naive"]) / wall["naive"] / 1e9, 2),
+        "exact_alignment": round(metrics["exact"].alignment.z_acc, 4),
+        "exact_alignment_ci": [round(metrics["exact"].alignment.ci_low, 4), round(metrics["exact"].alignment.ci_high, 4)],
+        "exact_alignment_no_swap": round(metrics["exact"].alignment_single_order.z_acc, 4),
+        "fast_alignment": round(metrics["fast"].alignment.z_acc, 4),
+        "position1_rate": round(metrics["exact"].position_bias.position1_rate, 4),
+        "order_disagreement": round(metrics["exact"].position_bias.order_disagreement, 4),
+        "label_mass": round(metrics["exact"].label_mass, 4),
+        "exact_tokens_run": exact.stats.real_tokens,
+        "exact_padding_share": round(exact.stats.padded_tokens / max(1, exact.stats.padded_tokens + exact.stats.real_tokens), 4),
+        "naive_tokens_run": sum(l.prompt_tokens for l in labels["naive"]),
+        "wall_s": round(run_wall, 1),
+        "others_cpu_share": None if others is None else round(others, 3),
+        "round_speedups": round_speedups,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

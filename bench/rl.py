@@ -1,0 +1,168 @@
+"""RL throughput: our REINFORCE loop vs TRL's RLOOTrainer, generated tokens per second at equal work.
+
+    .venv/bin/python bench/rl.py [--steps 3] [--prompts 4] [--generations 2] [--max-new-tokens 48] [--threads N]
+
+Both run on the bundled model with the same settings: the same real HH prompts (contexts short
+enough that neither side truncates), the same prompts per step and completions per prompt,
+exactly ``--max-new-tokens`` generated tokens per completion (EOS suppressed until then, so both
+generate the same number of tokens per step), the same LoRA adapters, temperature, learning rate
+and KL accounting (reward − β·Σ_t log π/π_SFT, reference = adapter disabled), and the same cheap
+reward function (so the RL machinery is what is measured). The prompt set is exactly one epoch
+(steps × prompts per step), so both sides process the same prompts, each once; each side may
+batch them as it likes (ours groups similar lengths, TRL samples at random). Each side runs in
+its own subprocess (clean peak memory), ``--rounds`` times in ABBA order so drifting background
+load hits both alike; tokens/s = all generated tokens ÷ all summed step times (a median-step
+figure is printed alongside). The last line is one JSON object with both throughputs and ``speedup`` = ours ÷ TRL's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
+
+
+def letter_share(contexts: list[str], responses: list[str]) -> list[float]:
+    """A cheap, deterministic reward: the share of letters in the response."""
+    return [sum(ch.isalpha() for ch in r) / max(1, len(r)) for r in responses]
+
+
+def bench_prompts(tokenizer, n: int, max_tokens: int) -> list[str]:
+    from pipeline.generation import encode_prompt, format_prompt
+    from pipeline.reward.data import read_hh_pairs
+
+    picked = []
+    for pair in read_hh_pairs(HH, limit=400):
+        if len(encode_prompt(tokenizer, format_prompt(tokenizer, pair.context))) <= max_tokens:
+            picked.append(pair.context)
+        if len(picked) == n:
+            break
+    return picked
+
+
+def run_phase(args: argparse.Namespace) -> dict:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from pipeline import registry
+    from pipeline.rl import RLConfig, train_policy
+
+    artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))
+    registry.prepare(registry.DEFAULT_MODEL, artifact_root)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
+    # One epoch of distinct prompts; short enough that nothing is truncated.
+    prompts = bench_prompts(tokenizer, args.prompts * args.steps, args.max_prompt_tokens)
+    config = RLConfig(
+        policy=registry.DEFAULT_MODEL, steps=args.steps, batch_size=args.prompts,
+        samples_per_prompt=args.generations, max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.max_new_tokens, temperature=1.0, beta=0.05, lr=1e-5, lora=True,
+        max_prompt_tokens=args.max_prompt_tokens, checkpoint_every=0, seed=0,
+    )
+    step_seconds: list[float] = []
+
+    def on_metrics(step: int, metrics: dict) -> None:
+        if "time/step_seconds" in metrics:
+            step_seconds.append(metrics["time/step_seconds"])
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    with tempfile.TemporaryDirectory() as out:
+        algorithm = "reinforce" if args.phase == "ours" else "rloo"
+        result = train_policy(config, prompts, letter_share, out, algorithm=algorithm,
+                              artifact_root=artifact_root, on_metrics=on_metrics)
+    tokens_per_step = args.prompts * args.generations * args.max_new_tokens
+    return {
+        "phase": args.phase,
+        "steps_measured": len(step_seconds),
+        "tokens_per_step": tokens_per_step,
+        "step_seconds": [round(s, 3) for s in step_seconds],
+        "tokens_per_second": tokens_per_step * len(step_seconds) / sum(step_seconds),
+        "tokens_per_second_median_step": tokens_per_step / statistics.median(step_seconds),
+        "response_length": result.metrics.get("rl/response_length"),
+        "kl": result.metrics.get("rl/kl"),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def pool(runs: list[dict]) -> dict:
+    """One side's runs combined: all generated tokens over all step time; peaks are maxima."""
+    seconds = [s for r in runs for s in r["step_seconds"]]
+    tokens = sum(r["tokens_per_step"] * r["steps_measured"] for r in runs)
+    per_step = runs[0]["tokens_per_step"]
+    return {**runs[0], "tokens_per_second": tokens / sum(seconds),
+            "tokens_per_second_median_step": per_step / statistics.median(seconds),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "peak_cuda_mb": max((r["peak_cuda_mb"] or 0) for r in runs) or None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4, help="steps per side (the prompt set is steps x prompts)")
+    parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
+    parser.add_argument("--generations", type=int, default=2, help="completions per prompt (RLOO needs >= 2)")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-prompt-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per side, in ABBA order (pooled)")
+    parser.add_argument("--phase", choices=["ours", "trl"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.phase:  # child process: run one side, print its JSON
+        print(json.dumps(run_phase(args)))
+        return
+
+    started = time.perf_counter()
+    # ABBA order (ours, TRL, TRL, ours, ...): on a shared machine the background load drifts, and
+    # alternating the sides lets both see the same conditions on average.
+    order = [phase for r in range(args.rounds) for phase in (("ours", "trl") if r % 2 == 0 else ("trl", "ours"))]
+    runs: dict[str, list[dict]] = {"ours": [], "trl": []}
+    for phase in order:
+        cmd = [sys.executable, __file__, "--phase", phase, "--steps", str(args.steps), "--prompts", str(args.prompts),
+               "--generations", str(args.generations), "--max-new-tokens", str(args.max_new_tokens),
+               "--max-prompt-tokens", str(args.max_prompt_tokens), "--threads", str(args.threads)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr[-4000:])
+            raise SystemExit(f"{phase} phase failed")
+        runs[phase].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"{phase}: {runs[phase][-1]}", flush=True)
+    results = {phase: pool(r) for phase, r in runs.items()}
+    ours, trl = results["ours"], results["trl"]
+    print(json.dumps({
+        "benchmark": "rl_generated_tokens_per_second",
+        "model": "smollm2-135m-instruct",
+        "settings": {"prompts_per_step": args.prompts, "completions_per_prompt": args.generations,
+                     "new_tokens": args.max_new_tokens, "lora": True, "beta": 0.05, "steps_measured": args.steps,
+                     "threads": ours["threads"]},
+        "ours_tokens_per_s": round(ours["tokens_per_second"], 2),
+        "trl_rloo_tokens_per_s": round(trl["tokens_per_second"], 2),
+        "speedup": round(ours["tokens_per_second"] / trl["tokens_per_second"], 3),
+        "speedup_median_step": round(ours["tokens_per_second_median_step"] / trl["tokens_per_second_median_step"], 3),
+        "ours_peak_rss_mb": round(ours["peak_rss_mb"]),
+        "trl_peak_rss_mb": round(trl["peak_rss_mb"]),
+        "ours_peak_cuda_mb": ours["peak_cuda_mb"],
+        "trl_peak_cuda_mb": trl["peak_cuda_mb"],
+        "rounds_per_side": args.rounds,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

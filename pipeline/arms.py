@@ -1,0 +1,94 @@
+"""The arms of the paper as data: each arm is one training method plus one label source.
+
+    runs_for_arms(["rlhf", "rlaif"], has_references=False)
+      -> [Stage(kind='reward', labels='human'), Stage(kind='policy', method='reinforce', arm='rlhf', ...),
+          Stage(kind='labels', labeler='labeler'), Stage(kind='reward', labels='ai'), ...]
+
+The stages are what the Django side turns into runs (labeling runs, TrainingRuns); equal stages
+are shared between arms (one SFT, one human-label RM for rlhf and for anything else that needs it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+METHODS = ("sft", "rl", "dpo")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One policy of the comparison."""
+
+    name: str
+    method: str  # "sft" (no training beyond SFT), "rl" (REINFORCE/RLOO/GRPO on a reward) or "dpo"
+    labels: str | None  # preference labels used: "human", "ai", "mixed", or None
+    reward: str | None  # RL reward: "rm" (an RM trained on `labels`), "direct" (labeler's 1-10 score), None
+    labeler: str  # whose AI labels/scores: "labeler" (the experiment's) or "policy-size" (same size as the policy)
+    description: str
+
+
+ARMS: dict[str, Arm] = {
+    arm.name: arm
+    for arm in (
+        Arm("sft", "sft", None, None, "labeler", "the starting policy: SFT on references, or the instruction-tuned base"),
+        Arm("rlhf", "rl", "human", "rm", "labeler", "RL on an RM trained on human preferences"),
+        Arm("rlaif", "rl", "ai", "rm", "labeler", "distilled RLAIF: RL on an RM trained on the AI labeler's soft labels"),
+        Arm("same-size-rlaif", "rl", "ai", "rm", "policy-size", "distilled RLAIF with a labeler the size of the policy"),
+        Arm("direct-rlaif", "rl", None, "direct", "labeler", "RL on the labeler's direct 1-10 score, mapped to [-1, 1]; no RM"),
+        Arm("dpo-ai", "dpo", "ai", None, "labeler", "DPO on AI labels made hard by argmax"),
+        Arm("dpo-human", "dpo", "human", None, "labeler", "DPO on human labels"),
+        Arm("mixed", "rl", "mixed", "rm", "labeler", "RL on an RM trained on a mix of human and AI labels"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One run an arm needs. Equal stages are one run, shared by the arms that need it."""
+
+    kind: str  # "sft", "labels" (an AI labeling run), "reward" (an RM) or "policy"
+    labels: str | None = None  # for "reward"/"policy": "human", "ai" or "mixed:SHARE"
+    labeler: str | None = None  # for "labels"/"reward"/"policy" on AI labels: "labeler" or "policy-size"
+    method: str | None = None  # for "policy": "reinforce", "rloo", "grpo" or "dpo"
+    reward: str | None = None  # for RL "policy": "rm" or "direct"
+    arm: str | None = None  # for "policy": the arm it trains
+
+
+def get_arm(name: str) -> Arm:
+    try:
+        return ARMS[name]
+    except KeyError:
+        raise ValueError(f"unknown arm {name!r}: choose one of {', '.join(ARMS)}") from None
+
+
+def runs_for(arm: Arm | str, *, has_references: bool, algorithm: str = "reinforce",
+             mixed_share: float = 0.5) -> list[Stage]:
+    """The runs ``arm`` needs, in dependency order.
+
+    ``has_references``: the experiment has reference outputs, so SFT is trained first (otherwise
+    the instruction-tuned base is the SFT policy and no run is needed for it).
+    ``algorithm``: the RL algorithm for "rl" arms. ``mixed_share``: human share of the "mixed" arm.
+    """
+    arm = get_arm(arm) if isinstance(arm, str) else arm
+    stages = [Stage("sft")] if has_references else []
+    if arm.method == "sft":
+        return stages
+    labels = f"mixed:{mixed_share:g}" if arm.labels == "mixed" else arm.labels
+    labeler = arm.labeler if arm.labels in ("ai", "mixed") or arm.reward == "direct" else None
+    if arm.labels in ("ai", "mixed"):
+        stages.append(Stage("labels", labeler=labeler))
+    if arm.reward == "rm":
+        stages.append(Stage("reward", labels=labels, labeler=labeler))
+    method = "dpo" if arm.method == "dpo" else algorithm
+    stages.append(Stage("policy", labels=labels, labeler=labeler, method=method, reward=arm.reward, arm=arm.name))
+    return stages
+
+
+def runs_for_arms(arms: Iterable[Arm | str], **kwargs) -> list[Stage]:
+    """The runs of several arms, shared stages once, in dependency order."""
+    seen: dict[Stage, None] = {}
+    for arm in arms:
+        for stage in runs_for(arm, **kwargs):
+            seen.setdefault(stage, None)
+    return list(seen)

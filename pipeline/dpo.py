@@ -1,0 +1,161 @@
+"""DPO: optimise the policy directly on preference pairs against the frozen SFT reference (TRL's DPOTrainer).
+
+    examples = build_examples(pairs, "ai", hard=True)     # AI labels made hard by argmax (ties dropped)
+    result = train_dpo(DPOConfig(policy=sft_path), examples, out_dir, artifact_root=...)
+
+Loss (TRL's "sigmoid" DPO): −log σ(β·[(log π(y_w|x) − log π_ref(y_w|x)) − (log π(y_l|x) − log π_ref(y_l|x))]).
+Hard labels only: each example's preferred candidate (p > 0.5) is "chosen"; p = 0.5 is skipped.
+With LoRA the reference is the adapter-disabled policy (TRL does this when it gets a peft_config);
+with full fine-tuning TRL builds a frozen copy from the same checkpoint.
+Checkpoints are TRL's (out_dir/trl/checkpoint-N); a rerun resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from pipeline import registry
+from pipeline.generation import format_prompt
+from pipeline.reward.data import PreferenceExample
+from pipeline.rl.config import PolicyResult
+from pipeline.training_utils import (
+    ConfigMixin,
+    MetricsFn,
+    ProgressFn,
+    RunFiles,
+    export_causal_lm,
+    seed_everything,
+    use_lora,
+)
+
+
+@dataclass
+class DPOConfig(ConfigMixin):
+    """Every knob of a DPO run (saved with the run as config.json)."""
+
+    policy: str = "smollm2-135m-instruct"  # the SFT policy (spec or checkpoint dir): start point and frozen reference
+    beta: float = 0.1  # strength of the pull towards the reference (higher = stay closer)
+    lr: float = 5e-5  # learning rate (LoRA; use ~5e-7..5e-6 for full fine-tuning)
+    epochs: int = 1  # passes over the pairs
+    max_steps: int | None = None  # stop after this many steps (None: epochs decide)
+    batch_size: int = 4  # pairs per step
+    max_length: int = 512  # prompt + response tokens (TRL truncates the end beyond this)
+    lora: bool | None = None  # LoRA (True), full fine-tuning (False), or auto: LoRA on CPU (None)
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling numerator
+    lora_targets: str = "all-linear"  # peft target modules
+    grad_clip: float = 1.0  # max gradient norm
+    seed: int = 0  # seeds data order and LoRA init
+    checkpoint_every: int = 50  # steps between checkpoints (0 = none)
+    keep_checkpoints: int = 2  # checkpoints kept on disk
+    chat_template: bool = True  # format contexts with the tokenizer's chat template
+    device: str = "auto"  # "auto", "cpu", "cuda", ...
+    precision: str = "exact"  # "exact" = float32; "fast" = bf16 mixed precision on CUDA
+
+
+def dpo_rows(tokenizer, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
+    """prompt / chosen / rejected columns from hard-labelled examples (p = 0.5 is skipped)."""
+    rows: dict[str, list[str]] = {"prompt": [], "chosen": [], "rejected": []}
+    for e in examples:
+        if e.p == 0.5:
+            continue
+        chosen, rejected = (e.candidate_1, e.candidate_2) if e.p > 0.5 else (e.candidate_2, e.candidate_1)
+        rows["prompt"].append(format_prompt(tokenizer, e.context, chat_template))
+        rows["chosen"].append(chosen)
+        rows["rejected"].append(rejected)
+    return rows
+
+
+def train_dpo(
+    config: DPOConfig,
+    examples: Sequence[PreferenceExample],
+    out_dir: str | Path,
+    *,
+    artifact_root: str | Path,
+    on_progress: ProgressFn | None = None,
+    on_metrics: MetricsFn | None = None,
+    trainer_overrides: dict | None = None,
+) -> PolicyResult:
+    """Train a policy with DPO on hard-labelled ``examples``; ``trainer_overrides`` sets other TRL fields."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import DPOConfig as TrlDPOConfig, DPOTrainer
+
+    out_dir = Path(out_dir)
+    files = RunFiles(out_dir, on_metrics)
+    files.write_config(config)
+    seed_everything(config.seed)
+    loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
+    tokenizer, model = loaded.tokenizer, loaded.model
+    rows = dpo_rows(tokenizer, examples, config.chat_template)
+    if not rows["prompt"]:
+        raise ValueError("no decided preference pairs for DPO (all labels were 0.5 or none were given)")
+    on_cpu = loaded.device.type == "cpu"
+
+    peft_config = None
+    if use_lora(config.lora, loaded.device):
+        from peft import LoraConfig
+
+        targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
+        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                                 target_modules=targets, task_type="CAUSAL_LM")
+
+    settings = dict(
+        output_dir=str(out_dir / "trl"),
+        beta=config.beta,
+        learning_rate=config.lr,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps if config.max_steps is not None else -1,
+        per_device_train_batch_size=config.batch_size,
+        max_length=config.max_length,
+        max_grad_norm=config.grad_clip or 1e9,
+        seed=config.seed,
+        logging_steps=1,
+        save_strategy="steps" if config.checkpoint_every else "no",
+        save_steps=config.checkpoint_every or 1,
+        save_total_limit=config.keep_checkpoints,
+        report_to="none",
+        use_cpu=on_cpu,
+        bf16=config.precision == "fast" and not on_cpu,
+        activation_checkpointing=False,  # TRL defaults to on; ours does not checkpoint either
+        lr_scheduler_type="constant",
+        dataloader_num_workers=0,
+    )
+    settings.update(trainer_overrides or {})
+
+    class Bridge(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            if "loss" not in logs:
+                return
+            files.log(state.global_step, {
+                "loss/train": logs["loss"],
+                "reward/accuracy": logs.get("rewards/accuracies"),
+                "reward/margin": logs.get("rewards/margins"),
+            })
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if on_progress:
+                on_progress(state.global_step, state.max_steps)
+
+    trainer = DPOTrainer(
+        model=model,
+        args=TrlDPOConfig(**settings),
+        train_dataset=Dataset.from_dict(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[Bridge()],
+    )
+    last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
+    start = int(Path(last).name.split("-")[-1]) if last else 0
+    files.resume_at(start)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    model_path = export_causal_lm(trainer.model, tokenizer, out_dir / "final")
+    result = PolicyResult(out_dir, model_path, int(trainer.state.global_step), start, "dpo", dict(files.last))
+    files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
+    return result

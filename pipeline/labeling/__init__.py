@@ -1,0 +1,14 @@
+"""AI preference labeling (SPEC.md §1): the paper's labeler, measured against human labels.
+
+Modules (plain Python, never Django):
+  config    LabelingConfig, the run's knobs, saved as JSON (no torch import)
+  prompts   preambles, endings, CoT and direct-scoring text; prompt assembly
+  exemplars the few-shot exemplar sets of each task
+  engine    Sample, PairLabel, Labeler (the fast scorer) and score_naive (the plain reference)
+  direct    DirectScorer: 1-10 ratings as rewards in [-1, 1] for direct RLAIF
+  runtime   KV states, padded batched forwards, batch planning, the "fast" precision copy
+  metrics   alignment with a Wilson CI, position bias, label mass, calibration (numpy/scipy)
+  data      read_hh: Anthropic HH pairs as samples with human labels
+
+Importing this package imports nothing heavy; import the module you need.
+"""

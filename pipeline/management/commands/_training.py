@@ -1,0 +1,39 @@
+"""Shared pieces of the training and sampling commands: a progress bar and the final report."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from pipeline.models import Status
+
+
+def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False):
+    bar = tqdm(desc=str(run), unit="step", disable=quiet, file=command.stderr._out)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = execute(run_id=run.pk, force=True, on_progress=progress)
+    finally:
+        bar.close()
+    if result is None:
+        raise CommandError(f"{run} is {type(run).objects.get(pk=run.pk).status}: nothing to do")
+    if result.status != Status.SUCCEEDED:
+        raise CommandError(f"{run} {result.status}: {result.error.splitlines()[0] if result.error else ''}")
+    return result
+
+
+def finish_output(command: BaseCommand, run, *, as_json: bool) -> None:
+    command.stdout.write(f"{run}: {run.status} in {run.wall_seconds:.0f} s")
+    if getattr(run, "checkpoint_path", ""):
+        command.stdout.write(f"  checkpoint: {run.checkpoint_path}")
+    for key, value in sorted(run.metrics.items()):
+        command.stdout.write(f"  {key}: {value}")
+    if as_json:
+        command.stdout.write(json.dumps({"run_id": run.pk, "status": run.status, **run.metrics}))

@@ -1,0 +1,52 @@
+"""python manage.py label_sweep --experiment SLUG --limit N: the paper's Table 2 on the same pairs."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from pipeline.labeling.config import LabelingConfig
+from pipeline.management.commands.label import add_config_arguments, execute_with_bar, experiment_or_error
+from pipeline.services import labeling
+
+
+class Command(BaseCommand):
+    help = "Label the same pairs with base/detailed preambles x 0/1/2 shots x CoT on/off and store the comparison."
+
+    def add_arguments(self, parser):
+        add_config_arguments(parser)
+
+    def handle(self, *args, **o):
+        experiment = experiment_or_error(o["experiment"])
+        try:
+            base = LabelingConfig(
+                task=experiment.task,
+                precision=o["precision"],
+                batch_size=o["batch_size"],
+                max_rationale_tokens=o["max_rationale_tokens"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        sweep = labeling.labeling_sweep_create(
+            experiment=experiment, split=o["split"], limit=o["limit"], model_spec=o["model"], base=base
+        )
+        runs = list(sweep.runs.order_by("id"))
+        for index, run in enumerate(runs, start=1):
+            c = run.config
+            name = f"[{index}/{len(runs)}] {c['preamble']} {c['shots']}-shot{' CoT' if c['cot'] else ''}"
+            execute_with_bar(self, run, quiet=o["verbosity"] == 0, label=name)
+        table = labeling.labeling_sweep_table(sweep=sweep)
+        self.stdout.write(f"labeling sweep #{sweep.pk} on {experiment.slug}/{sweep.split} ({table[0]['n']} pairs with human labels)")
+        self.stdout.write(f"  {'preamble':9} {'shots':>5} {'CoT':>4} {'alignment':>10} {'pos-1 rate':>11} {'disagree':>9}")
+        for row in table:
+            self.stdout.write(
+                f"  {row['preamble']:9} {row['shots']:>5} {('yes' if row['cot'] else 'no'):>4} "
+                f"{_pct(row['alignment']):>10} {_pct(row['position1_rate']):>11} {_pct(row['order_disagreement']):>9}"
+            )
+        if o["json"]:
+            self.stdout.write(json.dumps({"sweep_id": sweep.pk, "rows": table}))
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"

@@ -1,0 +1,154 @@
+"""Preference data for reward models and DPO: pairs, label sources, and the mixed human + AI set.
+
+A *pair* is what an experiment stores: a context, two candidates, the human choice (if any) and
+the AI labeler's soft preference (if labeled). An *example* is what training sees: a pair with
+one label p = P(candidate 1 is preferred), taken from the chosen label source.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+SOURCES = ("human", "ai", "mixed")
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One stored comparison with whatever labels it has."""
+
+    context: str
+    candidate_1: str
+    candidate_2: str
+    human_choice: int | None = None  # 1 or 2: the candidate the human preferred
+    ai_p1: float | None = None  # the AI labeler's P(candidate 1 preferred), position-debiased
+
+
+@dataclass(frozen=True)
+class PreferenceExample:
+    """One training example: a pair and a (soft or hard) label."""
+
+    context: str
+    candidate_1: str
+    candidate_2: str
+    p: float  # P(candidate 1 preferred): 0/1 for human labels, soft for AI labels
+    source: str = "human"  # "human" or "ai": where p came from
+
+
+@dataclass(frozen=True)
+class LabelSource:
+    """Which labels an RM (or DPO) trains on: ``human``, ``ai[:RUN]`` or ``mixed:SHARE``."""
+
+    kind: str  # "human", "ai" or "mixed"
+    human_share: float = 1.0  # for "mixed": share of pairs labelled by humans (the rest by the AI)
+    run: str = ""  # for "ai": the labeling run the AI labels come from (free text for the caller)
+
+    @classmethod
+    def parse(cls, text: str) -> "LabelSource":
+        """``human`` | ``ai`` | ``ai:RUN_ID`` | ``mixed:0.5`` (0.5 = half of the pairs human-labelled)."""
+        kind, _, arg = text.strip().partition(":")
+        if kind == "human" and not arg:
+            return cls("human", 1.0)
+        if kind == "ai":
+            return cls("ai", 0.0, arg)
+        if kind == "mixed":
+            share = float(arg) if arg else 0.5
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"mixed share must be in [0, 1], got {share}")
+            return cls("mixed", share)
+        raise ValueError(f"unknown label source {text!r}: use human, ai[:RUN_ID] or mixed:SHARE")
+
+    def __str__(self) -> str:
+        if self.kind == "mixed":
+            return f"mixed:{self.human_share:g}"
+        return f"ai:{self.run}" if self.kind == "ai" and self.run else self.kind
+
+
+def human_examples(pairs: Iterable[PreferencePair]) -> list[PreferenceExample]:
+    """Hard labels from human choices (pairs without one are skipped)."""
+    return [
+        PreferenceExample(p.context, p.candidate_1, p.candidate_2, 1.0 if p.human_choice == 1 else 0.0, "human")
+        for p in pairs
+        if p.human_choice in (1, 2)
+    ]
+
+
+def ai_examples(pairs: Iterable[PreferenceExample | PreferencePair], hard: bool = False) -> list[PreferenceExample]:
+    """Soft labels from the AI labeler; ``hard`` makes them 0/1 by argmax (ties are dropped), as DPO needs."""
+    out = []
+    for p in pairs:
+        if p.ai_p1 is None:
+            continue
+        label = p.ai_p1
+        if hard:
+            if label == 0.5:
+                continue
+            label = 1.0 if label > 0.5 else 0.0
+        out.append(PreferenceExample(p.context, p.candidate_1, p.candidate_2, float(label), "ai"))
+    return out
+
+
+def build_examples(pairs: Sequence[PreferencePair], source: LabelSource | str, seed: int = 0,
+                   hard: bool = False) -> list[PreferenceExample]:
+    """Training examples from the chosen label source.
+
+    ``mixed:s`` takes a seeded random share s of the pairs (among those with both labels) with
+    their human label and the rest with their AI label, so the mix is reproducible and each pair
+    is used once. ``hard`` turns AI labels into 0/1 (for DPO).
+    """
+    source = LabelSource.parse(source) if isinstance(source, str) else source
+    if source.kind == "human":
+        return human_examples(pairs)
+    if source.kind == "ai":
+        return ai_examples(pairs, hard=hard)
+    both = [p for p in pairs if p.human_choice in (1, 2) and p.ai_p1 is not None]
+    order = list(range(len(both)))
+    random.Random(seed).shuffle(order)
+    n_human = round(source.human_share * len(both))
+    human_ids = set(order[:n_human])
+    out = []
+    for i, pair in enumerate(both):
+        made = human_examples([pair]) if i in human_ids else ai_examples([pair], hard=hard)
+        out.extend(made)
+    return out
+
+
+# -- reading real data (tests, benchmarks) ------------------------------------------------------------
+
+_TURN = re.compile(r"\n\nAssistant:")
+
+
+def read_hh_pairs(path: str | Path, limit: int | None = None, seed: int = 0) -> list[PreferencePair]:
+    """Anthropic HH-RLHF ``{"chosen", "rejected"}`` dialogues as pairs (context = all but the last reply).
+
+    Candidate order is a seeded coin flip per pair, so "candidate 1" is not always the human
+    choice (a model that always prefers candidate 1 scores ~50%, not 100%).
+    """
+    rng = random.Random(seed)
+    pairs = []
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            chosen, rejected = row["chosen"], row["rejected"]
+            cut = _TURN.split(chosen)
+            prefix = "\n\nAssistant:".join(cut[:-1])
+            if not rejected.startswith(prefix + "\n\nAssistant:"):
+                continue  # the rare pair whose dialogues differ before the last reply
+            good = cut[-1].strip()
+            bad = rejected[len(prefix) + len("\n\nAssistant:") :].strip()
+            context = prefix.strip()
+            if rng.random() < 0.5:
+                pairs.append(PreferencePair(context, good, bad, human_choice=1))
+            else:
+                pairs.append(PreferencePair(context, bad, good, human_choice=2))
+            if limit is not None and len(pairs) >= limit:
+                break
+    return pairs

@@ -1,0 +1,180 @@
+"""Training a reward model on preference examples (soft AI labels, hard human labels, or a mix).
+
+    result = train_reward_model(RewardConfig(model="smollm2-135m-instruct"), examples, out_dir,
+                                artifact_root=..., eval_pairs=held_out_human_pairs)
+    result.model_path   # a directory RewardModel.from_pretrained reads
+
+One step = one batch of pairs: score both candidates (the shared context runs once), take the
+soft preference loss, step AdamW. Checkpoints every ``checkpoint_every`` steps; calling again
+with the same ``out_dir`` continues from the last checkpoint (same batches, same RNG).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from pipeline.reward.data import PreferenceExample, PreferencePair
+from pipeline.reward.evaluate import AccuracyResult, pairwise_accuracy
+from pipeline.reward.losses import soft_preference_loss
+from pipeline.reward.model import RewardModel
+from pipeline.training_utils import (
+    Checkpointer,
+    ConfigMixin,
+    LoraSettings,
+    MetricsFn,
+    ProgressFn,
+    RunFiles,
+    add_lora,
+    clip_and_step,
+    length_grouped_batches,
+    no_progress,
+    seed_everything,
+    use_lora,
+)
+
+
+@dataclass
+class RewardConfig(ConfigMixin):
+    """Every knob of a reward-model training run (saved with the run as config.json)."""
+
+    model: str = "smollm2-135m-instruct"  # base: a registry spec or checkpoint directory (the SFT policy or the labeler)
+    lora: bool | None = None  # LoRA adapters (True), full fine-tuning (False), or auto: LoRA on CPU (None)
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling numerator (update scaled by alpha / r)
+    lora_targets: str = "all-linear"  # peft target modules
+    lr: float = 1e-4  # learning rate of the body (1e-4 suits LoRA; use ~1e-5 for full fine-tuning)
+    head_lr: float = 1e-3  # learning rate of the new scalar head
+    weight_decay: float = 0.0  # AdamW weight decay
+    epochs: int = 1  # passes over the training examples
+    max_steps: int | None = None  # stop after this many steps in total (None: epochs decide)
+    batch_size: int = 8  # preference pairs per step
+    max_length: int = 512  # tokens of prompt + candidate; prompts are cut from the left to fit
+    grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
+    share_prefix: bool = True  # run each pair's shared context once (off: concatenate, for odd architectures)
+    seed: int = 0  # seeds the head, the batch order and LoRA init
+    checkpoint_every: int = 50  # steps between checkpoints (0 = only at the end)
+    keep_checkpoints: int = 2  # checkpoints kept on disk
+    eval_batch_size: int = 16  # pairs per batch when scoring held-out pairs
+    chat_template: bool = True  # format contexts with the tokenizer's chat template
+    device: str = "auto"  # "auto" (CUDA if present), "cpu", "cuda", "cuda:1"...
+    precision: str = "exact"  # "exact" = float32, "fast" = bfloat16 weights
+
+    def lora_settings(self) -> LoraSettings:
+        return LoraSettings(r=self.lora_r, alpha=self.lora_alpha, targets=self.lora_targets)
+
+
+@dataclass
+class RewardResult:
+    """What a reward-model run produced."""
+
+    out_dir: Path
+    model_path: Path  # out_dir/final: RewardModel.from_pretrained(model_path, ...)
+    steps: int  # optimizer steps taken in total (across restarts)
+    resumed_from: int  # step the run continued from (0 = fresh)
+    metrics: dict[str, float] = field(default_factory=dict)  # last logged values
+    accuracy: AccuracyResult | None = None  # on the held-out pairs, when given
+    pairs_per_second: float = 0.0  # training throughput of this call
+    model: RewardModel | None = None  # the trained model, still in memory
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir), "model_path": str(self.model_path), "steps": self.steps,
+            "resumed_from": self.resumed_from, "metrics": self.metrics, "pairs_per_second": self.pairs_per_second,
+            "accuracy": self.accuracy.to_dict() if self.accuracy else None,
+        }
+
+
+def build_reward_model(config: RewardConfig, artifact_root: str | Path) -> RewardModel:
+    """The base body + fresh head, LoRA-wrapped when configured, in train mode."""
+    seed_everything(config.seed)
+    rm = RewardModel.from_pretrained(config.model, artifact_root, device=config.device, precision=config.precision,
+                                     max_length=config.max_length, chat_template=config.chat_template)
+    if use_lora(config.lora, rm.device):
+        rm.body = add_lora(rm.body, config.lora_settings(), causal_lm=False)
+    return rm.train()
+
+
+def train_reward_model(
+    config: RewardConfig,
+    examples: Sequence[PreferenceExample],
+    out_dir: str | Path,
+    *,
+    artifact_root: str | Path,
+    eval_pairs: Sequence[PreferencePair] | None = None,
+    on_progress: ProgressFn | None = None,
+    on_metrics: MetricsFn | None = None,
+) -> RewardResult:
+    """Train an RM on ``examples`` (label p = P(candidate 1 preferred)); resumes from out_dir's last checkpoint.
+
+    ``eval_pairs`` (human-labelled, held out) are scored at the end: ``reward/accuracy`` with a
+    95% Wilson interval. Metrics per step: ``loss/train``, ``reward/train_accuracy`` (share of
+    examples whose higher-scored candidate is the label's favourite; p = 0.5 counts as neither),
+    ``reward/margin``.
+    """
+    if not examples:
+        raise ValueError("no training examples: the label source gave no labelled pairs")
+    on_progress = on_progress or no_progress
+    out_dir = Path(out_dir)
+    files = RunFiles(out_dir, on_metrics)
+    files.write_config(config)
+    rm = build_reward_model(config, artifact_root)
+
+    body_params = [p for p in rm.body.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": body_params, "lr": config.lr}, {"params": rm.head.parameters(), "lr": config.head_lr}],
+        weight_decay=config.weight_decay,
+    )
+    checkpoints = Checkpointer(out_dir, config.keep_checkpoints)
+    start_step, _ = checkpoints.restore({"rm": rm}, {"adamw": optimizer})
+    files.resume_at(start_step)
+
+    encoded = [rm.encode_pair(e.context, e.candidate_1, e.candidate_2) for e in examples]
+    labels = torch.tensor([e.p for e in examples], dtype=torch.float32)
+    lengths = [len(a) + max(len(b), len(c)) for a, b, c in encoded]
+    steps_per_epoch = -(-len(examples) // config.batch_size)
+    total = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+
+    step, started, pairs_seen = start_step, time.perf_counter(), 0
+    params = body_params + list(rm.head.parameters())
+    while step < total:
+        step_started = time.perf_counter()
+        epoch, index = divmod(step, steps_per_epoch)
+        batch = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index]
+        r1, r2 = rm.pair_scores([encoded[i] for i in batch], config.share_prefix)
+        p = labels[batch].to(r1.device)
+        loss = soft_preference_loss(r1, r2, p)
+        loss.backward()
+        clip_and_step(optimizer, params, config.grad_clip)
+        step += 1
+        pairs_seen += len(batch)
+        with torch.no_grad():
+            decided = p != 0.5
+            agree = ((r1 > r2) == (p > 0.5)) & decided
+            accuracy = agree.sum().item() / max(1, int(decided.sum()))
+        files.log(step, {"loss/train": loss.item(), "reward/train_accuracy": accuracy,
+                         "reward/margin": (r1 - r2).abs().mean().item(), "epoch": epoch,
+                         "time/step_seconds": time.perf_counter() - step_started})
+        on_progress(step, total)
+        if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+            checkpoints.save(step, {"rm": rm}, {"adamw": optimizer})
+    elapsed = time.perf_counter() - started
+    if step > start_step:
+        checkpoints.save(step, {"rm": rm}, {"adamw": optimizer})
+
+    accuracy = None
+    if eval_pairs:
+        accuracy = pairwise_accuracy(rm, eval_pairs, batch_size=config.eval_batch_size, share_prefix=config.share_prefix)
+        files.log(step, {"reward/accuracy": accuracy.accuracy, "reward/accuracy_low": accuracy.ci_low,
+                         "reward/accuracy_high": accuracy.ci_high})
+    model_path = rm.save(out_dir / "final", extra={"base": config.model, "steps": step})
+    result = RewardResult(out_dir, model_path, step, start_step, dict(files.last), accuracy,
+                          pairs_seen / elapsed if elapsed > 0 else 0.0, rm.eval())
+    files.write_result(result.to_dict())
+    return result

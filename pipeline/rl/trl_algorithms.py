@@ -1,0 +1,174 @@
+"""TRL's RLOOTrainer and GRPOTrainer behind our stage interface (same RLConfig, reward_fn, out_dir, result).
+
+Mapping (TRL 1.16 field names, trl/trainer/rloo_config.py and grpo_config.py):
+
+    RLConfig.steps              -> max_steps
+    batch_size × samples        -> per_device_train_batch_size (completions per step)
+    max(2, samples_per_prompt)  -> num_generations (both need >= 2 completions per prompt)
+    max_new_tokens              -> max_completion_length;  min_new_tokens -> generation_kwargs
+    temperature, beta, lr, seed -> temperature, beta, learning_rate, seed
+    lora                        -> peft_config (the reference is then the adapter-disabled model, as in ours)
+
+Our ``reward_fn(contexts, responses)`` becomes a TRL reward function: the dataset carries the raw
+context next to the formatted prompt, and TRL passes extra dataset columns to reward functions
+as keyword arguments. TRL's logs are renamed to our keys; TRL's ``kl`` is a per-token mean, so
+``rl/kl`` = kl × mean completion length = the mean per-sequence KL, like ours (RLOO's estimator is
+the same log-ratio sum as ours; GRPO's is Schulman's k3, applied in the loss, not the reward).
+Checkpoints are TRL's (``out_dir/trl/checkpoint-N``); a rerun resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from pipeline import registry
+from pipeline.generation import format_prompt
+from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
+from pipeline.training_utils import MetricsFn, ProgressFn, RunFiles, export_causal_lm, seed_everything, use_lora
+
+
+def _reward_adapter(reward_fn: RewardFn):
+    def reward(prompts, completions, context, **_):
+        return [float(x) for x in reward_fn(list(context), [c.strip() for c in completions])]
+
+    reward.__name__ = "reward"  # TRL logs rewards/<name>/mean
+    return reward
+
+
+def _callback(files: RunFiles, total: int, on_progress: ProgressFn | None, counter: dict):
+    from transformers import TrainerCallback
+
+    class Bridge(TrainerCallback):
+        """TRL's log dicts -> our namespaced metrics; steps -> on_progress."""
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            counter.setdefault("step_started", {})[state.global_step + 1] = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            if "reward" not in logs and "loss" not in logs:
+                return  # the end-of-training summary
+            length = logs.get("completions/mean_length", 0.0)
+            ours = {
+                "loss/train": logs.get("loss"),
+                "rl/reward": logs.get("reward"),
+                "rl/kl": logs["kl"] * length if "kl" in logs else None,
+                "rl/response_length": length,
+                "rl/entropy": logs.get("entropy"),
+            }
+            started = counter.get("step_started", {}).get(state.global_step)
+            if started is not None:
+                ours["time/step_seconds"] = time.perf_counter() - started
+            counter["tokens"] = counter.get("tokens", 0) + length * args.per_device_train_batch_size
+            files.log(state.global_step, {k: v for k, v in ours.items() if v is not None})
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if on_progress:
+                on_progress(state.global_step, total)
+
+    return Bridge()
+
+
+def train_with_trl(
+    algorithm: str,
+    config: RLConfig,
+    prompts: Sequence[str],
+    reward_fn: RewardFn,
+    out_dir: str | Path,
+    *,
+    artifact_root: str | Path,
+    on_progress: ProgressFn | None = None,
+    on_metrics: MetricsFn | None = None,
+    trainer_overrides: dict | None = None,
+) -> PolicyResult:
+    """Train with TRL's ``rloo`` or ``grpo`` trainer; ``trainer_overrides`` sets any other TRL config field."""
+    from datasets import Dataset
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if algorithm == "rloo":
+        from trl import RLOOConfig as TrlConfig, RLOOTrainer as Trainer
+    elif algorithm == "grpo":
+        from trl import GRPOConfig as TrlConfig, GRPOTrainer as Trainer
+    else:
+        raise ValueError(f"unknown TRL algorithm {algorithm!r}: use 'rloo' or 'grpo'")
+
+    out_dir = Path(out_dir)
+    files = RunFiles(out_dir, on_metrics)
+    files.write_config(config)
+    seed_everything(config.seed)
+    loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
+    tokenizer, model = loaded.tokenizer, loaded.model
+    on_cpu = loaded.device.type == "cpu"
+    generations = max(2, config.samples_per_prompt)
+
+    data = Dataset.from_dict({
+        "prompt": [format_prompt(tokenizer, c, config.chat_template) for c in prompts],
+        "context": list(prompts),
+    })
+    generation_kwargs = {"min_new_tokens": config.min_new_tokens} if config.min_new_tokens else None
+    settings = dict(
+        output_dir=str(out_dir / "trl"),
+        max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size * generations,
+        num_generations=generations,
+        max_completion_length=config.max_new_tokens,
+        temperature=config.temperature,
+        top_k=0,
+        beta=config.beta,
+        learning_rate=config.lr,
+        max_grad_norm=config.grad_clip or 1e9,
+        seed=config.seed,
+        logging_steps=1,
+        save_strategy="steps" if config.checkpoint_every else "no",
+        save_steps=config.checkpoint_every or 1,
+        save_total_limit=config.keep_checkpoints,
+        report_to="none",
+        use_cpu=on_cpu,
+        bf16=config.precision == "fast" and not on_cpu,
+        activation_checkpointing=False,  # like ours: memory traded for speed (TRL defaults to on)
+        disable_dropout=True,
+        generation_kwargs=generation_kwargs,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        optim="adamw_torch",
+        weight_decay=0.0,
+        dataloader_num_workers=0,
+    )
+    settings.update(trainer_overrides or {})
+    peft_config = None
+    if use_lora(config.lora, loaded.device):
+        from peft import LoraConfig
+
+        lora = config.lora_settings()
+        targets = lora.targets if lora.targets == "all-linear" else [t.strip() for t in lora.targets.split(",")]
+        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                 target_modules=targets, task_type="CAUSAL_LM")
+
+    counter: dict = {}
+    trainer = Trainer(
+        model=model,
+        reward_funcs=_reward_adapter(reward_fn),
+        args=TrlConfig(**settings),
+        train_dataset=data,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[_callback(files, config.steps, on_progress, counter)],
+    )
+    last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
+    start = int(Path(last).name.split("-")[-1]) if last else 0
+    files.resume_at(start)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    elapsed = time.perf_counter() - started
+    model_path = export_causal_lm(trainer.model, tokenizer, out_dir / "final")
+    result = PolicyResult(out_dir, model_path, int(trainer.state.global_step), start, algorithm, dict(files.last),
+                          counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)
+    files.write_result(result.to_dict())
+    del trainer
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return result

@@ -1,0 +1,199 @@
+"""Labeling runs: create one, execute it resumably, and measure it against human labels.
+
+Django side of the AI labeler: the ML work is ``pipeline.labeling`` (plain Python); this
+module feeds it pairs from the database in chunks and saves each chunk's labels in one
+transaction, so a run killed at any point resumes where its last chunk ended.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from pipeline import registry, runs
+from pipeline.labeling import metrics as label_metrics
+from pipeline.labeling.config import LabelingConfig
+from pipeline.labeling.engine import Labeler, Sample
+from pipeline.models import AILabel, LabelingRun, LabelingSweep
+from webapp.experiments.models import Experiment, PreferencePair
+
+ProgressFn = Callable[[int, int], None]
+
+# The paper's Table 2 grid: preamble x shots x chain of thought.
+SWEEP_GRID = [
+    {"preamble": preamble, "shots": shots, "cot": cot}
+    for preamble in ("base", "detailed")
+    for shots in (0, 1, 2)
+    for cot in (False, True)
+]
+
+
+@functools.lru_cache(maxsize=2)
+def _load(spec: str, precision: str) -> registry.LoadedModel:
+    # One labeler stays loaded per worker process: sweeps and successive runs reuse it.
+    registry.prepare(spec, settings.ARTIFACT_ROOT, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+    return registry.load_causal_lm(spec, settings.ARTIFACT_ROOT, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+
+
+def labeling_run_create(
+    *,
+    experiment: Experiment,
+    config: LabelingConfig,
+    split: str = "train",
+    model_spec: str | None = None,
+    limit: int | None = None,
+    sweep: LabelingSweep | None = None,
+) -> LabelingRun:
+    pairs = _pairs(experiment, split, limit)
+    return LabelingRun.objects.create(
+        experiment=experiment,
+        split=split,
+        limit=limit,
+        sweep=sweep,
+        config=config.to_dict(),
+        model_spec=model_spec or experiment.labeler_model,
+        progress_total=pairs.count(),
+        price_per_1k_tokens=settings.PRICE_PER_1K_TOKENS,
+        price_per_human_label=settings.PRICE_PER_HUMAN_LABEL,
+    )
+
+
+def _pairs(experiment: Experiment, split: str, limit: int | None):
+    pairs = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split).order_by("id")
+    return pairs[:limit] if limit else pairs
+
+
+def labeling_run_execute(
+    *,
+    run_id: int,
+    worker: str | None = None,
+    force: bool = False,
+    chunk_size: int | None = None,
+    on_progress: ProgressFn | None = None,
+) -> LabelingRun | None:
+    """Claim the run and label every pair it has not labelled yet; None if it could not be claimed."""
+    run = runs.run_claim(model=LabelingRun, run_id=run_id, worker=worker, force=force)
+    if run is None:
+        return None
+    config = LabelingConfig.from_dict(run.config)
+    chunk_size = chunk_size or max(config.batch_size * 4, 16)
+    with runs.run_working(run):
+        done_ids = set(run.labels.values_list("pair_id", flat=True))
+        todo = [pair for pair in _pairs(run.experiment, run.split, run.limit).select_related("prompt") if pair.pk not in done_ids]
+        total = len(done_ids) + len(todo)
+        runs.run_heartbeat(run, progress_done=len(done_ids), progress_total=total)
+        if on_progress:
+            on_progress(len(done_ids), total)
+        labeler = Labeler(_load(run.model_spec, config.precision), config)
+        start = time.perf_counter()
+        for offset in range(0, len(todo), chunk_size):
+            chunk = todo[offset : offset + chunk_size]
+            labels = labeler.label([Sample(p.prompt.context, p.candidate_1, p.candidate_2, key=str(p.pk)) for p in chunk])
+            _save_chunk(run, chunk, labels)
+            if on_progress:
+                on_progress(run.progress_done, total)
+        seconds = time.perf_counter() - start
+        summary = labeling_run_metrics(run=run)
+        summary["engine/pairs_per_second"] = len(todo) / seconds if todo and seconds > 0 else None
+        summary["engine/pairs_labelled_this_attempt"] = len(todo)
+        runs.run_finish(run, metrics=summary)
+    return run
+
+
+def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels) -> None:
+    rows = [
+        AILabel(
+            run=run,
+            pair=pair,
+            p_order1=label.p_order1,
+            p_order2=label.p_order2,
+            p=label.p,
+            label_mass=label.label_mass,
+            rationales=list(label.rationales),
+            prompt_tokens=label.prompt_tokens,
+            generated_tokens=label.generated_tokens,
+        )
+        for pair, label in zip(chunk, labels)
+    ]
+    with transaction.atomic():
+        # ignore_conflicts: a chunk saved by a worker that was then presumed dead is not doubled.
+        AILabel.objects.bulk_create(rows, ignore_conflicts=True)
+        done = AILabel.objects.filter(run=run).count()
+        runs.run_heartbeat(
+            run,
+            progress_done=done,
+            prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens for r in rows),
+            generated_tokens=F("generated_tokens") + sum(r.generated_tokens for r in rows),
+        )
+    run.refresh_from_db(fields=["prompt_tokens", "generated_tokens", "progress_done"])
+
+
+def labeling_run_metrics(*, run: LabelingRun) -> dict:
+    """Alignment with the human labels, position bias, label mass and calibration of a run."""
+    labels = list(run.labels.filter(pair__human_choice__isnull=False).select_related("pair"))
+    result = label_metrics.evaluate(labels, [label.pair.human_choice for label in labels])
+    return {
+        "n": result.alignment.n,
+        "alignment": result.alignment.z_acc if labels else None,
+        "alignment_ci": [result.alignment.ci_low, result.alignment.ci_high] if labels else None,
+        "alignment_single_order": result.alignment_single_order.z_acc if labels else None,
+        "position1_rate": result.position_bias.position1_rate if labels else None,
+        "order_disagreement": result.position_bias.order_disagreement,
+        "label_mass": result.label_mass if labels else None,
+        "calibration": [b.to_dict() for b in result.calibration],
+        "ties": result.alignment.ties,
+        "cost/ai_per_1k_labels": run.ai_cost_per_1k_labels,
+        "cost/human_per_1k_labels": run.human_cost_per_1k_labels,
+    }
+
+
+def labeling_sweep_create(
+    *, experiment: Experiment, split: str, limit: int | None, model_spec: str | None = None, base: LabelingConfig
+) -> LabelingSweep:
+    """One run per (preamble, shots, CoT) cell of the grid, all on the same pairs."""
+    with transaction.atomic():
+        sweep = LabelingSweep.objects.create(
+            experiment=experiment, split=split, limit=limit, model_spec=model_spec or experiment.labeler_model
+        )
+        for cell in SWEEP_GRID:
+            labeling_run_create(
+                experiment=experiment,
+                config=base.replace(**cell),
+                split=split,
+                model_spec=sweep.model_spec,
+                limit=limit,
+                sweep=sweep,
+            )
+    return sweep
+
+
+def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
+    """The comparison table: one row per config with its alignment and position bias."""
+    table = []
+    for run in sweep.runs.order_by("id"):
+        config = run.config
+        table.append(
+            {
+                "run_id": run.pk,
+                "preamble": config["preamble"],
+                "shots": config["shots"],
+                "cot": config["cot"],
+                "status": run.status,
+                "n": run.metrics.get("n"),
+                "alignment": run.metrics.get("alignment"),
+                "alignment_ci": run.metrics.get("alignment_ci"),
+                "position1_rate": run.metrics.get("position1_rate"),
+                "order_disagreement": run.metrics.get("order_disagreement"),
+                "label_mass": run.metrics.get("label_mass"),
+            }
+        )
+    return table
+
+
+def task_config(experiment: Experiment, **overrides) -> LabelingConfig:
+    return LabelingConfig(task=experiment.task, **overrides)

@@ -1,0 +1,299 @@
+"""Training runs (reward models, policies) and sampling runs: create, execute resumably, record.
+
+Django side of the training stages: the ML work is plain Python (``pipeline.reward``,
+``pipeline.rl``, ``pipeline.dpo``, ``pipeline.sft``, ``pipeline.generation``); this module
+reads the experiment's pairs and labels from the database, gives the trainer an output
+folder under ``ARTIFACT_ROOT/runs/`` (where it keeps its checkpoints, so a claimed-again run
+continues from the last one), and stores per-step metrics and the result on the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.db import transaction
+
+from pipeline import runs
+from pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
+from pipeline.reward import data as reward_data
+from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
+
+ProgressFn = Callable[[int, int], None]
+
+
+def run_dir(run: TrainingRun | SamplingRun) -> Path:
+    """The run's own folder. The creation time is in the name so that a run never resumes
+    from the checkpoints of an older run that had the same id in another database."""
+    kind = "training" if isinstance(run, TrainingRun) else "sampling"
+    return Path(settings.RUNS_ROOT) / f"{kind}-{run.pk}-{run.created_at:%Y%m%dT%H%M%S%f}"
+
+
+# -- reading the experiment's data as plain pipeline inputs -----------------------------------
+
+
+def _labeling_run_for(experiment: Experiment, source: reward_data.LabelSource) -> LabelingRun | None:
+    if source.kind == "human":
+        return None
+    if source.run:
+        return LabelingRun.objects.get(pk=int(source.run), experiment=experiment)
+    latest = LabelingRun.objects.filter(experiment=experiment, split="train", status=Status.SUCCEEDED, sweep=None)
+    run = latest.order_by("-finished_at").first()
+    if run is None:
+        raise ValueError(f"label source {source} needs AI labels, but {experiment.slug} has no finished labeling run on train")
+    return run
+
+
+def preference_pairs(experiment: Experiment, split: str, labeling_run: LabelingRun | None = None) -> list[reward_data.PreferencePair]:
+    """The split's pairs as plain records, with the AI label of ``labeling_run`` where it has one."""
+    ai = {}
+    if labeling_run is not None:
+        ai = dict(AILabel.objects.filter(run=labeling_run).values_list("pair_id", "p"))
+    pairs = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split).select_related("prompt")
+    return [
+        reward_data.PreferencePair(p.prompt.context, p.candidate_1, p.candidate_2, p.human_choice, ai.get(p.pk))
+        for p in pairs.order_by("id")
+    ]
+
+
+def _record_metrics(run: TrainingRun, total: int) -> tuple[ProgressFn, Callable[[int, dict], None]]:
+    def on_metrics(step: int, values: dict) -> None:
+        clean = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        # A step may log twice (training, then the final evaluation): merge, don't overwrite.
+        point, created = TrainingMetric.objects.get_or_create(run=run, step=step, defaults={"values": clean})
+        if not created:
+            point.values = {**point.values, **clean}
+            point.save(update_fields=["values"])
+        runs.run_heartbeat(run, step=step)
+
+    def on_progress(done: int, total_steps: int) -> None:
+        runs.run_heartbeat(run, progress_done=done, progress_total=total_steps or total)
+
+    return on_progress, on_metrics
+
+
+# -- reward models -----------------------------------------------------------------------------
+
+
+def reward_run_create(*, experiment: Experiment, label_source: str, config=None, arm: str = "") -> TrainingRun:
+    from pipeline.reward.train import RewardConfig
+
+    source = reward_data.LabelSource.parse(label_source)
+    labeling_run = _labeling_run_for(experiment, source)
+    config = config or RewardConfig(model=experiment.reward_model)
+    return TrainingRun.objects.create(
+        experiment=experiment,
+        kind=TrainingKind.REWARD,
+        arm=arm,
+        algorithm="bradley-terry",
+        label_source=str(source) if source.kind != "ai" else f"ai:{labeling_run.pk}",
+        labeling_run=labeling_run,
+        model_spec=config.model,
+        config=config.to_dict(),
+    )
+
+
+def reward_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
+    """Claim and train a reward model; held-out accuracy on the test split's human labels."""
+    from pipeline.reward.train import RewardConfig, train_reward_model
+
+    run = runs.run_claim(model=TrainingRun, run_id=run_id, worker=worker, force=force)
+    if run is None:
+        return None
+    with runs.run_working(run):
+        config = RewardConfig.from_dict(run.config)
+        train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
+        examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
+        held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
+        record_progress, record_metrics = _record_metrics(run, 0)
+
+        def progress(done: int, total: int) -> None:
+            record_progress(done, total)
+            if on_progress:
+                on_progress(done, total)
+
+        result = train_reward_model(
+            config, examples, run_dir(run), artifact_root=settings.ARTIFACT_ROOT,
+            eval_pairs=held_out or None, on_progress=progress, on_metrics=record_metrics,
+        )
+        metrics = {**result.metrics, "train/pairs": len(examples), "train/pairs_per_second": result.pairs_per_second}
+        if result.accuracy is not None:
+            accuracy = result.accuracy.to_dict()
+            metrics.update({"reward/accuracy": accuracy.get("accuracy"), "reward/accuracy_ci": [accuracy.get("ci_low"), accuracy.get("ci_high")], "reward/accuracy_n": accuracy.get("n")})
+        runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
+    return run
+
+
+# -- policies ------------------------------------------------------------------------------------
+
+
+def sft_checkpoint(experiment: Experiment) -> str:
+    """The SFT policy of an experiment: its finished SFT run, or the instruction-tuned base."""
+    sft = TrainingRun.objects.filter(experiment=experiment, kind=TrainingKind.SFT, status=Status.SUCCEEDED).order_by("-finished_at").first()
+    return sft.checkpoint_path if sft else experiment.policy_model
+
+
+def policy_run_create(
+    *, experiment: Experiment, arm: str, algorithm: str = "reinforce", steps: int | None = None,
+    reward_run: TrainingRun | None = None, labeling_run: LabelingRun | None = None, config: dict | None = None,
+) -> TrainingRun:
+    """A policy for one arm: RL against ``reward_run`` (or the direct score), or DPO on pairs."""
+    from pipeline.arms import get_arm
+
+    spec = get_arm(arm)
+    algorithm = "dpo" if spec.method == "dpo" else algorithm
+    if spec.method == "rl" and spec.reward == "rm" and reward_run is None:
+        raise ValueError(f"arm {arm!r} trains against a reward model: give reward_run")
+    if spec.method == "dpo" and spec.labels == "ai" and labeling_run is None:
+        labeling_run = _labeling_run_for(experiment, reward_data.LabelSource.parse("ai"))
+    policy = sft_checkpoint(experiment)
+    settings_ = {"policy": policy, **(config or {})}
+    if steps is not None:
+        settings_["steps" if algorithm != "dpo" else "max_steps"] = steps
+    return TrainingRun.objects.create(
+        experiment=experiment,
+        kind=TrainingKind.POLICY,
+        arm=spec.name,
+        algorithm=algorithm,
+        label_source=spec.labels or ("direct" if spec.reward == "direct" else ""),
+        labeling_run=labeling_run,
+        reward_run=reward_run,
+        parent=TrainingRun.objects.filter(experiment=experiment, kind=TrainingKind.SFT, checkpoint_path=policy).first(),
+        model_spec=policy,
+        config=settings_,
+    )
+
+
+def _reward_fn(run: TrainingRun):
+    if run.reward_run is not None:
+        from pipeline.reward.model import RewardModel
+
+        rm = RewardModel.from_pretrained(run.reward_run.checkpoint_path, settings.ARTIFACT_ROOT)
+        return rm.eval().as_reward_fn()
+    from pipeline.labeling.config import LabelingConfig
+    from pipeline.labeling.direct import DirectScorer
+    from pipeline.rl import direct_reward_fn
+    from pipeline.services.labeling import _load
+
+    labeler = _load(run.experiment.labeler_model, "exact")
+    return direct_reward_fn(DirectScorer(labeler, LabelingConfig(task=run.experiment.task)))
+
+
+def policy_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
+    """Claim and train one arm's policy (REINFORCE / RLOO / GRPO on a reward, or DPO); resumable."""
+    run = runs.run_claim(model=TrainingRun, run_id=run_id, worker=worker, force=force)
+    if run is None:
+        return None
+    with runs.run_working(run):
+        record_progress, record_metrics = _record_metrics(run, 0)
+
+        def progress(done: int, total: int) -> None:
+            record_progress(done, total)
+            if on_progress:
+                on_progress(done, total)
+
+        common = dict(artifact_root=settings.ARTIFACT_ROOT, on_progress=progress, on_metrics=record_metrics)
+        if run.algorithm == "dpo":
+            from pipeline.dpo import DPOConfig, train_dpo
+
+            pairs = preference_pairs(run.experiment, "train", run.labeling_run)
+            examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
+            result = train_dpo(DPOConfig.from_dict(run.config), examples, run_dir(run), **common)
+        else:
+            from pipeline.rl import RLConfig, train_policy
+
+            prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
+            result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), run_dir(run), algorithm=run.algorithm, **common)
+        metrics = {**result.metrics, "rl/tokens_per_second": result.tokens_per_second}
+        runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
+    return run
+
+
+def sft_run_create(*, experiment: Experiment, config: dict | None = None) -> TrainingRun | None:
+    """SFT on the train split's reference outputs; None when there are none (the base is the SFT)."""
+    if not Prompt.objects.filter(experiment=experiment, split="train").exclude(reference="").exists():
+        return None
+    return TrainingRun.objects.create(
+        experiment=experiment, kind=TrainingKind.SFT, arm="sft", algorithm="sft", model_spec=experiment.policy_model,
+        config={"model": experiment.policy_model, **(config or {})},
+    )
+
+
+def sft_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
+    from pipeline.sft import SFTConfig, SFTExample, train_sft
+
+    run = runs.run_claim(model=TrainingRun, run_id=run_id, worker=worker, force=force)
+    if run is None:
+        return None
+    with runs.run_working(run):
+        record_progress, record_metrics = _record_metrics(run, 0)
+
+        def progress(done: int, total: int) -> None:
+            record_progress(done, total)
+            if on_progress:
+                on_progress(done, total)
+
+        prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
+        examples = [SFTExample(p.context, p.reference) for p in prompts]
+        result = train_sft(SFTConfig.from_dict(run.config), examples, run_dir(run), artifact_root=settings.ARTIFACT_ROOT,
+                           on_progress=progress, on_metrics=record_metrics)
+        runs.run_finish(run, metrics=result.metrics, checkpoint_path=str(result.model_path), step=result.steps)
+    return run
+
+
+EXECUTORS = {
+    TrainingKind.REWARD: reward_run_execute,
+    TrainingKind.SFT: sft_run_execute,
+    TrainingKind.POLICY: policy_run_execute,
+}
+
+
+def training_run_execute(*, run_id: int, **kwargs):
+    """Execute any training run by its kind (what a Celery task calls)."""
+    kind = TrainingRun.objects.values_list("kind", flat=True).get(pk=run_id)
+    return EXECUTORS[kind](run_id=run_id, **kwargs)
+
+
+# -- samples ---------------------------------------------------------------------------------------
+
+
+def sampling_run_create(*, experiment: Experiment, policy: str, training_run: TrainingRun | None = None, config: dict | None = None) -> SamplingRun:
+    model_spec = training_run.checkpoint_path if training_run else (experiment.policy_model if policy == "sft" else policy)
+    return SamplingRun.objects.create(
+        experiment=experiment, policy=policy, training_run=training_run, model_spec=model_spec, config=config or {},
+        progress_total=Prompt.objects.filter(experiment=experiment, split="test").count(),
+    )
+
+
+def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
+    """One response per test prompt from the run's policy; prompts already answered are skipped."""
+    from pipeline.generation import GenerationConfig, generate_for_checkpoint
+
+    run = runs.run_claim(model=SamplingRun, run_id=run_id, worker=worker, force=force)
+    if run is None:
+        return None
+    with runs.run_working(run):
+        config = GenerationConfig.from_dict(run.config) if run.config else GenerationConfig()
+        prompts = Prompt.objects.filter(experiment=run.experiment, split=run.split).order_by("id")
+        done = set(PolicyResponse.objects.filter(prompt__in=prompts, policy=run.policy).values_list("prompt_id", flat=True))
+        todo = [p for p in prompts if p.pk not in done]
+        runs.run_heartbeat(run, progress_done=len(done), progress_total=len(done) + len(todo))
+        chunk = 16
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            samples = generate_for_checkpoint(run.model_spec, settings.ARTIFACT_ROOT, [p.context for p in part], config)
+            with transaction.atomic():
+                PolicyResponse.objects.bulk_create(
+                    [
+                        PolicyResponse(prompt=p, policy=run.policy, text=s.text, token_count=s.num_tokens,
+                                       generation={"run": run.pk, "checkpoint": run.model_spec, **config.to_dict()})
+                        for p, s in zip(part, samples)
+                    ],
+                    ignore_conflicts=True,
+                )
+                runs.run_heartbeat(run, progress_done=len(done) + start + len(part))
+            if on_progress:
+                on_progress(len(done) + start + len(part), len(done) + len(todo))
+        runs.run_finish(run)
+    return run

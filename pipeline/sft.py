@@ -1,0 +1,159 @@
+"""Supervised fine-tuning on reference outputs: the SFT policy that RL and DPO start from.
+
+    result = train_sft(SFTConfig(model="smollm2-135m-instruct"), examples, out_dir, artifact_root=...)
+    result.model_path   # a plain transformers checkpoint (LoRA merged)
+
+The loss is the mean negative log-likelihood of the *reference* tokens only (and the EOS that
+ends them): the prompt is context, not something to imitate.
+
+When the experiment has no reference outputs (the dialogue tasks: HH pairs have preferences but
+no gold reply), the caller skips this stage and uses the instruction-tuned base model itself as
+the SFT policy: pass its spec (e.g. "smollm2-135m-instruct") wherever an SFT checkpoint is asked
+for (RLConfig.policy, DPOConfig.policy). ``sft_policy_for(...)`` says which.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from pipeline import registry
+from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_left, position_ids
+from pipeline.rl.config import PolicyResult
+from pipeline.training_utils import (
+    Checkpointer,
+    ConfigMixin,
+    LoraSettings,
+    MetricsFn,
+    ProgressFn,
+    RunFiles,
+    add_lora,
+    clip_and_step,
+    export_causal_lm,
+    length_grouped_batches,
+    no_progress,
+    seed_everything,
+    use_lora,
+)
+
+
+@dataclass(frozen=True)
+class SFTExample:
+    """A context and its reference output."""
+
+    context: str
+    reference: str
+
+
+@dataclass
+class SFTConfig(ConfigMixin):
+    """Every knob of an SFT run (saved with the run as config.json)."""
+
+    model: str = "smollm2-135m-instruct"  # the base model (spec or checkpoint dir)
+    lora: bool | None = None  # LoRA (True), full fine-tuning (False), or auto: LoRA on CPU (None)
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scaling numerator
+    lora_targets: str = "all-linear"  # peft target modules
+    lr: float = 1e-4  # learning rate (1e-4 suits LoRA; ~1e-5 for full fine-tuning)
+    epochs: int = 1  # passes over the examples
+    max_steps: int | None = None  # stop after this many steps in total (None: epochs decide)
+    batch_size: int = 8  # examples per step
+    max_length: int = 512  # prompt + reference tokens; the prompt is cut from the left, the reference to half
+    grad_clip: float = 1.0  # max gradient norm (0 = none)
+    seed: int = 0  # seeds batch order and LoRA init
+    checkpoint_every: int = 50  # steps between checkpoints (0 = only at the end)
+    keep_checkpoints: int = 2  # checkpoints kept on disk
+    chat_template: bool = True  # format contexts with the tokenizer's chat template
+    device: str = "auto"  # "auto", "cpu", "cuda", ...
+    precision: str = "exact"  # "exact" = float32, "fast" = bfloat16 weights
+
+    def lora_settings(self) -> LoraSettings:
+        return LoraSettings(r=self.lora_r, alpha=self.lora_alpha, targets=self.lora_targets)
+
+
+def sft_policy_for(base_model: str, sft_result: PolicyResult | None) -> str:
+    """The policy RL/DPO start from: the SFT checkpoint when one was trained, else the base model."""
+    return str(sft_result.model_path) if sft_result is not None else base_model
+
+
+def response_nll(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]], pad_id: int,
+                 device: torch.device) -> torch.Tensor:
+    """Mean NLL per response token of (prompt ids, response ids) rows; prompt tokens are not scored.
+
+    Rows are left-padded so every response ends in the last column: the vocabulary projection is
+    then only needed over the last (longest response + 1) positions (``logits_to_keep``).
+    """
+    ids, mask = pad_left([p + r for p, r in rows], pad_id, device)
+    n = max(len(r) for _, r in rows)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=False,
+                   logits_to_keep=n + 1).logits[:, :-1].float()
+    targets = ids[:, -n:]
+    weights = torch.zeros_like(targets, dtype=torch.float32)
+    for i, (_, r) in enumerate(rows):
+        weights[i, n - len(r) :] = 1.0  # position t predicts token t+1; only response tokens count
+    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return -(logp * weights).sum() / weights.sum().clamp(min=1)
+
+
+def train_sft(
+    config: SFTConfig,
+    examples: Sequence[SFTExample],
+    out_dir: str | Path,
+    *,
+    artifact_root: str | Path,
+    on_progress: ProgressFn | None = None,
+    on_metrics: MetricsFn | None = None,
+) -> PolicyResult:
+    """Fine-tune ``config.model`` on (context, reference) examples; resumable from out_dir's last checkpoint."""
+    if not examples:
+        raise ValueError("no SFT examples: without reference outputs, use the base model as the SFT policy")
+    on_progress = on_progress or no_progress
+    out_dir = Path(out_dir)
+    files = RunFiles(out_dir, on_metrics)
+    files.write_config(config)
+    seed_everything(config.seed)
+    loaded = registry.load_causal_lm(config.model, artifact_root, device=config.device, precision=config.precision)
+    tokenizer, model = loaded.tokenizer, loaded.model
+    if use_lora(config.lora, loaded.device):
+        model = add_lora(model, config.lora_settings(), causal_lm=True)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    checkpoints = Checkpointer(out_dir, config.keep_checkpoints)
+    start, _ = checkpoints.restore({"policy": model}, {"adamw": optimizer})
+    files.resume_at(start)
+
+    rows = []
+    for e in examples:
+        response = encode_response(tokenizer, e.reference, config.max_length // 2)
+        prompt = encode_prompt(tokenizer, format_prompt(tokenizer, e.context, config.chat_template),
+                               config.max_length - len(response))
+        rows.append((prompt, response))
+    lengths = [len(p) + len(r) for p, r in rows]
+    steps_per_epoch = -(-len(rows) // config.batch_size)
+    total = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+
+    step, started = start, time.perf_counter()
+    while step < total:
+        epoch, index = divmod(step, steps_per_epoch)
+        batch = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index]
+        loss = response_nll(model, [rows[i] for i in batch], tokenizer.pad_token_id, loaded.device)
+        loss.backward()
+        clip_and_step(optimizer, params, config.grad_clip)
+        step += 1
+        files.log(step, {"loss/train": loss.item(), "epoch": epoch})
+        on_progress(step, total)
+        if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+            checkpoints.save(step, {"policy": model}, {"adamw": optimizer})
+    if step > start:
+        checkpoints.save(step, {"policy": model}, {"adamw": optimizer})
+    model_path = export_causal_lm(model, tokenizer, out_dir / "final")
+    result = PolicyResult(out_dir, model_path, step, start, "sft", dict(files.last))
+    files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
+    return result

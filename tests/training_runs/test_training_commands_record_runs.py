@@ -1,0 +1,62 @@
+"""The training commands run the real stages on the demo experiment and record every run."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from pipeline.models import SamplingRun, TrainingMetric, TrainingRun
+from webapp.experiments import services
+from webapp.experiments.models import PolicyResponse, Prompt
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def demo(db, bundled_lm):
+    services.demo_load()
+
+
+def test_a_reward_model_then_an_rlhf_policy_then_its_samples(demo, capsys):
+    call_command("train_reward", "--experiment", "demo", "--labels", "human", "--max-steps", "2",
+                 "--batch-size", "4", "--max-length", "192", "--json", verbosity=0)
+    reward = last_json(capsys)
+    rm = TrainingRun.objects.get(pk=reward["run_id"])
+    assert rm.status == "succeeded" and rm.kind == "reward" and rm.label_source == "human"
+    assert 0 <= reward["reward/accuracy"] <= 1 and len(reward["reward/accuracy_ci"]) == 2
+    assert reward["reward/accuracy_n"] == 16
+    assert Path(rm.checkpoint_path).exists() and rm.step == 2
+    assert TrainingMetric.objects.filter(run=rm).count() >= 1
+    assert "loss/train" in TrainingMetric.objects.filter(run=rm).last().values
+
+    call_command("train_policy", "--experiment", "demo", "--arm", "rlhf", "--steps", "2", "--batch-size", "2",
+                 "--max-new-tokens", "8", "--json", verbosity=0)
+    policy = TrainingRun.objects.get(pk=last_json(capsys)["run_id"])
+    assert policy.status == "succeeded" and policy.reward_run == rm and policy.algorithm == "reinforce"
+    curves = TrainingMetric.objects.filter(run=policy).order_by("step")
+    assert curves.count() == 2 and {"rl/reward", "rl/kl", "rl/value_loss", "rl/response_length"} <= set(curves.last().values)
+
+    call_command("sample", "--experiment", "demo", "--policy", "rlhf", "--max-new-tokens", "8", verbosity=0)
+    sampling = SamplingRun.objects.get()
+    assert sampling.status == "succeeded" and sampling.training_run == policy
+    responses = PolicyResponse.objects.filter(policy="rlhf")
+    assert responses.count() == Prompt.objects.filter(experiment__slug="demo", split="test").count()
+    assert all(r.token_count is not None and r.token_count <= 8 for r in responses)
+
+
+def test_dpo_on_human_labels_runs_as_an_arm(demo, capsys):
+    call_command("train_policy", "--experiment", "demo", "--arm", "dpo-human", "--steps", "2", "--batch-size", "2", "--json", verbosity=0)
+    run = TrainingRun.objects.get(pk=last_json(capsys)["run_id"])
+    assert run.status == "succeeded" and run.algorithm == "dpo" and Path(run.checkpoint_path).exists()
+
+
+def test_an_arm_that_needs_a_reward_model_says_so_when_there_is_none(demo):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="needs a finished reward model on human labels"):
+        call_command("train_policy", "--experiment", "demo", "--arm", "rlhf", verbosity=0)
