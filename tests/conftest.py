@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.browser_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 HH_HARMLESS_TEST = SHARED_DATA / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
