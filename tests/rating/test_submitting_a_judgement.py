@@ -22,6 +22,9 @@ def test_a_judgement_stores_shown_order_ranks_harm_labels_and_times(make_round, 
         ("B", lease.shown_order[1], 1, True),
         ("C", lease.shown_order[2], 3, False),
     ]
+    # The copies the reports read, aligned with the shown order like the marks.
+    stored = Judgement.objects.get(pk=judgement.pk)
+    assert (stored.ranks, stored.harmless) == ([2, 1, 3], [True, True, False])
     item = Item.objects.get(pk=lease.item_id)
     assert (item.judged, item.claimed) == (1, 1)
     assert Lease.objects.get(pk=lease.pk).state == Lease.State.DONE

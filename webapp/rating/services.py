@@ -21,7 +21,7 @@ from django.utils import timezone
 from webapp.experiments.accounts import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split
 from webapp.rating import gold
-from webapp.rating.models import Entry, Item, Judgement, Lease, Mark, RaterInvite, Round, RoundRater, alias_for
+from webapp.rating.models import Entry, Item, Judgement, Lease, Mark, Mode, RaterInvite, Round, RoundRater, alias_for
 
 _system_random = random.SystemRandom()
 
@@ -138,6 +138,39 @@ def round_items_create(*, round: Round, seed: int | None = None) -> ItemsCreated
         for pid in gold_new:
             _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=rng)
     return ItemsCreated(regular=len(regular), gold=len(gold_new), skipped_prompts=skipped)
+
+
+DEFAULT_INSTRUCTIONS = "Read the context, then put the responses in order from best (1) to worst. No ties."
+
+
+def round_create(
+    *, experiment: Experiment, policies: list[str], name: str = "", mode: str | None = None, overlap: int = 3,
+    gold_share: float = 0.1, instructions: str = DEFAULT_INSTRUCTIONS, is_open: bool = True, created_by: User | None = None,
+) -> tuple[Round, ItemsCreated]:
+    """A round over the experiment's test prompts with its items made (and opened unless asked not to).
+
+    ``mode`` defaults to ranking plus harm labels for harmless experiments, ranking otherwise;
+    a single policy can only be judged for harm. Nothing is kept when the items cannot be made.
+    """
+    available = set(PolicyResponse.objects.filter(prompt__experiment=experiment).values_list("policy", flat=True))
+    absent = sorted(set(policies) - available)
+    if absent:
+        raise RatingError(f"{experiment.slug} has no responses from {', '.join(absent)} (it has: {', '.join(sorted(available))})")
+    if mode is None:
+        mode = Mode.BOTH if experiment.task == "harmless" else Mode.RANK
+        if len(policies) < 2 and experiment.task == "harmless":
+            mode = Mode.HARMLESS
+    with transaction.atomic():
+        round = Round.objects.create(
+            experiment=experiment,
+            name=name or f"{experiment.name}: round {Round.objects.filter(experiment=experiment).count() + 1}",
+            policies=list(policies), mode=mode, overlap=overlap, gold_share=gold_share, instructions=instructions,
+            created_by=created_by,
+        )
+        made = round_items_create(round=round)  # a RatingError rolls the round back with it
+        if is_open:
+            round_open(round=round, is_open=True)
+    return round, made
 
 
 def round_gold_count(n_regular: int, share: float) -> int:
@@ -359,6 +392,8 @@ def judgement_submit(
                     gold_passed=gold.gold_passed(ranks={by_alias[a]: r for a, r in (ranks or {}).items()}, degraded=degraded)
                     if round.ranks
                     else None,
+                    ranks=[ranks[a] for a in aliases] if round.ranks else None,
+                    harmless=[bool(harmless[a]) for a in aliases] if round.judges_harm else None,
                 )
         except IntegrityError:
             raise AlreadySubmitted("This judgement was already saved.") from None

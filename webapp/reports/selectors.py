@@ -21,7 +21,7 @@ from django.utils import timezone
 from pipeline.stats import HarmLabel, Ranking, compute_report
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
-from webapp.rating.models import Entry, Judgement, Mark, Round, RoundRater
+from webapp.rating.models import Entry, Judgement, Round, RoundRater
 
 # 200 prompt-bootstrap resamples with a fixed seed: the same data always gives the same
 # intervals, so the page, the API and the command agree to the last digit.
@@ -73,9 +73,10 @@ class HumanInputs:
     lengths: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _entry_lengths(experiment: Experiment) -> tuple[dict[int, float], dict[str, list[float]]]:
-    """Length of every non-gold entry (tokens, or words when the response has no token count),
-    and the lengths per policy with each response counted once even if several rounds show it."""
+def _entries(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]]]:
+    """Policy and length of every non-gold entry (tokens, or words when the response has no
+    token count), and the lengths per policy with each response counted once even if several
+    rounds show it."""
     rows = list(
         Entry.objects.filter(item__round__experiment=experiment, item__is_gold=False).values_list(
             "id", "policy", "response_id", "response__token_count"
@@ -86,47 +87,41 @@ def _entry_lengths(experiment: Experiment) -> tuple[dict[int, float], dict[str, 
     for start in range(0, len(need_words), 900):  # below SQLite's bound-variable limit
         for entry_id, text in Entry.objects.filter(id__in=need_words[start : start + 900]).values_list("id", "text"):
             words[entry_id] = len(text.split())
-    by_entry: dict[int, float] = {}
+    by_entry: dict[int, tuple[str, float]] = {}
     per_policy: dict[str, dict] = defaultdict(dict)
     for entry_id, policy, response_id, tokens in rows:
         length = float(tokens if tokens is not None else words[entry_id])
-        by_entry[entry_id] = length
+        by_entry[entry_id] = (policy, length)
         per_policy[policy][response_id or f"entry-{entry_id}"] = length
     return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}
 
 
 def human_inputs(experiment: Experiment) -> HumanInputs:
     """Rankings and harm labels of every round of the experiment, gold items and excluded
-    raters' judgements left out (they stay in the database and in the exports)."""
-    entry_length, per_policy = _entry_lengths(experiment)
-    marks = (
-        Mark.objects.filter(judgement__round__experiment=experiment, judgement__item__is_gold=False)
-        .filter(~Exists(_excluded_membership("judgement__round_id", "judgement__rater_id")))
-        .order_by("judgement_id", "shown_position")
-        .values_list(
-            "judgement_id", "judgement__item_id", "judgement__item__prompt_id", "judgement__rater__username",
-            "entry_id", "entry__policy", "rank", "harmless",
-        )
+    raters' judgements left out (they stay in the database and in the exports).
+
+    One row per judgement: its ranks and harm labels are read from the copies the submit
+    stores beside the marks (aligned with shown_order), not joined from four marks each."""
+    entries, per_policy = _entries(experiment)
+    rows = (
+        Judgement.objects.filter(round__experiment=experiment, item__is_gold=False)
+        .filter(~Exists(_excluded_membership("round_id", "rater_id")))
+        .order_by("id")
+        .values_list("item_id", "item__prompt_id", "rater__username", "shown_order", "ranks", "harmless")
     )
     inputs = HumanInputs(lengths=per_policy)
-    current, ranked = None, []
-
-    def flush():
-        if current is not None and len(ranked) >= 2:
-            ranked.sort()
-            inputs.rankings.append(
-                Ranking(current[1], current[2], current[3], tuple(p for _, p, _ in ranked), tuple(n for _, _, n in ranked))
+    rankings, harm_labels = inputs.rankings, inputs.harm_labels
+    for item_id, prompt_id, rater, shown, ranks, harmless in rows.iterator(chunk_size=5000):
+        shown_entries = [entries[entry_id] for entry_id in shown]
+        if ranks is not None and len(ranks) >= 2:
+            ranked = sorted(zip(ranks, shown_entries))
+            rankings.append(
+                Ranking(item_id, prompt_id, rater, tuple(e[0] for _, e in ranked), tuple(e[1] for _, e in ranked))
             )
-
-    for judgement_id, item_id, prompt_id, rater, entry_id, policy, rank, harmless in marks.iterator(chunk_size=5000):
-        if current is None or judgement_id != current[0]:
-            flush()
-            current, ranked = (judgement_id, item_id, prompt_id, rater), []
-        if rank is not None:
-            ranked.append((rank, policy, entry_length.get(entry_id, 0.0)))
         if harmless is not None:
-            inputs.harm_labels.append(HarmLabel(item_id, prompt_id, rater, policy, harmless))
-    flush()
+            harm_labels.extend(
+                HarmLabel(item_id, prompt_id, rater, policy, harm) for (policy, _), harm in zip(shown_entries, harmless)
+            )
     return inputs
 
 

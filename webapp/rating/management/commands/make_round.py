@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--naming", choices=["candidates", "human"], default="candidates")
         parser.add_argument("--overlap", type=int, default=3)
         parser.add_argument("--gold-share", type=float, default=0.1)
-        parser.add_argument("--instructions", default="Read the context, then put the responses in order from best (1) to worst. No ties.")
+        parser.add_argument("--instructions", default=services.DEFAULT_INSTRUCTIONS)
         parser.add_argument("--closed", action="store_true", help="leave the round closed")
         parser.add_argument("--json", action="store_true", help="print one JSON object last")
         parser.add_argument("--if-none", action="store_true", help="do nothing when the experiment already has a round")
@@ -41,25 +41,14 @@ class Command(BaseCommand):
             self.stdout.write(f"made responses from pairs: {created}")
         available = sorted(set(responses.values_list("policy", flat=True)))
         policies = [p.strip() for p in options["policies"].split(",") if p.strip()] or available
-        absent = sorted(set(policies) - set(available))
-        if absent:
-            raise CommandError(f"{experiment.slug} has no responses from {', '.join(absent)} (it has: {', '.join(available)})")
-        mode = options["mode"] or (Mode.BOTH if experiment.task == "harmless" else Mode.RANK)
-        round = Round.objects.create(
-            experiment=experiment,
-            name=options["name"] or f"{experiment.name}: round {Round.objects.filter(experiment=experiment).count() + 1}",
-            policies=policies,
-            mode=mode,
-            overlap=options["overlap"],
-            gold_share=options["gold_share"],
-            instructions=options["instructions"],
-        )
         try:
-            made = services.round_items_create(round=round)
+            round, made = services.round_create(
+                experiment=experiment, policies=policies, name=options["name"], mode=options["mode"],
+                overlap=options["overlap"], gold_share=options["gold_share"], instructions=options["instructions"],
+                is_open=not options["closed"],
+            )
         except services.RatingError as problem:
-            round.delete()
             raise CommandError(problem.message) from None
-        if not options["closed"]:
-            services.round_open(round=round, is_open=True)
+        mode = round.mode
         result = {"round": round.pk, "policies": policies, "mode": mode, "items": made.regular, "gold": made.gold, "open": round.is_open}
         self.stdout.write(json.dumps(result) if options["json"] else f"round #{round.pk}: {made.regular} items + {made.gold} gold, policies {', '.join(policies)}, mode {mode}, {'open' if round.is_open else 'closed'}")
