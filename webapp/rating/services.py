@@ -278,7 +278,7 @@ def queue_next_ids(*, rater: User, round: Round, limit: int = 20) -> list[int]:
     """Items the rater may be given next: not judged (nor their prompt), not skipped or held by
     them, with a free slot; least judged first. Among equals, a per-rater stable shuffle, so
     that raters who ask at the same moment spread over different items."""
-    sql = _queue_sql("SELECT i.id", " ORDER BY i.judged, i.claimed, (i.id * 7919 + %s) % 1009, i.id LIMIT %s")
+    sql = _queue_sql("SELECT i.id", " ORDER BY i.judged, i.claimed, (i.id * 7919 + %s) %% 1009, i.id LIMIT %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, _queue_params(rater, round) + [rater.pk * 104729, limit])
         return [row[0] for row in cursor.fetchall()]
