@@ -124,6 +124,29 @@ def add_lora(model: torch.nn.Module, settings: LoraSettings, *, causal_lm: bool)
     return get_peft_model(model, config)
 
 
+def train_only_top_layers(model: torch.nn.Module, k: int) -> torch.nn.Module:
+    """Freeze the embeddings and every transformer block but the top ``k`` (the final norm and
+    anything else outside the blocks stays trainable).
+
+    Backpropagation then stops at the lowest trainable block, so a step costs about one
+    forward pass plus k blocks' backward: how a small CPU trains an RM on a thousand pairs.
+    The blocks are the model's longest ``ModuleList`` (``model.layers`` in Llama-style models,
+    ``h`` in GPT-2 style ones), so any transformers checkpoint works.
+    """
+    lists = [(name, module) for name, module in model.named_modules() if isinstance(module, torch.nn.ModuleList)]
+    if not lists:
+        raise ValueError("train_top_layers: the model has no list of transformer blocks")
+    name, blocks = max(lists, key=lambda item: len(item[1]))
+    if not 0 < k <= len(blocks):
+        raise ValueError(f"train_top_layers must be between 1 and the model's {len(blocks)} blocks, got {k}")
+    kept = tuple(f"{name}.{i}." for i in range(len(blocks) - k, len(blocks)))
+    embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+    for key, p in model.named_parameters():
+        inside_blocks = key.startswith(f"{name}.")
+        p.requires_grad_(key.startswith(kept) if inside_blocks else id(p) not in embeddings)
+    return model
+
+
 def is_peft(model: torch.nn.Module) -> bool:
     return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
 

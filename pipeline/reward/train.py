@@ -34,6 +34,7 @@ from pipeline.training_utils import (
     length_grouped_batches,
     no_progress,
     seed_everything,
+    train_only_top_layers,
     use_lora,
 )
 
@@ -44,6 +45,7 @@ class RewardConfig(ConfigMixin):
 
     model: str = "smollm2-135m-instruct"  # base: a registry spec or checkpoint directory (the SFT policy or the labeler)
     lora: bool | None = None  # LoRA adapters (True), full fine-tuning (False), or auto: LoRA on CPU (None)
+    train_top_layers: int = 0  # >0: no LoRA; fine-tune only the top K blocks + final norm + head (cheap on CPU)
     lora_r: int = 16  # LoRA rank
     lora_alpha: int = 32  # LoRA scaling numerator (update scaled by alpha / r)
     lora_targets: str = "all-linear"  # peft target modules
@@ -94,7 +96,9 @@ def build_reward_model(config: RewardConfig, artifact_root: str | Path) -> Rewar
     seed_everything(config.seed)
     rm = RewardModel.from_pretrained(config.model, artifact_root, device=config.device, precision=config.precision,
                                      max_length=config.max_length, chat_template=config.chat_template)
-    if use_lora(config.lora, rm.device):
+    if config.train_top_layers:
+        train_only_top_layers(rm.body, config.train_top_layers)
+    elif use_lora(config.lora, rm.device):
         rm.body = add_lora(rm.body, config.lora_settings(), causal_lm=False)
     return rm.train()
 
