@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKER_LOG ?= var/worker.log
 
 .PHONY: run test venv venv-dev model migrate demo users services-up services-down clean
 
@@ -40,12 +41,29 @@ demo: migrate
 	$(BIN)/python manage.py make_round --experiment demo --if-none
 	$(BIN)/python manage.py make_round --experiment demo-summarize --if-none
 
+# The demo experiment's pipeline (once: not again when it has a run), then the web server with
+# one embedded Celery worker beside it (filesystem broker, no server); Ctrl-C stops both. The
+# worker is killed, not asked to finish its stage (that can take minutes, and the solo pool
+# cannot cancel a task): the stage stays claimed by a dead process, and the next `make run`
+# resumes it from its last chunk or checkpoint.
 run: model users demo
-	@echo "Serving the RLAIF lab on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@$(BIN)/python manage.py run_experiment demo --size demo --if-none --base-url http://$(HOST):$(PORT)
+	@echo "Serving the RLAIF lab on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
+	@echo "Pipeline worker: queues gpu,default; its log is $(WORKER_LOG)"
+	@$(BIN)/celery -A webapp worker -Q gpu,default --concurrency 1 --pool solo --loglevel INFO \
+		--without-mingle --without-gossip >>$(WORKER_LOG) 2>&1 & worker=$$!; \
+	trap 'kill -KILL $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: venv-dev model
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# PostgreSQL and Redis on loopback for the integration tests (CI runs them against both).
+services-up:
+	scripts/services-up.sh
+
+services-down:
+	scripts/services-down.sh
 
 clean:
 	rm -rf var/broker var/staticfiles .pytest_cache

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from pipeline.models import AILabel, LabelingRun, LabelingSweep
+from pipeline.models import AILabel, LabelingRun, LabelingSweep, PipelineRun, PipelineStage, SamplingRun, TrainingRun
 from pipeline.services import labeling
 
 
@@ -101,3 +101,69 @@ class LabelingSweepAdmin(admin.ModelAdmin):
             "<th>position-1 rate</th><th>order disagreement</th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
+
+
+class ReadOnlyRunAdmin(admin.ModelAdmin):
+    """Runs are made by the pipeline and the commands, never typed in."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        return f"{obj.progress_done}/{obj.progress_total}"
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyRunAdmin):
+    list_display = ("id", "experiment", "kind", "arm", "algorithm", "label_source", "status", "progress", "created_at")
+    list_filter = ("status", "kind", "arm", "experiment")
+    list_select_related = ("experiment",)
+
+
+@admin.register(SamplingRun)
+class SamplingRunAdmin(ReadOnlyRunAdmin):
+    list_display = ("id", "experiment", "policy", "status", "progress", "created_at")
+    list_filter = ("status", "experiment")
+    list_select_related = ("experiment",)
+
+
+class PipelineStageInline(admin.TabularInline):
+    model = PipelineStage
+    fk_name = "pipeline"
+    extra = 0
+    can_delete = False
+    fields = ("name", "kind", "queue", "status", "progress", "attempts", "claimed_by", "wall_seconds", "reused_from", "error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        return f"{obj.progress_done}/{obj.progress_total}"
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "experiment", "arms_shown", "size", "status", "created_by", "created_at", "wall_seconds", "page")
+    list_filter = ("status", "size", "experiment")
+    list_select_related = ("experiment", "created_by")
+    readonly_fields = ("experiment", "arms", "size", "overrides", "status", "created_by", "created_at", "started_at",
+                       "finished_at", "wall_seconds", "page")
+    inlines = [PipelineStageInline]
+
+    def has_add_permission(self, request):
+        return False  # started from the run form (or the experiment's admin action), where arms and size are chosen
+
+    @admin.display(description="arms")
+    def arms_shown(self, obj):
+        return ", ".join(obj.arms)
+
+    @admin.display(description="run page")
+    def page(self, obj):
+        url = reverse("pipeline:run_detail", args=[obj.experiment.slug, obj.pk])
+        return format_html('<a href="{}">watch run #{}</a>', url, obj.pk)

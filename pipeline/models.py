@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -203,3 +204,107 @@ class SamplingRun(StageRun):
 
     def __str__(self) -> str:
         return f"samples of {self.policy} (run #{self.pk}) on {self.experiment.slug}"
+
+
+# -- the pipeline of an experiment ---------------------------------------------------------------
+
+
+class PipelineSize(models.TextChoices):
+    DEMO = "demo", "Demo (minutes on a CPU)"
+    FULL = "full", "Full (every pair, real step counts; meant for GPUs)"
+
+
+class PipelineStatus(models.TextChoices):
+    """The same values as ``Status``, labelled for people watching a whole run."""
+
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Finished"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StageKind(models.TextChoices):
+    PREPARE = "prepare", "Prepare models"
+    LABELING = "labeling", "AI labels"
+    SFT = "sft", "SFT policy"
+    REWARD = "reward", "Reward model"
+    POLICY = "policy", "Policy"
+    SAMPLING = "sampling", "Samples"
+    ROUND = "round", "Evaluation round"
+
+
+class PipelineRun(models.Model):
+    """One start of an experiment's whole pipeline: its arms, its size and how it went.
+
+    The work is in its ``stages``; this row only sums them up (status, wall time), so a
+    stage that finishes or fails is the single source of truth and the run is recomputed.
+    """
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="pipeline_runs")
+    arms = models.JSONField(default=list, help_text="The paper's arms compared: sft, rlhf, rlaif, ...")
+    size = models.CharField(max_length=10, choices=PipelineSize.choices, default=PipelineSize.DEMO)
+    overrides = models.JSONField(default=dict, blank=True, help_text="Per-kind config overrides given at the start.")
+    status = models.CharField(max_length=10, choices=PipelineStatus.choices, default=PipelineStatus.PENDING, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    wall_seconds = models.FloatField(default=0.0, help_text="From the start to the last stage's end.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"pipeline run #{self.pk} of {self.experiment.slug}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class PipelineStage(StageRun):
+    """One node of a pipeline run's graph, claimed and worked on like any stage run.
+
+    It points at the run it created (a labeling, training or sampling run, or a round), so
+    the work itself stays resumable by the existing services; ``fingerprint`` hashes every
+    input (data, configs, upstream fingerprints) so a later pipeline run reuses an equal,
+    finished stage instead of running it again (``reused_from``).
+    """
+
+    pipeline = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=10, choices=StageKind.choices)
+    queue = models.CharField(max_length=20, default="default")
+    position = models.PositiveIntegerField(default=0)
+    depends_on = models.JSONField(default=list, help_text="Names of the stages that must succeed first.")
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    log = models.TextField(blank=True, help_text="The last lines of the stage's log.")
+    labeling_run = models.ForeignKey(LabelingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    training_run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sampling_run = models.ForeignKey(SamplingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    round = models.ForeignKey("rating.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["pipeline_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["pipeline", "name"], name="one_stage_per_name_and_pipeline")]
+
+    def __str__(self) -> str:
+        return f"stage {self.name} of pipeline run #{self.pipeline_id}"
+
+    @classmethod
+    def claimable(cls):
+        """Pending, or running under a stale heartbeat. Not failed: a failed stage runs again only
+        when staff retry it, never because a duplicate message arrived."""
+        stale = timezone.now() - STALE_AFTER
+        return models.Q(status=Status.PENDING) | models.Q(status=Status.RUNNING, heartbeat_at__lt=stale)
+
+    @property
+    def target(self) -> StageRun | None:
+        """The labeling, training or sampling run this stage works through, if any."""
+        return self.labeling_run or self.training_run or self.sampling_run

@@ -14,6 +14,7 @@ import socket
 import time
 import traceback
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, TypeVar
 
 from django.db.models import F, Q
@@ -29,20 +30,61 @@ class RunCancelled(Exception):
     """Staff cancelled the run while it was working."""
 
 
+def _process_start(pid: int) -> str:
+    """The kernel's start time of a process (clock ticks since boot), "" where there is no /proc.
+
+    With the pid it names one process for good: a pid reused after a crash (common in
+    containers, where a restarted worker often gets the same small pid) has another start.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid:start of this process, what a claim records."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
 
 
-def run_claim(*, model: type[RunT], run_id: int, worker: str | None = None, force: bool = False) -> RunT | None:
+def claim_is_dead(claimed_by: str) -> bool:
+    """True when the claim belongs to a process of this host that no longer exists.
+
+    Only this host's processes can be checked; a claim from another machine is judged by
+    its heartbeat instead (``STALE_AFTER``).
+    """
+    host, _, rest = claimed_by.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return bool(start) and _process_start(pid) not in ("", start)
+
+
+def run_claim(
+    *, model: type[RunT], run_id: int, worker: str | None = None, force: bool = False, take_over: str | None = None
+) -> RunT | None:
     """Take the run for this worker; None when it is finished, cancelled or held by a live worker.
 
     ``force`` also takes a run marked running (for a person resuming a run by hand after its
-    process was killed, without waiting for the heartbeat to go stale).
+    process was killed, without waiting for the heartbeat to go stale). ``take_over`` takes
+    a running run from that one claim only (one known to be dead): of two workers trying,
+    only the first UPDATE still finds the dead claim.
     """
     worker = worker or worker_name()
     claimable = model.claimable()
     if force:
         claimable |= Q(status=Status.RUNNING)
+    if take_over:
+        claimable |= Q(status=Status.RUNNING, claimed_by=take_over)
     updated = (
         model.objects.filter(pk=run_id)
         .filter(claimable)

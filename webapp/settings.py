@@ -137,17 +137,43 @@ CELERY_BROKER_URL = env_url(
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcast (control) exchanges; kombu's default is a folder in the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 # Results live in the database rows the tasks update, not in a result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Labeling, training and sampling need the accelerator: one `gpu` worker per device.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "pipeline.label": {"queue": "gpu"},
+    "pipeline.train": {"queue": "gpu"},
+    "pipeline.sample": {"queue": "gpu"},
+    "pipeline.*": {"queue": "default"},
+}
+# A stage's message is acknowledged when the stage ends, and a worker takes one at a time:
+# a stage is hours of work, and a message held in a prefetch buffer waits behind it.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Longest a labeling, training or sampling stage may run (seconds) before it is stopped as failed.
+PIPELINE_TIME_LIMIT = env_int("PIPELINE_TIME_LIMIT", 6 * 3600, minimum=60)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands an unacknowledged message to another worker after this long: it must
+    # outlast the longest stage, or a running stage's message is delivered twice (harmless
+    # thanks to the claim, but a waste). A dead worker's stage is resent by pipeline.recover.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": PIPELINE_TIME_LIMIT + 600}
+# Under `celery -A webapp beat`: resend stages left behind by a worker that died.
+CELERY_BEAT_SCHEDULE = {"pipeline-recover": {"task": "pipeline.recover", "schedule": 60.0}}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # -- rest framework ---------------------------------------------------------------
 

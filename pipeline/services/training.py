@@ -76,11 +76,19 @@ def _record_metrics(run: TrainingRun, total: int) -> tuple[ProgressFn, Callable[
 # -- reward models -----------------------------------------------------------------------------
 
 
-def reward_run_create(*, experiment: Experiment, label_source: str, config=None, arm: str = "") -> TrainingRun:
+def reward_run_create(
+    *, experiment: Experiment, label_source: str, config=None, arm: str = "", labeling_run: LabelingRun | None = None
+) -> TrainingRun:
+    """``labeling_run`` pins the AI labels of an ``ai``/``mixed`` source (default: the latest finished run)."""
     from pipeline.reward.train import RewardConfig
 
     source = reward_data.LabelSource.parse(label_source)
-    labeling_run = _labeling_run_for(experiment, source)
+    if source.kind == "human":
+        labeling_run = None
+    elif labeling_run is None:
+        labeling_run = _labeling_run_for(experiment, source)
+    elif source.kind == "ai":
+        source = reward_data.LabelSource("ai", 0.0, str(labeling_run.pk))
     config = config or RewardConfig(model=experiment.reward_model)
     return TrainingRun.objects.create(
         experiment=experiment,
@@ -258,8 +266,13 @@ def training_run_execute(*, run_id: int, **kwargs):
 # -- samples ---------------------------------------------------------------------------------------
 
 
-def sampling_run_create(*, experiment: Experiment, policy: str, training_run: TrainingRun | None = None, config: dict | None = None) -> SamplingRun:
-    model_spec = training_run.checkpoint_path if training_run else (experiment.policy_model if policy == "sft" else policy)
+def sampling_run_create(
+    *, experiment: Experiment, policy: str, training_run: TrainingRun | None = None, config: dict | None = None,
+    model_spec: str | None = None,
+) -> SamplingRun:
+    """``model_spec`` names the model when it is neither a training run nor the policy name itself."""
+    if model_spec is None:
+        model_spec = training_run.checkpoint_path if training_run else (experiment.policy_model if policy == "sft" else policy)
     return SamplingRun.objects.create(
         experiment=experiment, policy=policy, training_run=training_run, model_spec=model_spec, config=config or {},
         progress_total=Prompt.objects.filter(experiment=experiment, split="test").count(),

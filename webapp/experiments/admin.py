@@ -44,6 +44,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name", "description")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("created_at", "overview")
+    actions = ["run_experiment"]
     fieldsets = (
         (None, {"fields": ("slug", "name", "task", "description", "owner")}),
         ("Models", {"fields": ("policy_model", "labeler_model", "reward_model")}),
@@ -77,6 +78,14 @@ class ExperimentAdmin(admin.ModelAdmin):
         return TemplateResponse(
             None, "admin/experiments/experiment_overview.html", {"summary": summary, "experiment": obj}
         ).rendered_content
+
+    @admin.action(description="Run experiment… (the whole pipeline, on the workers)")
+    def run_experiment(self, request, queryset):
+        # The arms and size are chosen on the run form, the same one the experiment page links to.
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one experiment to run.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("pipeline:run_new", args=[queryset.get().slug]))
 
     def save_model(self, request, obj, form, change):
         if not change and obj.owner_id is None:

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
+from pipeline import selectors as pipeline_selectors
 from webapp.experiments import selectors
 from webapp.experiments.models import Experiment
 
@@ -21,4 +22,5 @@ def experiment_detail(request, slug: str):
         return render(request, "experiments/home_rater.html", {}, status=403)
     experiment = get_object_or_404(Experiment, slug=slug)
     summary = selectors.experiment_summary(experiment, sample_size=10)
-    return render(request, "experiments/experiment_detail.html", {"experiment": experiment, "summary": summary})
+    runs = pipeline_selectors.experiment_runs(experiment, limit=5)
+    return render(request, "experiments/experiment_detail.html", {"experiment": experiment, "summary": summary, "runs": runs})

@@ -1,0 +1,22 @@
+"""The "Run experiment" form: which arms to compare and at what size."""
+
+from __future__ import annotations
+
+from django import forms
+
+from pipeline.arms import ARMS
+from pipeline.models import PipelineSize
+from pipeline.plan import DEFAULT_ARMS
+
+
+class RunForm(forms.Form):
+    arms = forms.MultipleChoiceField(
+        choices=[(arm.name, f"{arm.name} — {arm.description}") for arm in ARMS.values()],
+        initial=list(DEFAULT_ARMS),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="SFT samples are always made: every arm is compared with SFT.",
+        error_messages={"required": "Choose at least one arm."},
+    )
+    size = forms.ChoiceField(
+        choices=PipelineSize.choices, initial=PipelineSize.DEMO, widget=forms.RadioSelect,
+    )

@@ -1,0 +1,163 @@
+"""The pipeline of an experiment as data: which stages, in which order, with which configs.
+
+    plan_pipeline(arms=["sft", "rlhf", "rlaif"], has_references=False, size="demo")
+      -> prepare-models -> ai-labels -> reward-ai -> policy-rlaif -> samples-rlaif -\
+                        -> reward-human -> policy-rlhf -> samples-rlhf -------------> evaluation-round
+                        -> samples-sft ------------------------------------------/
+
+Plain Python (no Django): the web side turns each ``StageSpec`` into a stage row and a run.
+The arms' needs come from ``pipeline.arms``, so an arm means the same thing here as in
+``train_policy``. Sizes: ``demo`` fits the whole demo pipeline in minutes on a 2-core CPU;
+``full`` uses every pair and real step counts, for GPU workers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from pipeline.arms import ARMS, get_arm, runs_for
+
+SIZES = ("demo", "full")
+DEFAULT_ARMS = ("sft", "rlhf", "rlaif")
+# Labeling, training and sampling want an accelerator; the rest is light work.
+GPU_KINDS = frozenset({"labeling", "sft", "reward", "policy", "sampling"})
+# What a stage's progress counts.
+UNITS = {"prepare": "steps", "labeling": "pairs", "sft": "steps", "reward": "steps", "policy": "steps",
+         "sampling": "prompts", "round": "round"}
+
+# Config per kind and size. Keys are the fields of the stage's config dataclass (LabelingConfig,
+# SFTConfig, RewardConfig, RLConfig, DPOConfig, GenerationConfig); labeling also takes
+# chunk_size (pairs saved per transaction: what a killed run resumes from) and limit;
+# "round" holds evaluation-round settings.
+SIZE_CONFIGS: dict[str, dict[str, dict]] = {
+    "demo": {
+        "labeling": {"batch_size": 8, "chunk_size": 8},
+        "sft": {"max_steps": 4, "batch_size": 4, "max_length": 256},
+        "reward": {"epochs": 1, "max_steps": 4, "batch_size": 8, "max_length": 256},
+        "rl": {"steps": 4, "batch_size": 4, "samples_per_prompt": 2, "max_new_tokens": 24, "checkpoint_every": 2},
+        "dpo": {"max_steps": 4, "batch_size": 4, "max_length": 256},
+        "sampling": {"max_new_tokens": 48, "temperature": 0.7, "seed": 0, "batch_size": 8},
+        "round": {"overlap": 3, "gold_share": 0.1},
+    },
+    "full": {
+        "labeling": {"batch_size": 16, "chunk_size": 64},
+        "sft": {"epochs": 1},
+        "reward": {"epochs": 1},
+        "rl": {"steps": 200, "batch_size": 8, "samples_per_prompt": 2, "max_new_tokens": 64, "checkpoint_every": 20},
+        "dpo": {"epochs": 1},
+        "sampling": {"max_new_tokens": 128, "temperature": 0.7, "seed": 0, "batch_size": 16},
+        "round": {"overlap": 3, "gold_share": 0.1},
+    },
+}
+
+
+@dataclass
+class StageSpec:
+    """One stage of the graph: a name unique in the run, its kind, what it waits for, its config."""
+
+    name: str
+    kind: str  # prepare | labeling | sft | reward | policy | sampling | round
+    depends_on: list[str]
+    config: dict = field(default_factory=dict)
+
+    @property
+    def queue(self) -> str:
+        return "gpu" if self.kind in GPU_KINDS else "default"
+
+
+def size_config(size: str, kind: str, overrides: dict | None = None) -> dict:
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}: choose one of {', '.join(SIZES)}")
+    return {**copy.deepcopy(SIZE_CONFIGS[size][kind]), **((overrides or {}).get(kind) or {})}
+
+
+def check_arms(arms) -> list[str]:
+    arms = list(dict.fromkeys(arms))  # keep the order given, once each
+    if not arms:
+        raise ValueError(f"choose at least one arm: {', '.join(ARMS)}")
+    for arm in arms:
+        get_arm(arm)
+    return arms
+
+
+def _suffix(labeler: str | None) -> str:
+    return "-policy-size" if labeler == "policy-size" else ""
+
+
+def plan_pipeline(
+    *, arms, has_references: bool, size: str = "demo", overrides: dict | None = None,
+    algorithm: str = "reinforce", mixed_share: float = 0.5,
+) -> list[StageSpec]:
+    """Every stage the arms need, each once, in an order where dependencies come first.
+
+    SFT samples are always made: the paper reports every arm's win rate against SFT.
+    ``overrides`` maps a kind ("labeling", "sft", "reward", "rl", "dpo", "sampling", "round")
+    to config fields that replace the size's values.
+    """
+    arms = check_arms(arms)
+    unknown = sorted(set(overrides or {}) - set(SIZE_CONFIGS["demo"]))
+    if unknown:
+        raise ValueError(f"unknown override kinds: {', '.join(unknown)}")
+    stages: dict[str, StageSpec] = {}
+
+    def add(spec: StageSpec) -> str:
+        stages.setdefault(spec.name, spec)
+        return spec.name
+
+    prepare = add(StageSpec("prepare-models", "prepare", []))
+    sft = add(StageSpec("sft", "sft", [prepare], size_config(size, "sft", overrides))) if has_references else None
+    policy_of: dict[str, str | None] = {"sft": sft}
+    for arm_name in ["sft", *[a for a in arms if a != "sft"]]:
+        arm = get_arm(arm_name)
+        if arm.method == "sft":
+            continue
+        needs = {"labels": None, "reward": None}
+        for need in runs_for(arm, has_references=False, algorithm=algorithm, mixed_share=mixed_share):
+            if need.kind == "labels":
+                needs["labels"] = add(StageSpec(
+                    f"ai-labels{_suffix(need.labeler)}", "labeling", [prepare],
+                    {"labeler": need.labeler, "config": size_config(size, "labeling", overrides)},
+                ))
+            elif need.kind == "reward":
+                deps = [prepare] + ([needs["labels"]] if needs["labels"] else [])
+                label_kind = need.labels.split(":")[0]
+                needs["reward"] = add(StageSpec(
+                    f"reward-{need.labels.replace(':', '-')}{_suffix(need.labeler)}", "reward", deps,
+                    {"labels": need.labels, "labeler": need.labeler if label_kind != "human" else None,
+                     "config": size_config(size, "reward", overrides)},
+                ))
+            elif need.kind == "policy":
+                deps = [d for d in (sft or prepare, needs["reward"], needs["labels"] if need.method == "dpo" else None) if d]
+                kind_key = "dpo" if need.method == "dpo" else "rl"
+                policy_of[arm.name] = add(StageSpec(
+                    f"policy-{arm.name}", "policy", deps,
+                    {"arm": arm.name, "algorithm": need.method, "config": size_config(size, kind_key, overrides)},
+                ))
+    sampled = ["sft", *[a for a in arms if a != "sft"]]
+    samples = [
+        add(StageSpec(f"samples-{arm}", "sampling", [policy_of.get(arm) or prepare],
+                      {"policy": arm, "config": size_config(size, "sampling", overrides)}))
+        for arm in sampled
+    ]
+    add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
+    return _ordered(list(stages.values()))
+
+
+KIND_ORDER = ("prepare", "labeling", "sft", "reward", "policy", "sampling", "round")
+
+
+def _ordered(specs: list[StageSpec]) -> list[StageSpec]:
+    """Dependencies first; among stages that are ready, the paper's order of kinds, then the order added."""
+    done: list[StageSpec] = []
+    names: set[str] = set()
+    pending = list(specs)
+    while pending:
+        ready = [s for s in pending if set(s.depends_on) <= names]
+        if not ready:
+            raise ValueError(f"stage graph has a cycle among {[s.name for s in pending]}")
+        ready = min(ready, key=lambda s: KIND_ORDER.index(s.kind))
+        pending.remove(ready)
+        done.append(ready)
+        names.add(ready.name)
+    return done

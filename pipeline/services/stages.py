@@ -1,0 +1,279 @@
+"""Executing one pipeline stage: claim it, create (once) the run it works through, execute that
+run with the resumable services, and mirror its progress, ETA, metrics and log onto the stage.
+
+What a Celery task (``pipeline.tasks``) calls, and ``run_experiment --in-process`` too. The
+stage's claim is the lock: whoever holds it may take the stage's run over (``force=True``),
+because a run left "running" by a worker that died is exactly what a new claim resumes.
+The run a stage creates is attached to it in the same transaction as its creation, so a
+crash can never leave a second labeling run, training run or round behind.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from pipeline import runs
+from pipeline.plan import UNITS
+from pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
+from pipeline.services import labeling, orchestration, training
+from webapp.experiments.models import PolicyResponse
+
+ProgressFn = Callable[[int, int], None]
+
+
+
+class Reporter:
+    """The on_progress callback a stage hands to its service: progress, ETA, metrics and a log
+    line go onto the stage in one conditional UPDATE, which also raises RunCancelled when staff
+    cancelled the stage (so the service stops at its next chunk or step)."""
+
+    def __init__(self, stage: PipelineStage, outer: ProgressFn | None = None):
+        self.stage = stage
+        self.outer = outer
+        self.unit = UNITS.get(stage.kind, "steps")
+        self.metrics: Callable[[], dict] | None = None
+        self._start: tuple[float, int] | None = None
+        self._last_done: int | None = None
+
+    def __call__(self, done: int, total: int, note: str = "") -> None:
+        now = time.monotonic()
+        if self._start is None:
+            self._start = (now, done)  # the rate counts this attempt only, not resumed work
+        t0, d0 = self._start
+        eta = (total - done) * (now - t0) / (done - d0) if done > d0 and total >= done else None
+        fields: dict = {"progress_done": done, "progress_total": total, "eta_seconds": eta}
+        metrics = self.metrics() if self.metrics else None
+        if metrics:
+            fields["metrics"] = metrics
+        if done != self._last_done or note:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:4]) if metrics else ""
+            line = " · ".join(part for part in (f"{done}/{total} {self.unit}", note, shown) if part)
+            fields["log"] = orchestration.tail_with(self.stage.log, line)
+            self._last_done = done
+        runs.run_heartbeat(self.stage, **fields)
+        if self.outer:
+            self.outer(done, total)
+
+
+def pipeline_stage_execute(
+    *, stage_id: int, worker: str | None = None, on_progress: ProgressFn | None = None, advance: bool = True
+) -> PipelineStage | None:
+    """Claim the stage and do its work; None when it is not ready, done, or held by a live worker.
+
+    ``advance`` queues the stages that were waiting for this one (off for a caller that
+    executes the ready stages itself).
+    """
+    worker = worker or runs.worker_name()
+    stage = PipelineStage.objects.filter(pk=stage_id).first()
+    if stage is None or not _dependencies_succeeded(stage):
+        return None  # a stale or early message: the dependency's own advance sends it again
+    # A claim may be taken from a process that is gone, or from this very process: a worker
+    # runs one stage at a time, so its own claim is left over from an attempt that ended
+    # without letting go (a retry after a database error that also failed the release).
+    claim = stage.claimed_by if stage.status == Status.RUNNING else ""
+    dead = claim if claim and (claim == worker or runs.claim_is_dead(claim)) else None
+    stage = runs.run_claim(model=PipelineStage, run_id=stage_id, worker=worker, take_over=dead)
+    if stage is None:
+        return None
+    orchestration.stage_log(stage=stage, line=f"attempt {stage.attempts} on {worker}" + (f"; {dead} had died" if dead and dead != worker else ""))
+    orchestration.pipeline_status_refresh(pipeline_id=stage.pipeline_id)
+    reporter = Reporter(stage, on_progress)
+    outcome: dict | None = None
+    try:
+        with runs.run_working(stage):
+            if not orchestration.stage_reuse(stage=stage):
+                outcome = EXECUTORS[stage.kind](stage, worker, reporter)
+    except Exception as exc:  # noqa: BLE001 - run_working recorded it on the stage; log, recompute, re-raise
+        orchestration.stage_log(stage=stage, line="failed: " + "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300])
+        orchestration.pipeline_status_refresh(pipeline_id=stage.pipeline_id)
+        raise
+    _settle(stage, worker, outcome)
+    if advance:
+        orchestration.pipeline_advance(pipeline_id=stage.pipeline_id)
+    else:
+        orchestration.pipeline_status_refresh(pipeline_id=stage.pipeline_id)
+    stage.refresh_from_db()
+    return stage
+
+
+def _dependencies_succeeded(stage: PipelineStage) -> bool:
+    deps = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on)
+    return all(status == Status.SUCCEEDED for status in deps.values_list("status", flat=True))
+
+
+def _settle(stage: PipelineStage, worker: str, outcome: dict | None) -> None:
+    """Turn how the stage's run ended into the stage's final state (if the stage is still ours)."""
+    stage.refresh_from_db()
+    target = stage.target
+    if stage.status != Status.RUNNING or stage.claimed_by != worker:
+        if stage.status == Status.CANCELLED and target is not None:
+            runs.run_cancel(model=type(target), run_id=target.pk)
+        return  # cancelled, reused, or taken over by another worker
+    if target is not None and target.status != Status.SUCCEEDED:
+        # The run was cancelled on its own (e.g. in the admin): the stage follows it.
+        runs.run_cancel(model=PipelineStage, run_id=stage.pk)
+        orchestration.stage_log(stage=stage, line=f"{target} is {target.status}: stage cancelled")
+        return
+    metrics = outcome if outcome is not None else dict(target.metrics) if target is not None else {}
+    total = target.progress_total if target is not None and target.progress_total else stage.progress_total
+    # Conditional like every write of a claim holder: a cancel that lands now wins.
+    PipelineStage.objects.filter(pk=stage.pk, status=Status.RUNNING, claimed_by=worker).update(
+        status=Status.SUCCEEDED, metrics=metrics, progress_done=total, progress_total=total, eta_seconds=None,
+        log=orchestration.tail_with(stage.log, "succeeded"), finished_at=timezone.now(),
+    )
+
+
+def _attach(stage: PipelineStage, worker: str, field: str, create: Callable[[], object]):
+    """Create the stage's run and point the stage at it in one transaction, while the claim is ours."""
+    with transaction.atomic():
+        target = create()
+        if not PipelineStage.objects.filter(pk=stage.pk, status=Status.RUNNING, claimed_by=worker).update(**{field: target}):
+            raise runs.RunCancelled(f"{stage} was cancelled or taken over")  # rolls the new run back
+    setattr(stage, field, target)
+    orchestration.stage_log(stage=stage, line=f"created {target}")
+    return target
+
+
+def _upstream(stage: PipelineStage, kind: str) -> PipelineStage | None:
+    return PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on, kind=kind).first()
+
+
+def _latest_metrics(run) -> Callable[[], dict]:
+    def read() -> dict:
+        return TrainingMetric.objects.filter(run=run).order_by("-step").values_list("values", flat=True).first() or {}
+
+    return read
+
+
+# -- one executor per kind ----------------------------------------------------------------------------
+
+
+def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
+    from pipeline import registry
+
+    experiment = stage.experiment
+    specs = list(dict.fromkeys([experiment.policy_model, experiment.labeler_model, experiment.reward_model]))
+    total = 3 * len(specs)
+    for i, spec in enumerate(specs):
+        def progress(step: str, done: int, _n: int, i=i, spec=spec) -> None:
+            report(min(3 * i + done, total), total, note=f"{spec}: {step}")
+
+        resolved = registry.prepare(spec, settings.ARTIFACT_ROOT, allow_download=settings.ALLOW_MODEL_DOWNLOAD, on_progress=progress)
+        report(3 * (i + 1), total, note=f"{spec}: ready ({resolved.kind})")
+    return {"models": specs}
+
+
+def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    from pipeline.labeling.config import LabelingConfig
+
+    config = dict(stage.config["config"])
+    chunk_size, limit = config.pop("chunk_size", None), config.pop("limit", None)
+    run = stage.labeling_run
+    if run is None:
+        labeling_config = LabelingConfig(task=stage.experiment.task, **config)
+        run = _attach(stage, worker, "labeling_run", lambda: labeling.labeling_run_create(
+            experiment=stage.experiment, config=labeling_config, split="train", model_spec=stage.model_spec, limit=limit,
+        ))
+    labeling.labeling_run_execute(run_id=run.pk, worker=worker, force=True, chunk_size=chunk_size, on_progress=report)
+
+
+def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    from pipeline.reward.train import RewardConfig
+
+    run = stage.training_run
+    if run is None:
+        labels = stage.config["labels"]
+        labels_stage = _upstream(stage, StageKind.LABELING) if labels != "human" else None
+        config = RewardConfig(model=stage.experiment.reward_model, **stage.config["config"])
+        run = _attach(stage, worker, "training_run", lambda: training.reward_run_create(
+            experiment=stage.experiment, label_source=labels, config=config,
+            labeling_run=labels_stage.labeling_run if labels_stage else None,
+        ))
+    report.metrics = _latest_metrics(run)
+    training.reward_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+
+
+def _sft(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    run = stage.training_run
+    if run is None:
+        run = _attach(stage, worker, "training_run", lambda: training.sft_run_create(
+            experiment=stage.experiment, config=stage.config["config"]))
+    report.metrics = _latest_metrics(run)
+    training.sft_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+
+
+def _policy(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    run = stage.training_run
+    if run is None:
+        config = dict(stage.config["config"])
+        sft_stage = _upstream(stage, StageKind.SFT)
+        if sft_stage is not None:
+            config["policy"] = sft_stage.training_run.checkpoint_path  # this run's SFT, not just the latest one
+        reward_stage, labels_stage = _upstream(stage, StageKind.REWARD), _upstream(stage, StageKind.LABELING)
+        run = _attach(stage, worker, "training_run", lambda: training.policy_run_create(
+            experiment=stage.experiment, arm=stage.config["arm"], algorithm=stage.config["algorithm"],
+            reward_run=reward_stage.training_run if reward_stage else None,
+            labeling_run=labels_stage.labeling_run if labels_stage else None, config=config,
+        ))
+    report.metrics = _latest_metrics(run)
+    training.policy_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+
+
+def _sampling(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    run = stage.sampling_run
+    if run is None:
+        arm = stage.config["policy"]
+        source = _upstream(stage, StageKind.POLICY) or _upstream(stage, StageKind.SFT)
+        # A name already answered by another run would make the service skip every prompt:
+        # this run's samples then go under a name of their own.
+        taken = PolicyResponse.objects.filter(prompt__experiment=stage.experiment, policy=arm).exists()
+        name = f"{arm}-run{stage.pipeline_id}" if taken else arm
+        trained = source.training_run if source else None
+        run = _attach(stage, worker, "sampling_run", lambda: training.sampling_run_create(
+            experiment=stage.experiment, policy=name, training_run=trained, config=stage.config["config"],
+            model_spec=None if trained else stage.experiment.policy_model,
+        ))
+    training.sampling_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+
+
+def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
+    from webapp.rating import services as rating
+
+    samples = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on).select_related("sampling_run")
+    policies = [s.sampling_run.policy for s in sorted(samples, key=lambda s: s.position)]
+    round = stage.round
+    made = None
+    if round is None:
+        experiment = stage.experiment
+        try:
+            with transaction.atomic():
+                round, made = rating.round_create(
+                    experiment=experiment, policies=policies, name=f"{experiment.name}: pipeline run #{stage.pipeline_id}",
+                    overlap=stage.config.get("overlap", 3), gold_share=stage.config.get("gold_share", 0.1),
+                    created_by=stage.pipeline.created_by,
+                )
+                if not PipelineStage.objects.filter(pk=stage.pk, status=Status.RUNNING, claimed_by=worker).update(round=round):
+                    raise runs.RunCancelled(f"{stage} was cancelled or taken over")
+        except rating.RatingError as problem:
+            raise ValueError(problem.message) from None
+        stage.round = round
+    report(1, 1, note=f"round #{round.pk}: {round.items.count()} items, policies {', '.join(policies)}")
+    return {"round": round.pk, "items": round.items.filter(is_gold=False).count(), "gold": round.items.filter(is_gold=True).count(),
+            "policies": policies, "mode": round.mode, **({"skipped_prompts": made.skipped_prompts} if made else {})}
+
+
+EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
+    StageKind.PREPARE: _prepare,
+    StageKind.LABELING: _labeling,
+    StageKind.SFT: _sft,
+    StageKind.REWARD: _reward,
+    StageKind.POLICY: _policy,
+    StageKind.SAMPLING: _sampling,
+    StageKind.ROUND: _round,
+}

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from pipeline import views
+
+app_name = "pipeline"
+
+urlpatterns = [
+    path("experiments/<slug:slug>/runs/new/", views.run_new, name="run_new"),
+    path("experiments/<slug:slug>/runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path("experiments/<slug:slug>/runs/<int:run_id>/stages/<int:stage_id>/cancel/", views.stage_cancel, name="stage_cancel"),
+    path("experiments/<slug:slug>/runs/<int:run_id>/stages/<int:stage_id>/retry/", views.stage_retry, name="stage_retry"),
+]

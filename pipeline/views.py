@@ -1,0 +1,84 @@
+"""Pipeline pages (staff only): start an experiment's pipeline, watch a run, cancel or retry a stage.
+
+Each view: access check, form, one service or selector call, render. The run page polls its
+own partial with htmx while the run is unfinished; an unchanged poll gets 204 No Content
+(htmx leaves the page alone) and a finished run's partial carries no trigger, so polling stops.
+Cancel and retry are plain POST forms that htmx also submits in place.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pipeline import selectors
+from pipeline.forms import RunForm
+from pipeline.models import PipelineRun, PipelineStage
+from pipeline.services import orchestration
+from webapp.experiments.models import Experiment
+from webapp.reports.views import staff_required
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def run_new(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = RunForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = orchestration.pipeline_run_create(
+                experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user
+            )
+        except orchestration.PipelineError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Started pipeline run #{run.pk}: {run.stages.count()} stages.")
+            return redirect("pipeline:run_detail", slug=experiment.slug, run_id=run.pk)
+    runs = selectors.experiment_runs(experiment)
+    return render(request, "pipeline/run_new.html", {"experiment": experiment, "form": form, "runs": runs},
+                  status=400 if form.errors else 200)
+
+
+@require_GET
+@staff_required
+def run_detail(request, slug: str, run_id: int):
+    run = get_object_or_404(PipelineRun.objects.select_related("experiment", "created_by"), pk=run_id, experiment__slug=slug)
+    page = selectors.run_page(run)
+    if request.htmx and request.GET.get("since") == page.fingerprint:
+        return HttpResponse(status=204)
+    context = {"experiment": run.experiment, "page": page, "run": run, "elapsed": selectors.run_elapsed(run)}
+    template = "pipeline/_run_status.html" if request.htmx else "pipeline/run_detail.html"
+    return render(request, template, context)
+
+
+def _stage_action(request, slug: str, run_id: int, stage_id: int, action):
+    stage = get_object_or_404(PipelineStage, pk=stage_id, pipeline_id=run_id, pipeline__experiment__slug=slug)
+    done = action(stage=stage, user=request.user)
+    if request.htmx:
+        return run_detail_partial(request, stage.pipeline_id)
+    verb = "Cancelled" if action is orchestration.pipeline_stage_cancel else "Sent again"
+    if done:
+        messages.success(request, f"{verb}: {stage.name}.")
+    else:
+        messages.error(request, f"{stage.name} is {stage.get_status_display().lower()} now: nothing to do.")
+    return redirect("pipeline:run_detail", slug=slug, run_id=run_id)
+
+
+def run_detail_partial(request, run_id: int):
+    run = PipelineRun.objects.select_related("experiment").get(pk=run_id)
+    context = {"experiment": run.experiment, "page": selectors.run_page(run), "run": run, "elapsed": selectors.run_elapsed(run)}
+    return render(request, "pipeline/_run_status.html", context)
+
+
+@require_POST
+@staff_required
+def stage_cancel(request, slug: str, run_id: int, stage_id: int):
+    return _stage_action(request, slug, run_id, stage_id, orchestration.pipeline_stage_cancel)
+
+
+@require_POST
+@staff_required
+def stage_retry(request, slug: str, run_id: int, stage_id: int):
+    return _stage_action(request, slug, run_id, stage_id, orchestration.pipeline_stage_retry)
