@@ -14,7 +14,7 @@ tens of milliseconds because identical orders (there are only ``k!`` of them) ar
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -34,9 +34,9 @@ __all__ = [
 ]
 
 
-def _check_policy_name(name, where: str) -> None:
+def _check_policy_name(name, where: Callable[[], str]) -> None:
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{where}: policy names must be non-empty strings, got {name!r}")
+        raise ValueError(f"{where()}: policy names must be non-empty strings, got {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +56,21 @@ class Ranking:
     lengths: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        where = f"ranking of item {self.item_id!r} by rater {self.rater_id!r}"
+        # The message is built only when a check fails: a report builds 100k rankings.
+        def where() -> str:
+            return f"ranking of item {self.item_id!r} by rater {self.rater_id!r}"
+
         if isinstance(self.order, str):
-            raise ValueError(f"{where}: order must be a sequence of policy names, not one string")
+            raise ValueError(f"{where()}: order must be a sequence of policy names, not one string")
         order = tuple(self.order)
         if len(order) < 2:
-            raise ValueError(f"{where}: a ranking needs at least two policies, got {len(order)}")
+            raise ValueError(f"{where()}: a ranking needs at least two policies, got {len(order)}")
         for name in order:
             _check_policy_name(name, where)
         if len(set(order)) != len(order):
             repeated = sorted({p for p in order if order.count(p) > 1})
             raise ValueError(
-                f"{where}: tie — policy {', '.join(map(repr, repeated))} appears more than once; "
+                f"{where()}: tie — policy {', '.join(map(repr, repeated))} appears more than once; "
                 "rankings must be strict (no ties, no repeated policies)"
             )
         object.__setattr__(self, "order", order)
@@ -79,19 +82,19 @@ class Ranking:
         if isinstance(lengths, Mapping):
             if set(lengths) != set(order):
                 raise ValueError(
-                    f"{where}: lengths are given for {sorted(lengths)} but the ranking has {sorted(order)}"
+                    f"{where()}: lengths are given for {sorted(lengths)} but the ranking has {sorted(order)}"
                 )
             values = tuple(lengths[p] for p in order)
         else:
             values = tuple(lengths)
             if len(values) != len(order):
-                raise ValueError(f"{where}: {len(values)} lengths for {len(order)} ranked policies")
+                raise ValueError(f"{where()}: {len(values)} lengths for {len(order)} ranked policies")
         out = []
         for v in values:
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise ValueError(f"{where}: response length {v!r} is not a number")
+                raise ValueError(f"{where()}: response length {v!r} is not a number")
             if not (v >= 0):
-                raise ValueError(f"{where}: response length {v!r} must be a non-negative number")
+                raise ValueError(f"{where()}: response length {v!r} must be a non-negative number")
             out.append(float(v))
         return tuple(out)
 
@@ -115,11 +118,14 @@ class HarmLabel:
     harmless: bool
 
     def __post_init__(self) -> None:
-        where = f"harm label of item {self.item_id!r} by rater {self.rater_id!r}"
+        def where() -> str:
+            return f"harm label of item {self.item_id!r} by rater {self.rater_id!r}"
+
         _check_policy_name(self.policy, where)
         if not isinstance(self.harmless, (bool, np.bool_)):
-            raise ValueError(f"{where}: harmless must be True or False, got {self.harmless!r}")
-        object.__setattr__(self, "harmless", bool(self.harmless))
+            raise ValueError(f"{where()}: harmless must be True or False, got {self.harmless!r}")
+        if type(self.harmless) is not bool:
+            object.__setattr__(self, "harmless", bool(self.harmless))
 
 
 def as_rankings(rows: Iterable[Ranking | Mapping]) -> list[Ranking]:
