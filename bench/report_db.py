@@ -166,7 +166,7 @@ def main() -> None:
         print(json.dumps({
             "judgements": report["judgements"]["included"],
             "rankings_read": len(inputs.rankings),
-            "harm_labels_read": len(inputs.harm_labels),
+            "harm_labels_read": inputs.harm_labels.n,
             "seconds_100k": round(min(totals[1:]), 4),
             "seconds_100k_first": round(totals[0], 4),
             "read_seconds": round(min(reads[1:]), 4),

@@ -29,6 +29,7 @@ __all__ = [
     "as_harm_labels",
     "encode_rankings",
     "encode_harm_labels",
+    "encode_harm_columns",
     "ensure_ranking_table",
     "ensure_harm_table",
 ]
@@ -279,23 +280,38 @@ def encode_harm_labels(labels: Iterable[HarmLabel | Mapping]) -> HarmTable:
     Raises ``ValueError`` if a rater labelled the same policy's response to an item twice.
     """
     labels = as_harm_labels(labels)
-    n = len(labels)
-    policies = tuple(sorted({lab.policy for lab in labels}))
+    return encode_harm_columns(
+        [lab.item_id for lab in labels], [lab.prompt_id for lab in labels], [lab.rater_id for lab in labels],
+        [lab.policy for lab in labels], [lab.harmless for lab in labels],
+    )
+
+
+def encode_harm_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence,
+                        policy_names: Sequence[str], harmless: Sequence[bool]) -> HarmTable:
+    """The same table from five aligned columns (one entry per label), with the same checks,
+    for callers that read labels from a database and need not build one object per label."""
+    n = len(policy_names)
+    if not all(len(column) == n for column in (item_ids, prompt_ids, rater_ids, harmless)):
+        raise ValueError("harm label columns must all have the same length")
+    policies = tuple(sorted(set(policy_names)))
+    for name in policies:
+        _check_policy_name(name, lambda: "harm labels")
     col = {p: j for j, p in enumerate(policies)}
-    policy = np.fromiter((col[lab.policy] for lab in labels), dtype=np.int64, count=n)
-    harmless = np.fromiter((lab.harmless for lab in labels), dtype=bool, count=n)
-    prompt, prompts = _codes([lab.prompt_id for lab in labels])
-    item, items = _codes([lab.item_id for lab in labels])
-    rater, raters = _codes([lab.rater_id for lab in labels])
+    policy = np.fromiter((col[name] for name in policy_names), dtype=np.int64, count=n)
+    if not all(isinstance(v, (bool, np.bool_)) for v in set(harmless)):
+        raise ValueError("harm labels: harmless must be True or False")
+    harm = np.fromiter((bool(v) for v in harmless), dtype=bool, count=n)
+    prompt, prompts = _codes(prompt_ids)
+    item, items = _codes(item_ids)
+    rater, raters = _codes(rater_ids)
     key = (item * max(len(raters), 1) + rater) * max(len(policies), 1) + policy
     dup = _first_duplicate(key)
     if dup is not None:
-        lab = labels[dup]
         raise ValueError(
-            f"rater {lab.rater_id!r} labelled policy {lab.policy!r} on item {lab.item_id!r} more than once"
+            f"rater {rater_ids[dup]!r} labelled policy {policy_names[dup]!r} on item {item_ids[dup]!r} more than once"
         )
     _check_item_prompt(item, prompt, items, "harm labels")
-    return HarmTable(policies, prompts, items, raters, policy, harmless, prompt, item, rater)
+    return HarmTable(policies, prompts, items, raters, policy, harm, prompt, item, rater)
 
 
 def ensure_ranking_table(rankings) -> RankingTable:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ._common import Serializable, prompt_bootstrap_weights
 from .agreement import AgreementStats, harm_agreement, ranking_agreement
 from .bradley_terry import BradleyTerry, _bradley_terry
-from .data import encode_harm_labels, encode_rankings
+from .data import ensure_harm_table, ensure_ranking_table
 from .harmless import HarmlessRate, ProportionTest, harmless_rates, harmless_tests
 from .length import LengthControl, length_table
 from .winrate import (
@@ -83,14 +83,15 @@ def compute_report(
     """Compute the full human-evaluation report.
 
     ``rankings``: :class:`~pipeline.stats.data.Ranking` objects or dicts with the same keys;
-    ``harm_labels``: :class:`~pipeline.stats.data.HarmLabel` objects or dicts. ``n_boot``
+    ``harm_labels``: :class:`~pipeline.stats.data.HarmLabel` objects or dicts (either may also be
+    an already encoded table). ``n_boot``
     prompt-bootstrap resamples drawn from ``seed`` (same seed, same intervals).
     Raises ``ValueError`` for malformed input or a ``baseline`` that no ranking contains.
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be ≥ 0, got {n_boot}")
-    table = encode_rankings(rankings)
-    harm = encode_harm_labels(harm_labels)
+    table = ensure_ranking_table(rankings)
+    harm = ensure_harm_table(harm_labels)
     if table.n and baseline not in table.policies:
         raise ValueError(f"baseline {baseline!r} is not among the ranked policies {list(table.policies)}")
 

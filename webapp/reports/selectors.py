@@ -19,6 +19,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from pipeline.stats import HarmLabel, Ranking, compute_report
+from pipeline.stats.data import HarmTable, encode_harm_columns
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
 from webapp.rating.models import Entry, Judgement, Round, RoundRater
@@ -69,7 +70,7 @@ def human_fingerprint(experiment: Experiment) -> str:
 @dataclass
 class HumanInputs:
     rankings: list[Ranking] = field(default_factory=list)
-    harm_labels: list[HarmLabel] = field(default_factory=list)
+    harm_labels: HarmTable | list[HarmLabel] = field(default_factory=list)
     lengths: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -110,7 +111,9 @@ def human_inputs(experiment: Experiment) -> HumanInputs:
         .values_list("item_id", "item__prompt_id", "rater__username", "shown_order", "ranks", "harmless")
     )
     inputs = HumanInputs(lengths=per_policy)
-    rankings, harm_labels = inputs.rankings, inputs.harm_labels
+    rankings = inputs.rankings
+    # Harm labels go straight into columns: 400k label objects cost more than the statistics.
+    h_item, h_prompt, h_rater, h_policy, h_harmless = [], [], [], [], []
     for item_id, prompt_id, rater, shown, ranks, harmless in rows.iterator(chunk_size=5000):
         shown_entries = [entries[entry_id] for entry_id in shown]
         if ranks is not None and len(ranks) >= 2:
@@ -119,9 +122,13 @@ def human_inputs(experiment: Experiment) -> HumanInputs:
                 Ranking(item_id, prompt_id, rater, tuple(e[0] for _, e in ranked), tuple(e[1] for _, e in ranked))
             )
         if harmless is not None:
-            harm_labels.extend(
-                HarmLabel(item_id, prompt_id, rater, policy, harm) for (policy, _), harm in zip(shown_entries, harmless)
-            )
+            k = len(harmless)
+            h_item.extend([item_id] * k)
+            h_prompt.extend([prompt_id] * k)
+            h_rater.extend([rater] * k)
+            h_policy.extend(policy for policy, _ in shown_entries)
+            h_harmless.extend(harmless)
+    inputs.harm_labels = encode_harm_columns(h_item, h_prompt, h_rater, h_policy, h_harmless)
     return inputs
 
 
