@@ -31,7 +31,8 @@ def isolated_broker(settings, tmp_path):
     saved = app.conf.broker_url, app.conf.broker_transport_options
     app.conf.broker_url = "filesystem://"
     app.conf.broker_transport_options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
-                                         "processed_folder": str(tmp_path / "broker"), "store_processed": False}
+                                         "processed_folder": str(tmp_path / "broker"), "store_processed": False,
+                                         "control_folder": str(tmp_path / "broker" / "control")}
     app._pool = None  # the connection pools are keyed by the old options: start new ones
     app.amqp._producer_pool = None
     settings.RUNS_ROOT = str(tmp_path / "runs")
