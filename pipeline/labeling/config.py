@@ -25,7 +25,7 @@ class LabelingConfig:
     self_consistency: int = 1  # rationales sampled per order and averaged (1 = off, greedy rationale)
     temperature: float = 1.0  # sampling temperature of self-consistency rationales (unused when greedy)
     swap: bool = True  # score both candidate orders and average, to cancel position bias
-    precision: str = "exact"  # "exact" = float32, same numbers as the plain way; "fast" = bfloat16 compute
+    precision: str = "exact"  # "exact" = float32, same numbers as the plain way; "fast" = bfloat16 MLP matmuls
     batch_size: int = 8  # pairs per forward batch (length-sorted); rows in a batch = pairs x orders x samples
     max_rationale_tokens: int = 64  # cap on the tokens decoded for one rationale
     seed: int = 0  # seeds rationale sampling (per pair, so results do not depend on batching)

@@ -16,8 +16,8 @@ of being confused with "1". Then::
     mass   = sum_k exp(log P(k))                          how much the model meant a score at all
 
 Fast path: the head (chat header + preamble) is cached once; prompts run in length-sorted,
-left-padded batches (last logits only = the first continuation token); then the ten
-continuations of each prompt run as right-padded rows on that prompt's cache, with logits at
+left-padded (or packed) batches (last logits only = the first continuation token); then the
+ten continuations of each prompt run as right-padded rows on that prompt's cache, with logits at
 every continuation position.
 """
 
@@ -77,9 +77,10 @@ class DirectScorer:
     """``DirectScorer(lm, config).score(contexts, responses) -> list[DirectScore]``.
 
     Uses config.task (which preamble), precision, batch_size and max_context_tokens.
+    ``packed=False``: the transformers forward even for Llama-style models (as in ``Labeler``).
     """
 
-    def __init__(self, lm, config: LabelingConfig):
+    def __init__(self, lm, config: LabelingConfig, packed: bool = True):
         self.config = config
         self.tokenizer = lm.tokenizer
         self.device = lm.device
@@ -87,7 +88,7 @@ class DirectScorer:
         self.prompts = DirectPromptBuilder(config, lm.tokenizer)
         eos = eos_ids(self.model, lm.tokenizer)
         self.stats = EngineStats()
-        self.runner = BatchRunner(self.model, pad_token_id(lm.tokenizer, eos), self.device, self.stats)
+        self.runner = BatchRunner(self.model, pad_token_id(lm.tokenizer, eos), self.device, self.stats, packed=packed)
         self.head = HeadCache(self.runner, self._tokenize(self.prompts.head))
 
     def _tokenize(self, text: str) -> list[int]:
@@ -112,7 +113,7 @@ class DirectScorer:
             raise ValueError("contexts and responses must have the same length")
         encoded = [self._encode(c, r) for c, r in zip(contexts, responses)]
         results: list[DirectScore | None] = [None] * len(encoded)
-        for batch in plan_batches([len(ids) for ids, _ in encoded], self.config.batch_size):
+        for batch in plan_batches([len(ids) for ids, _ in encoded], self.config.batch_size, padded=self.runner.pads):
             for i, logprobs in zip(batch, self._batch([encoded[i] for i in batch])):
                 results[i] = score_from_logprobs(logprobs)
                 results[i].prompt_tokens = len(encoded[i][0])
@@ -121,7 +122,7 @@ class DirectScorer:
     def _batch(self, encoded: list[tuple[list[int], list[list[int]]]]) -> list[list[float]]:
         n, head = self.head.get([ids for ids, _ in encoded])
         # The prompts, left-padded: the last column gives each prompt's first-token distribution.
-        first, state = self.runner.forward([ids[n:] for ids, _ in encoded], head.repeat(len(encoded)), side="left")
+        first, state = self.runner.forward([ids[n:] for ids, _ in encoded], head.refs([0] * len(encoded)), side="left")
         first = torch.log_softmax(first.float(), dim=-1)  # [B, V]
         out: list[list[float]] = []
         for b, (_, continuations) in enumerate(encoded):
@@ -130,12 +131,10 @@ class DirectScorer:
             logp = torch.zeros(len(continuations), dtype=torch.float64)
             for r, c in enumerate(continuations):
                 logp[r] = first[b, c[0]]
-            if any(rows):
-                index = torch.full((len(rows),), b, dtype=torch.long, device=self.device)
-                runnable = [r for r in range(len(rows)) if rows[r]]
-                logits, _ = self.runner.forward(
-                    [rows[r] for r in runnable], state.take(index[: len(runnable)]), side="right", keep="all"
-                )
+            runnable = [r for r in range(len(rows)) if rows[r]]
+            if runnable:
+                past = state.refs([b] * len(runnable))
+                logits, _ = self.runner.forward([rows[r] for r in runnable], past, side="right", keep="all")
                 steps = torch.log_softmax(logits.float(), dim=-1)  # [R, L, V]
                 for i, r in enumerate(runnable):
                     targets = continuations[r][1:]

@@ -23,17 +23,18 @@ Fast path (``Labeler``). Work is split into groups of pairs sorted by context le
 runs in three stages, each on the KV cache of the one before, so no token is computed twice:
 
     G  head: chat header + preamble + exemplars       [1, g]     once per Labeler
-    C  each pair's context                            [b, c]     right-padded batches
-    S  each (pair, order) suffix: candidates + ending [r, s]     left-padded batches, re-sorted
-                                                                 by suffix length, each row on
-                                                                 its pair's cached context
+    C  each pair's context                            [b, c]     batches of pairs
+    S  each (pair, order) suffix: candidates + ending [r, s]     batches re-sorted by suffix
+                                                                 length, each row on its
+                                                                 pair's cached context
 
 Only the last position's logits are computed. Stages C and S are sorted and batched separately
-(``plan_batches``) because a pair's context and candidate lengths are unrelated; padding stays
-at a few per cent. Right padding in C and left padding in S mean no query ever faces an
-all-masked row. Token ids come from tokenizing each order's *whole* prompt and splitting at
-the longest common token prefix, so the fast path feeds the model exactly the ids of the plain
-way (``score_naive``: one unbatched forward per order, full logits).
+(``plan_batches``). With Llama-style models the runner packs rows (no padding at all, see
+``fused``); otherwise C is right-padded and S left-padded, so no query ever faces an
+all-masked row, and the sorting keeps padding at a few per cent. Token ids come from
+tokenizing each order's *whole* prompt and splitting at the longest common token prefix, so
+the fast path feeds the model exactly the ids of the plain way (``score_naive``: one unbatched
+forward per order, full logits).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from pipeline.labeling.runtime import (
     EngineStats,
     HeadCache,
     KVState,
+    RowRef,
     eos_ids,
     lcp,
     model_for_precision,
@@ -164,17 +166,13 @@ class _Encoded:
 
 @dataclass
 class _Contexts:
-    """Stage C of a group: one cached row per pair (right-padded, in batch order), the row of
-    each pair, and each pair's real length."""
+    """Stage C of a group: where each pair's cached context row is, cut to its real length
+    (the batches were right-padded or packed, so a row's real tokens come first)."""
 
-    state: KVState
-    row_of_pair: list[int]
-    lengths: list[int]
+    refs: list[RowRef]
 
-    def rows(self, pairs: list[int]) -> KVState:
-        """The cached rows of ``pairs``, cut to the longest of them (padding lies on the right)."""
-        index = torch.tensor([self.row_of_pair[p] for p in pairs], device=self.state.mask.device)
-        return self.state.take(index, max(self.lengths[p] for p in pairs))
+    def rows(self, pairs: list[int]) -> list[RowRef]:
+        return [self.refs[p] for p in pairs]
 
 
 class Labeler:
@@ -184,9 +182,11 @@ class Labeler:
     ``lm`` is a ``registry.LoadedModel`` (anything with .model, .tokenizer, .device).
     ``config.batch_size`` bounds the pairs in a stage-C forward; stage S takes up to twice as
     many rows. ``stats`` counts what was run (real and padded tokens, forwards).
+    ``packed=False`` runs the transformers forward even where the packed one applies (the
+    generic path every other causal LM takes; see ``runtime.BatchRunner``).
     """
 
-    def __init__(self, lm, config: LabelingConfig):
+    def __init__(self, lm, config: LabelingConfig, packed: bool = True):
         self.config = config
         self.tokenizer = lm.tokenizer
         self.device = lm.device
@@ -195,7 +195,7 @@ class Labeler:
         self.answer_ids = answer_token_ids(lm.tokenizer, self.prompts.ending)
         self.eos = eos_ids(self.model, lm.tokenizer)
         self.stats = EngineStats()
-        self.runner = BatchRunner(self.model, pad_token_id(lm.tokenizer, self.eos), self.device, self.stats)
+        self.runner = BatchRunner(self.model, pad_token_id(lm.tokenizer, self.eos), self.device, self.stats, packed=packed)
         self.head = HeadCache(self.runner, self._tokenize(self.prompts.head))
 
     def _tokenize(self, text: str) -> list[int]:
@@ -245,22 +245,20 @@ class Labeler:
         return groups
 
     def _contexts(self, encoded: list[_Encoded]) -> _Contexts:
-        """Stage C: every pair's context on the head cache, right-padded, in planned batches."""
+        """Stage C: every pair's context on the head cache, right-padded (or packed), in planned batches."""
         n, head = self.head.get([e.shared for e in encoded])
-        states, placed = [], []
-        for batch in plan_batches([len(e.shared) - n for e in encoded], self.config.batch_size):
-            _, state = self.runner.forward([encoded[i].shared[n:] for i in batch], head.repeat(len(batch)), side="right")
-            states.append(state)
-            placed.extend(batch)
-        row_of_pair = [0] * len(encoded)
-        for row, pair in enumerate(placed):
-            row_of_pair[pair] = row
-        return _Contexts(KVState.stack(states), row_of_pair, [len(e.shared) for e in encoded])
+        refs: list[RowRef | None] = [None] * len(encoded)
+        for batch in plan_batches([len(e.shared) - n for e in encoded], self.config.batch_size, padded=self.runner.pads):
+            rows = [encoded[i].shared[n:] for i in batch]
+            _, state = self.runner.forward(rows, head.refs([0] * len(batch)), side="right")
+            for row, i in enumerate(batch):
+                refs[i] = RowRef(state, row, len(encoded[i].shared))
+        return _Contexts(refs)  # type: ignore[arg-type]
 
     def _suffix_batches(self, ctx: _Contexts, pair_of_row: list[int], suffixes: list[list[int]], max_rows: int):
         """Stage S: yields (row indices, last logits [R, V], state) over planned batches of the
-        suffix rows (left-padded), each row on its pair's cached context."""
-        for batch in plan_batches([len(s) for s in suffixes], max_rows):
+        suffix rows (left-padded, or packed), each row on its pair's cached context (gathered, trimmed)."""
+        for batch in plan_batches([len(s) for s in suffixes], max_rows, padded=self.runner.pads):
             past = ctx.rows([pair_of_row[r] for r in batch])
             logits, state = self.runner.forward([suffixes[r] for r in batch], past, side="left")
             yield batch, logits, state
@@ -321,7 +319,7 @@ class Labeler:
             expand = torch.arange(len(batch), device=self.device).repeat_interleave(k)
             ids = [r * k + j for r in batch for j in range(k)]
             seeds = [self._seed(encoded[samples[i][0]].sample, *samples[i][1:]) for i in ids]
-            for i, out in zip(ids, self._decode(logits.index_select(0, expand), state.take(expand), seeds)):
+            for i, out in zip(ids, self._decode(logits.index_select(0, expand), state.refs(expand.tolist()), seeds)):
                 generated[i] = out
         texts = [self._clean(ids) for ids in generated]
 
@@ -349,8 +347,11 @@ class Labeler:
     def _seed(self, sample: Sample, order: int, j: int) -> int:
         return row_seed(self.config.seed, sample.context, sample.candidate_1, sample.candidate_2, order, j)
 
-    def _decode(self, logits: torch.Tensor, state: KVState, seeds: list[int]) -> list[list[int]]:
+    def _decode(self, logits: torch.Tensor, past: list[RowRef], seeds: list[int]) -> list[list[int]]:
         """Greedy (self_consistency 1) or temperature sampling, up to max_rationale_tokens or EOS.
+
+        The rows are gathered once with room for the whole rationale; each step then writes its
+        keys/values in place (no copy of the past per step).
 
         Sampling is Gumbel-max, ``argmax(logits / T + g)`` with g ~ Gumbel(0, 1) drawn from one
         generator per row seeded by content, so a pair's rationales do not depend on its batch.
@@ -376,7 +377,8 @@ class Labeler:
                         out[i].append(token)
             if all(finished) or step == self.config.max_rationale_tokens - 1:
                 break
-            logits, state = self.runner.forward([[t] for t in picked], state, side="left")
+            room = self.config.max_rationale_tokens if step == 0 else 0
+            logits, past = self.runner.forward([[t] for t in picked], past, side="left", reserve=room)
         return out
 
     def _clean(self, ids: list[int]) -> str:

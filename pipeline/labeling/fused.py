@@ -1,0 +1,340 @@
+"""A direct forward for Llama-style decoders on packed rows: the transformers model's
+arithmetic (float32 stays float32), without padding and without its per-call machinery.
+
+Why (profiles of the exact labeler on the 2-core AMD CPU, float32): through transformers,
+~80 % of the time was matmuls, ~12 % attention, the rest small ops (4-D mask building,
+``repeat_kv`` copies of the cache per query head, rotary ``cat``/``neg``, padding). And the
+matmuls themselves ran at half the core's rate: torch's float32 ``matmul`` goes to MKL, which
+runs its AVX2 code on AMD CPUs (~90 GFLOP/s a core here), while oneDNN's float32 linear
+kernel runs AVX-512 (~200). So, per forward:
+
+  * rows are packed: every matmul runs on the real tokens only ([M, d], M = sum of lengths);
+  * the linear layers run on oneDNN (``_Proj``): q|k|v one matmul, gate and up with SiLU as
+    a post-op, o and down with the residual add as a post-op;
+  * RoPE is one complex multiply on q and k together: the q/k output features are reordered
+    in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
+  * each row's attention is one SDPA call over exactly its real keys (its past plus its new
+    tokens, causal at the bottom right), the kv heads shared natively (GQA, no copies);
+  * with ``keep="last"`` the last layer runs attention, o_proj and the MLP for each row's last
+    token only: a layer's keys/values come from its input, so the cache loses nothing.
+
+Cache layout (``Slabs``): per layer, keys and values [R, kv_heads, capacity, head_dim]; row r's
+real tokens are positions [0, lengths[r]) with no holes, so a token's RoPE position is its
+index. Positions at or past a row's length hold zeros (finite), so a batched, masked
+attention over a common width is safe (used when every row adds one token: decoding). Keys
+are stored in the reordered feature order (only this decoder reads them).
+
+Supported: ``model_type`` llama / mistral / qwen2 without sliding windows, SiLU MLP, RMSNorm,
+RoPE over the whole head (``FusedDecoder.build`` returns None for anything else, and the
+caller runs the transformers forward instead). Linear layers may be ``nn.Linear`` or any
+module with ``weight`` (and ``bias``) computing ``F.linear(x.to(weight.dtype), weight)
+.to(x.dtype) + bias``, as the fast mode's ``Bf16Linear`` does.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
+
+
+@dataclass
+class Slabs:
+    """A packed cache: per layer keys/values [R, kv_heads, capacity, head_dim]; row r's real
+    tokens are positions [0, lengths[r]); later positions hold zeros."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    lengths: list[int]
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[2]
+
+    @classmethod
+    def gather(cls, refs: Sequence[tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]], capacity: int) -> "Slabs":
+        """New slabs whose row r is a copy of the first n positions of row i of ``kv`` (per
+        layer (keys, values)), for refs[r] = (kv, i, n); the rest of each row is zeroed."""
+        keys, values = [], []
+        for k0, _ in refs[0][0]:
+            shape = (len(refs), k0.shape[1], capacity, k0.shape[3])
+            keys.append(k0.new_empty(shape))
+            values.append(k0.new_empty(shape))
+        for r, (kv, row, n) in enumerate(refs):
+            for k, v, (src_k, src_v) in zip(keys, values, kv):
+                k[r, :, :n] = src_k[row, :, :n]
+                v[r, :, :n] = src_v[row, :, :n]
+                k[r, :, n:] = 0
+                v[r, :, n:] = 0
+        return cls(keys, values, [n for _, _, n in refs])
+
+    def ensure(self, capacity: int) -> None:
+        """Grow (by copying into bigger, zero-tailed slabs) if fewer than ``capacity`` positions."""
+        if capacity <= self.capacity:
+            return
+        capacity += self.capacity // 2
+        for layers in (self.keys, self.values):
+            for i, old in enumerate(layers):
+                layers[i] = old.new_zeros(old.shape[0], old.shape[1], capacity, old.shape[3])
+                layers[i][:, :, : old.shape[2]] = old
+
+    def rows(self, span: range) -> "Slabs":
+        """A view of a contiguous range of rows (writes go to these slabs; lengths are a copy)."""
+        a, b = span.start, span.stop
+        return Slabs([k[a:b] for k in self.keys], [v[a:b] for v in self.values], self.lengths[a:b])
+
+
+def _onednn_linear_works() -> bool:
+    """Whether oneDNN's linear kernel is there and gives float32 products (checked once)."""
+    op = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    if op is None or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        x, w = torch.randn(8, 16, dtype=torch.float64), torch.randn(4, 16, dtype=torch.float64)
+        y = op(x.float(), w.float(), None, "none", [], "")
+        return y.dtype == torch.float32 and bool(torch.allclose(y.double(), x @ w.T, rtol=1e-5, atol=1e-5))
+    except RuntimeError:
+        return False
+
+
+ONEDNN = _onednn_linear_works()
+
+
+class _Proj:
+    """x @ W^T (+ b) for one or more Linear layers stacked along their outputs, in the weights'
+    dtype, result float32.
+
+    float32 weights on a CPU: oneDNN's linear kernel (``mkldnn::_linear_pointwise``, the one
+    torch's compiler uses), with the residual add or SiLU fused into it as a post-op. It is
+    plain float32 (each product correctly rounded, float32 accumulation), but on this AMD CPU
+    it runs AVX-512 code: ~2x the single-core rate of the MKL sgemm behind ``torch.matmul``
+    (measured ~200 vs ~90 GFLOP/s for [800, 576] x [576, 3072]). Elsewhere: ``addmm``.
+    Reduced-precision weights: x is rounded to the weights' dtype and the product rounded
+    back, as the ``Bf16Linear`` modules do, so the fast mode computes the same numbers.
+    ``rows`` reorders the output features (see ``_rope_order``)."""
+
+    def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None):
+        weights = [m.weight.detach() for m in linears]
+        biases = [getattr(m, "bias", None) for m in linears]
+        self.weight = weights[0] if len(weights) == 1 else torch.cat(weights, dim=0)
+        self.bias = None
+        if any(b is not None for b in biases):
+            self.bias = torch.cat([w.new_zeros(w.shape[0], dtype=torch.float32) if b is None else b.detach().float() for w, b in zip(weights, biases)])
+        if rows is not None:
+            self.weight = self.weight.index_select(0, rows)
+            self.bias = None if self.bias is None else self.bias.index_select(0, rows)
+        self.weight = self.weight.contiguous()
+        self.weight_t = self.weight.t()
+        self.exact = self.weight.dtype == torch.float32
+        self.onednn = ONEDNN and self.weight.device.type == "cpu" and self.weight.dtype in (torch.float32, torch.bfloat16)
+
+    def _linear(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, post: str = "none") -> torch.Tensor:
+        if self.onednn:
+            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, post, [], "")
+        y = x @ weight.t() if bias is None else torch.addmm(bias, x, weight.t())
+        return F.silu(y) if post == "swish" else y
+
+    def __call__(self, x: torch.Tensor, weight: torch.Tensor | None = None, post: str = "none") -> torch.Tensor:
+        weight = self.weight if weight is None else weight
+        bias = None if self.bias is None or weight is not self.weight else self.bias
+        if self.exact:
+            return self._linear(x, weight, bias, post)
+        y = self._linear(x.to(weight.dtype), weight, None).float()
+        y = y if bias is None else y + bias
+        return F.silu(y) if post == "swish" else y
+
+    def add_to(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """residual + x @ W^T (+ b)."""
+        if self.exact and self.onednn:
+            return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, self.weight, self.bias, "add")
+        if self.exact and self.bias is None:
+            return torch.addmm(residual, x, self.weight_t)
+        return residual + self(x)
+
+    def swiglu(self, x: torch.Tensor, width: int) -> torch.Tensor:
+        """silu(x W_gate^T) * (x W_up^T), W = [W_gate; W_up], each ``width`` outputs (no bias)."""
+        if self.bias is None and self.exact and self.onednn:  # SiLU as the gate's post-op
+            gate = self(x, self.weight[:width], post="swish")
+            return gate.mul_(self(x, self.weight[width:]))
+        both = self(x)
+        return F.silu(both[:, :width]).mul_(both[:, width:])
+
+
+@dataclass
+class _Layer:
+    norm1: torch.Tensor
+    norm2: torch.Tensor
+    eps1: float
+    eps2: float
+    qkv: _Proj
+    o: _Proj
+    gate_up: _Proj
+    down: _Proj
+    scale: float
+
+
+def _rope_order(heads: int, kv_heads: int, head_dim: int, total: int) -> torch.Tensor:
+    """Output order of the fused q|k|v projection: within every q and k head, feature i of the
+    first half and feature i of the second half become neighbours (2i, 2i + 1), so that RoPE's
+    rotate-half pairs are complex numbers and RoPE is one complex multiply. q . k is unchanged
+    (both are permuted alike; v is not); the cached keys are in this order."""
+    half = head_dim // 2
+    within = torch.stack([torch.arange(half), torch.arange(half) + half], dim=1).reshape(-1)
+    order = [h * head_dim + within for h in range(heads + kv_heads)]
+    order.append(torch.arange((heads + kv_heads) * head_dim, total))
+    return torch.cat(order)
+
+
+_BUILT: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, FusedDecoder | None]]" = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(model: torch.nn.Module) -> tuple:
+    """Identity and in-place version of every parameter: changes when weights are replaced
+    or trained, so a cached decoder (which holds concatenated copies) is never stale."""
+    return tuple((id(p), p._version) for p in model.parameters())
+
+
+class FusedDecoder:
+    """``FusedDecoder.build(model)`` -> a decoder over ``Slabs``, or None if unsupported.
+    Built once per model (the fused weights are copies: ~4 bytes per parameter)."""
+
+    @classmethod
+    def build(cls, model: torch.nn.Module) -> "FusedDecoder | None":
+        stamp = _fingerprint(model)
+        cached = _BUILT.get(model)
+        if cached is None or cached[0] != stamp:
+            with torch.no_grad():
+                cached = (stamp, cls._build(model))
+            _BUILT[model] = cached
+        return cached[1]
+
+    @classmethod
+    def _build(cls, model: torch.nn.Module) -> "FusedDecoder | None":
+        config = getattr(model, "config", None)
+        if config is None or getattr(config, "model_type", None) not in SUPPORTED_TYPES:
+            return None
+        if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+            return None
+        if any(t != "full_attention" for t in getattr(config, "layer_types", None) or []):
+            return None
+        if getattr(config, "hidden_act", None) != "silu" or getattr(config, "pretraining_tp", 1) != 1:
+            return None
+        try:
+            return cls(model, model.model)
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+    def __init__(self, model: torch.nn.Module, base: torch.nn.Module):
+        config = model.config
+        self.heads = config.num_attention_heads
+        self.kv_heads = config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.embed = base.embed_tokens
+        self.rotary = base.rotary_emb
+        device = next(model.parameters()).device
+        probe = self.rotary(torch.zeros(1, 1, config.hidden_size, device=device), torch.zeros(1, 1, dtype=torch.long, device=device))[0]
+        if probe.shape[-1] != self.head_dim:  # partial rotary: not the layout assumed here
+            raise ValueError("RoPE does not cover the whole head")
+        self.final_norm = base.norm.weight.detach()
+        self.final_eps = _eps(base.norm)
+        self.head = _Proj([model.get_output_embeddings()])
+        self.layers = []
+        for layer in base.layers[: config.num_hidden_layers]:
+            attn, mlp = layer.self_attn, layer.mlp
+            if type(mlp.act_fn).__name__ not in ("SiLU", "SiLUActivation") or hasattr(attn, "q_norm"):
+                raise ValueError("not a plain Llama-style layer")
+            total = attn.q_proj.weight.shape[0] + attn.k_proj.weight.shape[0] + attn.v_proj.weight.shape[0]
+            self.layers.append(
+                _Layer(
+                    norm1=layer.input_layernorm.weight.detach(),
+                    norm2=layer.post_attention_layernorm.weight.detach(),
+                    eps1=_eps(layer.input_layernorm),
+                    eps2=_eps(layer.post_attention_layernorm),
+                    qkv=_Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total)),
+                    o=_Proj([attn.o_proj]),
+                    gate_up=_Proj([mlp.gate_proj, mlp.up_proj]),
+                    down=_Proj([mlp.down_proj]),
+                    scale=attn.scaling,
+                )
+            )
+        self.intermediate = self.layers[0].down.weight.shape[1]
+        self.dtype, self.device = torch.float32, device
+
+    def new_slabs(self, rows: int, capacity: int) -> Slabs:
+        shape = (rows, self.kv_heads, capacity, self.head_dim)
+        zeros = lambda: torch.zeros(shape, dtype=self.dtype, device=self.device)  # noqa: E731
+        n = len(self.layers)
+        return Slabs([zeros() for _ in range(n)], [zeros() for _ in range(n)], [0] * rows)
+
+    def forward(self, rows: Sequence[Sequence[int]], slabs: Slabs, keep: str = "last") -> torch.Tensor:
+        """Append row r's tokens to row r of ``slabs`` (in place; lengths are updated).
+
+        keep="last": logits [R, V] at each row's last new token; keep="all": logits [M, V] of
+        every new token, rows concatenated in order.
+        """
+        counts = [len(r) for r in rows]
+        starts = list(slabs.lengths)
+        if any(s + n > slabs.capacity for s, n in zip(starts, counts)) or min(counts) < 1:
+            raise ValueError("every row needs >= 1 token and room in the slabs")
+        offsets = [0]
+        for n in counts:
+            offsets.append(offsets[-1] + n)
+        M, H, G, hd = offsets[-1], self.heads, self.kv_heads, self.head_dim
+        ids = torch.tensor([t for r in rows for t in r], dtype=torch.long, device=self.device)
+        positions = torch.cat([torch.arange(s, s + n) for s, n in zip(starts, counts)]).to(self.device)
+        x = self.embed(ids).to(self.dtype)  # [M, d]
+        cos, sin = self.rotary(x[None], positions[None])  # [1, M, hd], both halves equal
+        rope = torch.complex(cos[0, :, None, : hd // 2].float(), sin[0, :, None, : hd // 2].float())  # [M, 1, hd/2]
+        last = torch.tensor([o - 1 for o in offsets[1:]], device=self.device)
+        ends = [s + n for s, n in zip(starts, counts)]
+        width = max(ends)
+        one_each = max(counts) == 1
+        # per-row causal masks (bottom-right aligned), shared by all layers; decoding needs none
+        masks = None if one_each else [torch.ones(n, e, dtype=torch.bool, device=self.device).tril(e - n) for n, e in zip(counts, ends)]
+        padding = (torch.arange(width, device=self.device)[None, :] < torch.tensor(ends, device=self.device)[:, None])[:, None, None, :]
+
+        for i, layer in enumerate(self.layers):
+            trim = keep == "last" and i == len(self.layers) - 1 and not one_each
+            h = F.rms_norm(x, (x.shape[-1],), layer.norm1, layer.eps1)
+            qkv = layer.qkv(h)  # [M, (H + 2G) hd], q and k heads in rope order
+            qk = torch.view_as_complex(qkv[:, : (H + G) * hd].view(M, H + G, hd // 2, 2))
+            qk = torch.view_as_real(qk * rope).view(M, H + G, hd)
+            q, k = qk[:, :H], qk[:, H:]
+            v = qkv[:, (H + G) * hd :].view(M, G, hd)
+            keys, values = slabs.keys[i], slabs.values[i]
+            for r, (s, n, o) in enumerate(zip(starts, counts, offsets)):
+                keys[r, :, s : s + n] = k[o : o + n].transpose(0, 1)
+                values[r, :, s : s + n] = v[o : o + n].transpose(0, 1)
+            if one_each or trim:  # one query per row (decoding, or the last layer's last tokens)
+                rows_q = q if one_each else q.index_select(0, last)
+                out = _sdpa(rows_q[:, :, None], keys[:, :, :width], values[:, :, :width], padding, layer.scale)
+                attn = out[:, :, 0].reshape(len(rows), H * hd)
+                x = x if one_each else x.index_select(0, last)
+            else:  # each row over exactly its real keys
+                attn = x.new_empty(M, H, hd)
+                for r, (e, n, o) in enumerate(zip(ends, counts, offsets)):
+                    out = _sdpa(q[o : o + n].transpose(0, 1)[None], keys[r : r + 1, :, :e], values[r : r + 1, :, :e], masks[r], layer.scale)
+                    attn[o : o + n] = out[0].transpose(0, 1)
+                attn = attn.view(M, H * hd)
+            x = layer.o.add_to(x, attn)
+            h = F.rms_norm(x, (x.shape[-1],), layer.norm2, layer.eps2)
+            x = layer.down.add_to(x, layer.gate_up.swiglu(h, self.intermediate))
+
+        slabs.lengths = ends
+        if keep == "last" and x.shape[0] != len(rows):
+            x = x.index_select(0, last)
+        return self.head(F.rms_norm(x, (x.shape[-1],), self.final_norm, self.final_eps))
+
+
+def _eps(norm: torch.nn.Module) -> float:
+    eps = getattr(norm, "variance_epsilon", None)
+    return float(eps if eps is not None else norm.eps)
+
+
+def _sdpa(q, k, v, mask, scale) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=q.shape[1] != k.shape[1])
