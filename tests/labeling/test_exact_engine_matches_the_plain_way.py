@@ -33,3 +33,12 @@ def test_batch_size_does_not_change_the_labels(lm, six_pairs, naive_labels):
 def test_fast_mode_stays_close_to_exact(lm, six_pairs, naive_labels):
     fast = Labeler(lm, LabelingConfig(precision="fast")).label(six_pairs[:3])
     assert max(abs(a.p - b.p) for a, b in zip(fast, naive_labels)) <= 0.02
+
+
+def test_the_padded_fallback_for_other_architectures_matches_the_plain_way(lm, six_pairs, naive_labels):
+    # Checkpoints the fused forward does not cover run the transformers path with padding.
+    padded = Labeler(lm, LabelingConfig(), packed=False).label(six_pairs[:3])
+    for plain, ours in zip(naive_labels, padded):
+        assert abs(ours.p - plain.p) <= 1e-3
+        assert abs(ours.p_order1 - plain.p_order1) <= 1e-3
+        assert abs(ours.p_order2 - plain.p_order2) <= 1e-3
