@@ -57,8 +57,11 @@ def preference_pairs(experiment: Experiment, split: str, labeling_run: LabelingR
     ]
 
 
-def _record_metrics(run: TrainingRun, total: int) -> tuple[ProgressFn, Callable[[int, dict], None]]:
-    def on_metrics(step: int, values: dict) -> None:
+def _record_metrics(run: TrainingRun, on_progress: ProgressFn | None = None) -> tuple[ProgressFn, Callable[[int, dict], None]]:
+    """Callbacks for a trainer: metrics become TrainingMetric rows; progress becomes the run's
+    heartbeat and is passed on to the caller's ``on_progress``."""
+
+    def record_metrics(step: int, values: dict) -> None:
         clean = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
         # A step may log twice (training, then the final evaluation): merge, don't overwrite.
         point, created = TrainingMetric.objects.get_or_create(run=run, step=step, defaults={"values": clean})
@@ -67,10 +70,12 @@ def _record_metrics(run: TrainingRun, total: int) -> tuple[ProgressFn, Callable[
             point.save(update_fields=["values"])
         runs.run_heartbeat(run, step=step)
 
-    def on_progress(done: int, total_steps: int) -> None:
-        runs.run_heartbeat(run, progress_done=done, progress_total=total_steps or total)
+    def record_progress(done: int, total: int) -> None:
+        runs.run_heartbeat(run, progress_done=done, progress_total=total)
+        if on_progress:
+            on_progress(done, total)
 
-    return on_progress, on_metrics
+    return record_progress, record_metrics
 
 
 # -- reward models -----------------------------------------------------------------------------
@@ -114,12 +119,7 @@ def reward_run_execute(*, run_id: int, worker: str | None = None, force: bool = 
         train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
         examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
         held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
-        record_progress, record_metrics = _record_metrics(run, 0)
-
-        def progress(done: int, total: int) -> None:
-            record_progress(done, total)
-            if on_progress:
-                on_progress(done, total)
+        progress, record_metrics = _record_metrics(run, on_progress)
 
         result = train_reward_model(
             config, examples, run_dir(run), artifact_root=settings.ARTIFACT_ROOT,
@@ -194,12 +194,7 @@ def policy_run_execute(*, run_id: int, worker: str | None = None, force: bool = 
     if run is None:
         return None
     with runs.run_working(run):
-        record_progress, record_metrics = _record_metrics(run, 0)
-
-        def progress(done: int, total: int) -> None:
-            record_progress(done, total)
-            if on_progress:
-                on_progress(done, total)
+        progress, record_metrics = _record_metrics(run, on_progress)
 
         common = dict(artifact_root=settings.ARTIFACT_ROOT, on_progress=progress, on_metrics=record_metrics)
         if run.algorithm == "dpo":
@@ -235,12 +230,7 @@ def sft_run_execute(*, run_id: int, worker: str | None = None, force: bool = Fal
     if run is None:
         return None
     with runs.run_working(run):
-        record_progress, record_metrics = _record_metrics(run, 0)
-
-        def progress(done: int, total: int) -> None:
-            record_progress(done, total)
-            if on_progress:
-                on_progress(done, total)
+        progress, record_metrics = _record_metrics(run, on_progress)
 
         prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
         examples = [SFTExample(p.context, p.reference) for p in prompts]
