@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "webapp.experiments",
     "webapp.rating",
     "webapp.reports",
-    "pipeline",
+    "webapp.pipeline",
     "drf_spectacular",
 ]
 

@@ -12,5 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webapp.rating.urls")),
     path("", include("webapp.reports.urls")),
-    path("", include("pipeline.urls")),
+    path("", include("webapp.pipeline.urls")),
 ]

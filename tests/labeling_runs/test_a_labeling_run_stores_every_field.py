@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from pipeline.labeling.config import LabelingConfig
-from pipeline.models import AILabel, LabelingRun
-from pipeline.services import labeling
+from webapp.pipeline.models import AILabel, LabelingRun
+from webapp.pipeline.services import labeling
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

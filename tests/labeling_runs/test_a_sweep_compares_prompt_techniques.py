@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from pipeline.models import LabelingSweep
+from webapp.pipeline.models import LabelingSweep
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from pipeline import runs
-from pipeline.models import PipelineStage, Status
-from pipeline.services import orchestration, stages
+from webapp.pipeline import runs
+from webapp.pipeline.models import PipelineStage, Status
+from webapp.pipeline.services import orchestration, stages
 from tests.orchestration.conftest import TINY, messages_in
 from webapp.experiments.models import PolicyResponse
 from webapp.rating.models import Round

@@ -26,7 +26,7 @@ def test_the_worker_takes_every_stage_from_its_queue_and_the_round_opens(lab):
     assert "samples-rlaif" in done.stderr  # the progress bars
 
     facts = lab.query(
-        "from pipeline.models import *\n"
+        "from webapp.pipeline.models import *\n"
         "from webapp.experiments.models import PolicyResponse\n"
         f"run = PipelineRun.objects.get(pk={summary['run_id']})\n"
         "stages = {s.name: s for s in run.stages.all()}\n"

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from pipeline.models import PipelineRun, PipelineStage, Status
-from pipeline.services import orchestration
+from webapp.pipeline.models import PipelineRun, PipelineStage, Status
+from webapp.pipeline.services import orchestration
 from tests.orchestration.conftest import messages_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,8 +6,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from pipeline.models import PipelineRun, PipelineStage, Status
-from pipeline.services import orchestration
+from webapp.pipeline.models import PipelineRun, PipelineStage, Status
+from webapp.pipeline.services import orchestration
 from tests.orchestration.conftest import TINY, overrides_args
 from webapp.experiments.models import PolicyResponse, PreferencePair
 

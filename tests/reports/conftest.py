@@ -143,7 +143,7 @@ def make_runs(db):
     """make_runs(experiment) -> a labeling sweep (4 cells), runs of two labeler models (one with
     the nested metrics form, one not finished), two reward models with accuracy-vs-pairs curves
     and a policy run with logged training curves."""
-    from pipeline.models import LabelingRun, LabelingSweep, TrainingMetric, TrainingRun
+    from webapp.pipeline.models import LabelingRun, LabelingSweep, TrainingMetric, TrainingRun
 
     def make(experiment: Experiment) -> dict:
         sweep = LabelingSweep.objects.create(experiment=experiment, split="train", limit=200, model_spec="smollm2-135m-instruct")

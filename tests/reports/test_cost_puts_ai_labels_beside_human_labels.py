@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from pipeline.models import LabelingRun
+from webapp.pipeline.models import LabelingRun
 from webapp.experiments.models import Experiment
 from webapp.reports import run_selectors
 

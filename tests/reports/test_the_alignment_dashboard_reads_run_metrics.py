@@ -49,7 +49,7 @@ def test_the_sweep_models_bias_calibration_and_reward_models_come_from_the_runs(
 
 
 def test_malformed_metrics_do_not_break_the_page(client, staff):
-    from pipeline.models import LabelingRun, TrainingRun
+    from webapp.pipeline.models import LabelingRun, TrainingRun
 
     experiment = Experiment.objects.create(slug="odd", name="Odd", task="harmless")
     LabelingRun.objects.create(experiment=experiment, model_spec="x", config=["not", "a", "dict"],

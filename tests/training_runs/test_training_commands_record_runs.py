@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from pipeline.models import SamplingRun, TrainingMetric, TrainingRun
+from webapp.pipeline.models import SamplingRun, TrainingMetric, TrainingRun
 from webapp.experiments import services
 from webapp.experiments.models import PolicyResponse, Prompt
 

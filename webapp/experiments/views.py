@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
-from pipeline import selectors as pipeline_selectors
+from webapp.pipeline import selectors as pipeline_selectors
 from webapp.experiments import selectors
 from webapp.experiments.models import Experiment
 

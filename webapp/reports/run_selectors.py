@@ -12,7 +12,7 @@ import math
 
 from django.db.models import Count, Max, Sum
 
-from pipeline.models import LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
+from webapp.pipeline.models import LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
 from webapp.experiments.models import Experiment
 from webapp.reports.selectors import cached, digest, human_report, rater_report
 

@@ -1,7 +1,7 @@
 """Executing one pipeline stage: claim it, create (once) the run it works through, execute that
 run with the resumable services, and mirror its progress, ETA, metrics and log onto the stage.
 
-What a Celery task (``pipeline.tasks``) calls, and ``run_experiment --in-process`` too. The
+What a Celery task (``webapp.pipeline.tasks``) calls, and ``run_experiment --in-process`` too. The
 stage's claim is the lock: whoever holds it may take the stage's run over (``force=True``),
 because a run left "running" by a worker that died is exactly what a new claim resumes.
 The run a stage creates is attached to it in the same transaction as its creation, so a
@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from pipeline import runs
+from webapp.pipeline import runs
 from pipeline.plan import UNITS
-from pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
-from pipeline.services import labeling, orchestration, training
+from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
+from webapp.pipeline.services import labeling, orchestration, training
 from webapp.experiments.models import PolicyResponse
 
 ProgressFn = Callable[[int, int], None]

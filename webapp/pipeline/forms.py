@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from pipeline.arms import ARMS
-from pipeline.models import PipelineSize
+from webapp.pipeline.models import PipelineSize
 from pipeline.plan import DEFAULT_ARMS
 
 

@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from pipeline.models import Status
+from webapp.pipeline.models import Status
 
 
 def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False):

@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from pipeline.models import AILabel, LabelingRun, LabelingSweep, PipelineRun, PipelineStage, SamplingRun, TrainingRun
-from pipeline.services import labeling
+from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep, PipelineRun, PipelineStage, SamplingRun, TrainingRun
+from webapp.pipeline.services import labeling
 
 
 def _pct(value):

@@ -13,10 +13,10 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pipeline import selectors
-from pipeline.forms import RunForm
-from pipeline.models import PipelineRun, PipelineStage
-from pipeline.services import orchestration
+from webapp.pipeline import selectors
+from webapp.pipeline.forms import RunForm
+from webapp.pipeline.models import PipelineRun, PipelineStage
+from webapp.pipeline.services import orchestration
 from webapp.experiments.models import Experiment
 from webapp.reports.views import staff_required
 

@@ -15,11 +15,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from pipeline import registry, runs
+from pipeline import registry
+from webapp.pipeline import runs
 from pipeline.labeling import metrics as label_metrics
 from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.engine import Labeler, Sample
-from pipeline.models import AILabel, LabelingRun, LabelingSweep
+from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep
 from webapp.experiments.models import Experiment, PreferencePair
 
 ProgressFn = Callable[[int, int], None]

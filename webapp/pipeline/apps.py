@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class PipelineConfig(AppConfig):
-    name = "pipeline"
+    name = "webapp.pipeline"
     verbose_name = "Pipeline runs"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from pipeline.models import PipelineRun, PipelineStage, Status
+from webapp.pipeline.models import PipelineRun, PipelineStage, Status
 from pipeline.plan import UNITS
 
 # What a stage's state is called on the page, and the CSS class of its badge.

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from pipeline.labeling.config import LabelingConfig
-from pipeline.models import LabelingRun, Status
-from pipeline.services import labeling
+from webapp.pipeline.models import LabelingRun, Status
+from webapp.pipeline.services import labeling
 from webapp.experiments.models import Experiment
 
 JSON_KEYS = ("n", "alignment", "alignment_ci", "position1_rate", "order_disagreement", "label_mass")

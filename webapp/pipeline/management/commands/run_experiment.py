@@ -16,10 +16,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from pipeline.arms import ARMS
-from pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
+from webapp.pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
 from pipeline.plan import DEFAULT_ARMS, UNITS
-from pipeline.services import orchestration, stages
-from pipeline.management.commands.label import experiment_or_error
+from webapp.pipeline.services import orchestration, stages
+from webapp.pipeline.management.commands.label import experiment_or_error
 
 NO_WORKER_HINT = (
     "nothing has started after {0:.0f} s: is a worker consuming the queues? "

@@ -7,8 +7,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.labeling.config import LabelingConfig
-from pipeline.management.commands.label import add_config_arguments, execute_with_bar, experiment_or_error
-from pipeline.services import labeling
+from webapp.pipeline.management.commands.label import add_config_arguments, execute_with_bar, experiment_or_error
+from webapp.pipeline.services import labeling
 
 
 class Command(BaseCommand):

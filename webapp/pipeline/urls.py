@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pipeline import views
+from webapp.pipeline import views
 
 app_name = "pipeline"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.arms import ARMS, get_arm
-from pipeline.management.commands._training import execute_with_bar, finish_output
-from pipeline.management.commands.label import experiment_or_error
-from pipeline.models import Status, TrainingKind, TrainingRun
-from pipeline.services import training
+from webapp.pipeline.management.commands._training import execute_with_bar, finish_output
+from webapp.pipeline.management.commands.label import experiment_or_error
+from webapp.pipeline.models import Status, TrainingKind, TrainingRun
+from webapp.pipeline.services import training
 
 
 class Command(BaseCommand):

@@ -15,8 +15,8 @@ from typing import Callable
 from django.conf import settings
 from django.db import transaction
 
-from pipeline import runs
-from pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
+from webapp.pipeline import runs
+from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
 from pipeline.reward import data as reward_data
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
 
@@ -182,7 +182,7 @@ def _reward_fn(run: TrainingRun):
     from pipeline.labeling.config import LabelingConfig
     from pipeline.labeling.direct import DirectScorer
     from pipeline.rl import direct_reward_fn
-    from pipeline.services.labeling import _load
+    from webapp.pipeline.services.labeling import _load
 
     labeler = _load(run.experiment.labeler_model, "exact")
     return direct_reward_fn(DirectScorer(labeler, LabelingConfig(task=run.experiment.task)))

@@ -23,8 +23,8 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from pipeline.models import StageKind
-from pipeline.services import orchestration, stages
+from webapp.pipeline.models import StageKind
+from webapp.pipeline.services import orchestration, stages
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from pipeline.models import StageRun, Status
+from webapp.pipeline.models import StageRun, Status
 
 RunT = TypeVar("RunT", bound=StageRun)
 

@@ -3,7 +3,7 @@
 The graph comes from ``pipeline.plan``; each node becomes a ``PipelineStage`` row. Nothing
 here trains anything: ``advance`` sends every stage whose dependencies succeeded to a Celery
 queue (once, guarded by a conditional UPDATE of ``enqueued_at``), and the stage's task
-(``pipeline.tasks`` -> ``pipeline.services.stages``) claims and executes it, then calls
+(``webapp.pipeline.tasks`` -> ``webapp.pipeline.services.stages``) claims and executes it, then calls
 ``advance`` again. The run's own status is always recomputed from its stages.
 
 Every message may be delivered twice or lost with a killed worker: a stage is only worked
@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from pipeline import plan as planning
 from pipeline.arms import get_arm
-from pipeline import runs
-from pipeline.models import (
+from webapp.pipeline import runs
+from webapp.pipeline.models import (
     STALE_AFTER, PipelineRun, PipelineStage, PipelineStatus, StageKind, Status,
 )
 from webapp.experiments.models import Experiment, PreferencePair, Prompt
@@ -228,7 +228,7 @@ def pipeline_advance(*, pipeline_id: int, enqueue: bool = True) -> list[int]:
 
 
 def stage_send(*, stage_id: int, kind: str) -> None:
-    from pipeline import tasks  # tasks import the services: import here to keep the graph acyclic
+    from webapp.pipeline import tasks  # tasks import the services: import here to keep the graph acyclic
 
     tasks.TASK_FOR_KIND[kind].delay(stage_id)
 
