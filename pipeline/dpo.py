@@ -25,9 +25,9 @@ from pipeline.training_utils import (
     ConfigMixin,
     MetricsFn,
     ProgressFn,
-    RunFiles,
+    begin_run,
     export_causal_lm,
-    seed_everything,
+    trl_settings,
     use_lora,
 )
 
@@ -86,9 +86,7 @@ def train_dpo(
     from trl import DPOConfig as TrlDPOConfig, DPOTrainer
 
     out_dir = Path(out_dir)
-    files = RunFiles(out_dir, on_metrics)
-    files.write_config(config)
-    seed_everything(config.seed)
+    files = begin_run(out_dir, config, on_metrics)
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
     rows = dpo_rows(tokenizer, examples, config.chat_template)
@@ -104,25 +102,12 @@ def train_dpo(
         peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
                                  target_modules=targets, task_type="CAUSAL_LM")
 
-    settings = dict(
-        output_dir=str(out_dir / "trl"),
+    settings = trl_settings(config, out_dir, on_cpu=on_cpu) | dict(
         beta=config.beta,
-        learning_rate=config.lr,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps if config.max_steps is not None else -1,
         per_device_train_batch_size=config.batch_size,
         max_length=config.max_length,
-        max_grad_norm=config.grad_clip or 1e9,
-        seed=config.seed,
-        logging_steps=1,
-        save_strategy="steps" if config.checkpoint_every else "no",
-        save_steps=config.checkpoint_every or 1,
-        save_total_limit=config.keep_checkpoints,
-        report_to="none",
-        use_cpu=on_cpu,
-        bf16=config.precision == "fast" and not on_cpu,
-        activation_checkpointing=False,  # TRL defaults to on; ours does not checkpoint either
-        lr_scheduler_type="constant",
         dataloader_num_workers=0,
     )
     settings.update(trainer_overrides or {})

@@ -30,13 +30,12 @@ from pipeline.training_utils import (
     LoraSettings,
     MetricsFn,
     ProgressFn,
-    RunFiles,
     add_lora,
+    begin_run,
     clip_and_step,
     export_causal_lm,
     length_grouped_batches,
     no_progress,
-    seed_everything,
     use_lora,
 )
 
@@ -113,9 +112,7 @@ def train_sft(
         raise ValueError("no SFT examples: without reference outputs, use the base model as the SFT policy")
     on_progress = on_progress or no_progress
     out_dir = Path(out_dir)
-    files = RunFiles(out_dir, on_metrics)
-    files.write_config(config)
-    seed_everything(config.seed)
+    files = begin_run(out_dir, config, on_metrics)
     loaded = registry.load_causal_lm(config.model, artifact_root, device=config.device, precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
     if use_lora(config.lora, loaded.device):

@@ -306,6 +306,37 @@ class RunFiles:
         (self.dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
 
 
+def begin_run(out_dir: str | os.PathLike, config: Any, on_metrics: MetricsFn | None = None) -> RunFiles:
+    """The start every trainer shares: the run folder with the config saved beside the
+    checkpoints (so a run is always read with what produced it), and every RNG seeded."""
+    files = RunFiles(out_dir, on_metrics)
+    files.write_config(config)
+    seed_everything(config.seed)
+    return files
+
+
+def trl_settings(config: Any, out_dir: Path, *, on_cpu: bool) -> dict[str, Any]:
+    """TRL config fields every TRL-backed stage (DPO, RLOO, GRPO) sets the same way: our
+    checkpoint cadence and retention, the run's seed, learning rate and clipping, a constant
+    schedule like our own loops, no activation checkpointing (TRL defaults to it; we trade
+    memory for speed the same way on both sides), bf16 only for fast precision on a GPU."""
+    return dict(
+        output_dir=str(out_dir / "trl"),
+        learning_rate=config.lr,
+        max_grad_norm=config.grad_clip or 1e9,
+        seed=config.seed,
+        logging_steps=1,
+        save_strategy="steps" if config.checkpoint_every else "no",
+        save_steps=config.checkpoint_every or 1,
+        save_total_limit=config.keep_checkpoints,
+        report_to="none",
+        use_cpu=on_cpu,
+        bf16=config.precision == "fast" and not on_cpu,
+        activation_checkpointing=False,
+        lr_scheduler_type="constant",
+    )
+
+
 def save_atomically(target: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(staging_dir)`` and swap the folder into ``target`` with one rename."""
     target = Path(target)

@@ -58,13 +58,12 @@ from pipeline.training_utils import (
     Laps,
     MetricsFn,
     ProgressFn,
-    RunFiles,
     add_lora,
+    begin_run,
     clip_and_step,
     export_causal_lm,
     lora_merged,
     no_progress,
-    seed_everything,
     use_lora,
 )
 
@@ -181,9 +180,7 @@ def train_reinforce(
         raise ValueError("no training prompts")
     on_progress = on_progress or no_progress
     out_dir = Path(out_dir)
-    files = RunFiles(out_dir, on_metrics)
-    files.write_config(config)
-    seed_everything(config.seed)
+    files = begin_run(out_dir, config, on_metrics)
 
     # -- models: policy, reference and value, all from the SFT checkpoint ---------------------------
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)

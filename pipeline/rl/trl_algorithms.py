@@ -28,7 +28,15 @@ import torch
 from pipeline import registry
 from pipeline.generation import format_prompt
 from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
-from pipeline.training_utils import MetricsFn, ProgressFn, RunFiles, export_causal_lm, seed_everything, use_lora
+from pipeline.training_utils import (
+    MetricsFn,
+    ProgressFn,
+    RunFiles,
+    begin_run,
+    export_causal_lm,
+    trl_settings,
+    use_lora,
+)
 
 
 def _reward_adapter(reward_fn: RewardFn):
@@ -97,9 +105,7 @@ def train_with_trl(
         raise ValueError(f"unknown TRL algorithm {algorithm!r}: use 'rloo' or 'grpo'")
 
     out_dir = Path(out_dir)
-    files = RunFiles(out_dir, on_metrics)
-    files.write_config(config)
-    seed_everything(config.seed)
+    files = begin_run(out_dir, config, on_metrics)
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
     on_cpu = loaded.device.type == "cpu"
@@ -110,8 +116,7 @@ def train_with_trl(
         "context": list(prompts),
     })
     generation_kwargs = {"min_new_tokens": config.min_new_tokens} if config.min_new_tokens else None
-    settings = dict(
-        output_dir=str(out_dir / "trl"),
+    settings = trl_settings(config, out_dir, on_cpu=on_cpu) | dict(
         max_steps=config.steps,
         per_device_train_batch_size=config.batch_size * generations,
         num_generations=generations,
@@ -119,20 +124,8 @@ def train_with_trl(
         temperature=config.temperature,
         top_k=0,
         beta=config.beta,
-        learning_rate=config.lr,
-        max_grad_norm=config.grad_clip or 1e9,
-        seed=config.seed,
-        logging_steps=1,
-        save_strategy="steps" if config.checkpoint_every else "no",
-        save_steps=config.checkpoint_every or 1,
-        save_total_limit=config.keep_checkpoints,
-        report_to="none",
-        use_cpu=on_cpu,
-        bf16=config.precision == "fast" and not on_cpu,
-        activation_checkpointing=False,  # like ours: memory traded for speed (TRL defaults to on)
         disable_dropout=True,
         generation_kwargs=generation_kwargs,
-        lr_scheduler_type="constant",
         warmup_steps=0,
         optim="adamw_torch",
         weight_decay=0.0,
