@@ -22,7 +22,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._harness import comparison, peak_of, run_sides  # noqa: E402
 
 HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
@@ -108,8 +109,7 @@ def pool(runs: list[dict]) -> dict:
     per_step = runs[0]["tokens_per_step"]
     return {**runs[0], "tokens_per_second": tokens / sum(seconds),
             "tokens_per_second_median_step": per_step / statistics.median(seconds),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-            "peak_cuda_mb": max((r["peak_cuda_mb"] or 0) for r in runs) or None}
+            **peak_of(runs)}
 
 
 def main() -> None:
@@ -129,20 +129,9 @@ def main() -> None:
         return
 
     started = time.perf_counter()
-    # ABBA order (ours, TRL, TRL, ours, ...): on a shared machine the background load drifts, and
-    # alternating the sides lets both see the same conditions on average.
-    order = [phase for r in range(args.rounds) for phase in (("ours", "trl") if r % 2 == 0 else ("trl", "ours"))]
-    runs: dict[str, list[dict]] = {"ours": [], "trl": []}
-    for phase in order:
-        cmd = [sys.executable, __file__, "--phase", phase, "--steps", str(args.steps), "--prompts", str(args.prompts),
-               "--generations", str(args.generations), "--max-new-tokens", str(args.max_new_tokens),
-               "--max-prompt-tokens", str(args.max_prompt_tokens), "--threads", str(args.threads)]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        if done.returncode != 0:
-            sys.stderr.write(done.stderr[-4000:])
-            raise SystemExit(f"{phase} phase failed")
-        runs[phase].append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"{phase}: {runs[phase][-1]}", flush=True)
+    runs = run_sides(__file__, ["--steps", str(args.steps), "--prompts", str(args.prompts), "--generations", str(args.generations),
+         "--max-new-tokens", str(args.max_new_tokens), "--max-prompt-tokens", str(args.max_prompt_tokens),
+         "--threads", str(args.threads)], args.rounds)
     results = {phase: pool(r) for phase, r in runs.items()}
     ours, trl = results["ours"], results["trl"]
     print(json.dumps({
@@ -153,14 +142,7 @@ def main() -> None:
                      "threads": ours["threads"]},
         "ours_tokens_per_s": round(ours["tokens_per_second"], 2),
         "trl_rloo_tokens_per_s": round(trl["tokens_per_second"], 2),
-        "speedup": round(ours["tokens_per_second"] / trl["tokens_per_second"], 3),
-        "speedup_median_step": round(ours["tokens_per_second_median_step"] / trl["tokens_per_second_median_step"], 3),
-        "ours_peak_rss_mb": round(ours["peak_rss_mb"]),
-        "trl_peak_rss_mb": round(trl["peak_rss_mb"]),
-        "ours_peak_cuda_mb": ours["peak_cuda_mb"],
-        "trl_peak_cuda_mb": trl["peak_cuda_mb"],
-        "rounds_per_side": args.rounds,
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        **comparison(ours, trl, "tokens_per_second", args.rounds, started),
     }))
 
 

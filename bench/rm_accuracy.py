@@ -104,7 +104,12 @@ def main() -> None:
 
     artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))
     registry.prepare(args.model, artifact_root)
-    out = args.out or ROOT / "var" / "bench" / f"rm_accuracy-{args.labels}-{args.train}-{args.test}-e{args.epochs}"
+    # The directory name carries every setting that changes what is trained, so a resumed run
+    # never picks up a checkpoint of a different configuration.
+    tuning = f"top{args.train_top_layers}" if args.train_top_layers else ("full" if args.full else "lora")
+    out = args.out or ROOT / "var" / "bench" / (
+        f"rm_accuracy-{args.labels}-{args.train}-{args.test}-e{args.epochs}-{tuning}-len{args.max_length}"
+        f"-b{args.batch}-lr{args.lr:g}")
     config = RewardConfig(model=args.model, lora=not args.full, train_top_layers=args.train_top_layers, epochs=args.epochs, batch_size=args.batch,
                           max_length=args.max_length, lr=args.lr, head_lr=args.head_lr, checkpoint_every=25, seed=0)
     started = time.perf_counter()
