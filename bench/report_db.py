@@ -153,7 +153,7 @@ def main() -> None:
         t = time.perf_counter()
         n_naive = naive_read(experiment)
         naive_s = time.perf_counter() - t
-        assert n_naive == len(inputs.rankings), (n_naive, len(inputs.rankings))
+        assert n_naive == inputs.rankings.n, (n_naive, inputs.rankings.n)
 
         cache.clear()
         selectors.human_report(experiment)  # fill the cache
@@ -165,7 +165,7 @@ def main() -> None:
         rates = {row["a"]: round(row["rate"], 3) for row in report["stats"]["vs_baseline"]}
         print(json.dumps({
             "judgements": report["judgements"]["included"],
-            "rankings_read": len(inputs.rankings),
+            "rankings_read": inputs.rankings.n,
             "harm_labels_read": inputs.harm_labels.n,
             "seconds_100k": round(min(totals[1:]), 4),
             "seconds_100k_first": round(totals[0], 4),

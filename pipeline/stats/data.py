@@ -30,6 +30,7 @@ __all__ = [
     "encode_rankings",
     "encode_harm_labels",
     "encode_harm_columns",
+    "encode_ranking_columns",
     "ensure_ranking_table",
     "ensure_harm_table",
 ]
@@ -269,6 +270,76 @@ def encode_rankings(rankings: Iterable[Ranking | Mapping]) -> RankingTable:
         r = rankings[dup]
         raise ValueError(
             f"rater {r.rater_id!r} ranked item {r.item_id!r} more than once; keep one ranking per rater and item"
+        )
+    _check_item_prompt(item, prompt, items, "rankings")
+    return RankingTable(policies, prompts, items, raters, rank, length, prompt, item, rater)
+
+
+def encode_ranking_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence,
+                           policy_rows: Sequence[Sequence[str]], rank_rows: Sequence[Sequence[int]],
+                           length_rows: Sequence[Sequence[float] | None] | None = None) -> RankingTable:
+    """The same table as :func:`encode_rankings` from aligned columns, one row per ranking, for
+    callers that read judgements from a database and need not build one object per ranking.
+
+    Row ``r`` lists the policies shown in any order (``policy_rows[r]``), their 1-based ranks
+    (``rank_rows[r]``, 1 = best) and optionally their lengths. The checks are those of
+    :class:`Ranking` and :func:`encode_rankings`: ranks of a row must be exactly 1..k (no ties,
+    no gaps), a policy may appear once per row, and a rater ranks an item once.
+    """
+    n = len(policy_rows)
+    if not all(len(column) == n for column in (item_ids, prompt_ids, rater_ids, rank_rows)):
+        raise ValueError("ranking columns must all have the same length")
+    sizes = np.fromiter((len(row) for row in policy_rows), dtype=np.int64, count=n)
+    flat_names = list(chain.from_iterable(policy_rows))
+    flat_rank = np.fromiter(chain.from_iterable(rank_rows), dtype=np.int64)
+
+    def where(row: int) -> str:
+        return f"ranking of item {item_ids[row]!r} by rater {rater_ids[row]!r}"
+
+    short = np.flatnonzero(sizes < 2)
+    if short.size:
+        raise ValueError(f"{where(int(short[0]))}: a ranking needs at least two policies")
+    if flat_rank.size != len(flat_names):
+        bad = next(r for r in range(n) if len(rank_rows[r]) != len(policy_rows[r]))
+        raise ValueError(f"{where(bad)}: {len(rank_rows[bad])} ranks for {len(policy_rows[bad])} policies")
+    policies = tuple(sorted(set(flat_names)))
+    for name in policies:
+        _check_policy_name(name, lambda: "rankings")
+    col = {p: j for j, p in enumerate(policies)}
+    width = max(len(policies), 1)
+    flat_policy = np.fromiter((col[name] for name in flat_names), dtype=np.int64, count=len(flat_names))
+    row_of = np.repeat(np.arange(n, dtype=np.int64), sizes)
+
+    out_of_range = np.flatnonzero((flat_rank < 1) | (flat_rank > sizes[row_of]))
+    if out_of_range.size:
+        r = int(row_of[out_of_range[0]])
+        raise ValueError(f"{where(r)}: ranks must be 1..{sizes[r]}, got {list(rank_rows[r])}")
+    # Ranks 1..k all distinct, and so a permutation: a repeated rank is a tie.
+    for key, what in ((row_of * (width + 1) + flat_rank, "tie: two responses share a rank"),
+                      (row_of * width + flat_policy, "a policy appears more than once")):
+        dup = _first_duplicate(key)
+        if dup is not None:
+            raise ValueError(f"{where(int(row_of[dup]))}: {what}; rankings must be strict")
+
+    rank = np.full((n, len(policies)), -1, dtype=np.int16)
+    rank[row_of, flat_policy] = flat_rank - 1
+    length = np.full((n, len(policies)), np.nan)
+    if length_rows is not None:
+        has_length = np.fromiter((row is not None for row in length_rows), dtype=bool, count=n)
+        if has_length.any():
+            target = np.flatnonzero(has_length[row_of])
+            flat_len = np.fromiter(chain.from_iterable(row for row in length_rows if row is not None), dtype=float)
+            if flat_len.size != target.size or not np.all(flat_len >= 0):
+                raise ValueError("ranking lengths must be non-negative numbers, one per ranked policy")
+            length[row_of[target], flat_policy[target]] = flat_len
+
+    prompt, prompts = _codes(prompt_ids)
+    item, items = _codes(item_ids)
+    rater, raters = _codes(rater_ids)
+    dup = _first_duplicate(item * max(len(raters), 1) + rater)
+    if dup is not None:
+        raise ValueError(
+            f"rater {rater_ids[dup]!r} ranked item {item_ids[dup]!r} more than once; keep one ranking per rater and item"
         )
     _check_item_prompt(item, prompt, items, "rankings")
     return RankingTable(policies, prompts, items, raters, rank, length, prompt, item, rater)
