@@ -31,6 +31,8 @@ __all__ = [
     "encode_harm_labels",
     "encode_harm_columns",
     "encode_ranking_columns",
+    "encode_ranking_flat",
+    "Coded",
     "ensure_ranking_table",
     "ensure_harm_table",
 ]
@@ -141,10 +143,44 @@ def as_harm_labels(rows: Iterable[HarmLabel | Mapping]) -> list[HarmLabel]:
 
 
 def _codes(values: Sequence) -> tuple[np.ndarray, tuple]:
-    """Integer codes in order of first appearance (dict lookups beat sorting mixed ids)."""
+    """Integer codes in order of first appearance (dict lookups beat sorting mixed ids; an
+    integer array, as a database read gives, is coded with numpy alone)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+        by_appearance = np.argsort(first, kind="stable")
+        code_of = np.empty(uniq.size, dtype=np.int64)
+        code_of[by_appearance] = np.arange(uniq.size)
+        return code_of[inverse.reshape(-1)], tuple(uniq[by_appearance].tolist())
     index: dict = {}
     codes = [index.setdefault(v, len(index)) for v in values]
     return np.fromiter(codes, dtype=np.int64, count=len(codes)), tuple(index)
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column of names given as integer codes into ``values`` (as a database read that already
+    mapped ids to names has it), so encoding needs no lookup per row."""
+
+    codes: np.ndarray
+    values: tuple[str, ...]
+
+
+def _policy_column(policy: Sequence[str] | Coded, what: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """Policies sorted by name (only those used) and each row's index into them."""
+    if isinstance(policy, Coded):
+        codes = np.asarray(policy.codes, dtype=np.int64)
+        used = np.unique(codes)
+        policies = tuple(sorted(policy.values[u] for u in used))
+        for name in policies:
+            _check_policy_name(name, lambda: what)
+        remap = np.full(len(policy.values), -1, dtype=np.int64)
+        remap[used] = [policies.index(policy.values[u]) for u in used]
+        return policies, remap[codes]
+    policies = tuple(sorted(set(policy)))
+    for name in policies:
+        _check_policy_name(name, lambda: what)
+    col = {p: j for j, p in enumerate(policies)}
+    return policies, np.fromiter((col[name] for name in policy), dtype=np.int64, count=len(policy))
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,20 +314,45 @@ def encode_rankings(rankings: Iterable[Ranking | Mapping]) -> RankingTable:
 def encode_ranking_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence,
                            policy_rows: Sequence[Sequence[str]], rank_rows: Sequence[Sequence[int]],
                            length_rows: Sequence[Sequence[float] | None] | None = None) -> RankingTable:
-    """The same table as :func:`encode_rankings` from aligned columns, one row per ranking, for
-    callers that read judgements from a database and need not build one object per ranking.
+    """The same table as :func:`encode_rankings` from aligned columns, one row per ranking.
 
     Row ``r`` lists the policies shown in any order (``policy_rows[r]``), their 1-based ranks
-    (``rank_rows[r]``, 1 = best) and optionally their lengths. The checks are those of
-    :class:`Ranking` and :func:`encode_rankings`: ranks of a row must be exactly 1..k (no ties,
-    no gaps), a policy may appear once per row, and a rater ranks an item once.
-    """
+    (``rank_rows[r]``, 1 = best) and optionally their lengths (``None`` for a row without)."""
     n = len(policy_rows)
-    if not all(len(column) == n for column in (item_ids, prompt_ids, rater_ids, rank_rows)):
+    if len(rank_rows) != n:
         raise ValueError("ranking columns must all have the same length")
     sizes = np.fromiter((len(row) for row in policy_rows), dtype=np.int64, count=n)
-    flat_names = list(chain.from_iterable(policy_rows))
-    flat_rank = np.fromiter(chain.from_iterable(rank_rows), dtype=np.int64)
+    bad = next((r for r in range(n) if len(rank_rows[r]) != sizes[r]), None)
+    if bad is not None:
+        raise ValueError(f"ranking of item {item_ids[bad]!r} by rater {rater_ids[bad]!r}: "
+                         f"{len(rank_rows[bad])} ranks for {sizes[bad]} policies")
+    length = None
+    if length_rows is not None:
+        length = np.fromiter(
+            chain.from_iterable(row if row is not None else [np.nan] * int(k) for row, k in zip(length_rows, sizes)),
+            dtype=float)
+        if length.size != sizes.sum():
+            raise ValueError("ranking lengths: give one length per ranked policy (or None for the row)")
+    return encode_ranking_flat(item_ids, prompt_ids, rater_ids, sizes, list(chain.from_iterable(policy_rows)),
+                               np.fromiter(chain.from_iterable(rank_rows), dtype=np.int64), length)
+
+
+def encode_ranking_flat(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence, sizes: np.ndarray,
+                        policy: Sequence[str] | Coded, rank: np.ndarray,
+                        length: np.ndarray | None = None) -> RankingTable:
+    """Rankings as flat columns, for callers that read judgements from a database and need not
+    build one object per ranking: ranking ``r`` owns the next ``sizes[r]`` entries of ``policy``
+    (names, or :class:`Coded`), ``rank`` (1-based, 1 = best) and ``length`` (NaN = unknown).
+
+    The checks are those of :class:`Ranking` and :func:`encode_rankings`: the ranks of a ranking
+    must be exactly 1..k (no ties, no gaps), a policy appears once per ranking, and a rater
+    ranks an item once. ``ValueError`` names the ranking otherwise.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    rank = np.asarray(rank, dtype=np.int64)
+    n = sizes.size
+    if not all(len(column) == n for column in (item_ids, prompt_ids, rater_ids)):
+        raise ValueError("ranking columns must all have the same length")
 
     def where(row: int) -> str:
         return f"ranking of item {item_ids[row]!r} by rater {rater_ids[row]!r}"
@@ -299,39 +360,31 @@ def encode_ranking_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: 
     short = np.flatnonzero(sizes < 2)
     if short.size:
         raise ValueError(f"{where(int(short[0]))}: a ranking needs at least two policies")
-    if flat_rank.size != len(flat_names):
-        bad = next(r for r in range(n) if len(rank_rows[r]) != len(policy_rows[r]))
-        raise ValueError(f"{where(bad)}: {len(rank_rows[bad])} ranks for {len(policy_rows[bad])} policies")
-    policies = tuple(sorted(set(flat_names)))
-    for name in policies:
-        _check_policy_name(name, lambda: "rankings")
-    col = {p: j for j, p in enumerate(policies)}
+    policies, flat_policy = _policy_column(policy, "rankings")
+    if not (flat_policy.size == rank.size == sizes.sum()):
+        raise ValueError("ranking columns: policy and rank need one entry per ranked response (sizes.sum())")
     width = max(len(policies), 1)
-    flat_policy = np.fromiter((col[name] for name in flat_names), dtype=np.int64, count=len(flat_names))
     row_of = np.repeat(np.arange(n, dtype=np.int64), sizes)
 
-    out_of_range = np.flatnonzero((flat_rank < 1) | (flat_rank > sizes[row_of]))
+    out_of_range = np.flatnonzero((rank < 1) | (rank > sizes[row_of]))
     if out_of_range.size:
         r = int(row_of[out_of_range[0]])
-        raise ValueError(f"{where(r)}: ranks must be 1..{sizes[r]}, got {list(rank_rows[r])}")
-    # Ranks 1..k all distinct, and so a permutation: a repeated rank is a tie.
-    for key, what in ((row_of * (width + 1) + flat_rank, "tie: two responses share a rank"),
+        raise ValueError(f"{where(r)}: ranks must be 1..{sizes[r]}, got {rank[row_of == r].tolist()}")
+    # k distinct ranks in 1..k are a permutation: a repeated rank is a tie.
+    for key, what in ((row_of * (width + 1) + rank, "tie: two responses share a rank"),
                       (row_of * width + flat_policy, "a policy appears more than once")):
         dup = _first_duplicate(key)
         if dup is not None:
             raise ValueError(f"{where(int(row_of[dup]))}: {what}; rankings must be strict")
 
-    rank = np.full((n, len(policies)), -1, dtype=np.int16)
-    rank[row_of, flat_policy] = flat_rank - 1
-    length = np.full((n, len(policies)), np.nan)
-    if length_rows is not None:
-        has_length = np.fromiter((row is not None for row in length_rows), dtype=bool, count=n)
-        if has_length.any():
-            target = np.flatnonzero(has_length[row_of])
-            flat_len = np.fromiter(chain.from_iterable(row for row in length_rows if row is not None), dtype=float)
-            if flat_len.size != target.size or not np.all(flat_len >= 0):
-                raise ValueError("ranking lengths must be non-negative numbers, one per ranked policy")
-            length[row_of[target], flat_policy[target]] = flat_len
+    table_rank = np.full((n, len(policies)), -1, dtype=np.int16)
+    table_rank[row_of, flat_policy] = rank - 1
+    table_length = np.full((n, len(policies)), np.nan)
+    if length is not None:
+        length = np.asarray(length, dtype=float)
+        if length.size != rank.size or np.any(length < 0):
+            raise ValueError("ranking lengths must be non-negative numbers (NaN when unknown), one per ranked response")
+        table_length[row_of, flat_policy] = length
 
     prompt, prompts = _codes(prompt_ids)
     item, items = _codes(item_ids)
@@ -342,7 +395,7 @@ def encode_ranking_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: 
             f"rater {rater_ids[dup]!r} ranked item {item_ids[dup]!r} more than once; keep one ranking per rater and item"
         )
     _check_item_prompt(item, prompt, items, "rankings")
-    return RankingTable(policies, prompts, items, raters, rank, length, prompt, item, rater)
+    return RankingTable(policies, prompts, items, raters, table_rank, table_length, prompt, item, rater)
 
 
 def encode_harm_labels(labels: Iterable[HarmLabel | Mapping]) -> HarmTable:
@@ -358,20 +411,20 @@ def encode_harm_labels(labels: Iterable[HarmLabel | Mapping]) -> HarmTable:
 
 
 def encode_harm_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence,
-                        policy_names: Sequence[str], harmless: Sequence[bool]) -> HarmTable:
+                        policy_names: Sequence[str] | Coded, harmless: Sequence[bool]) -> HarmTable:
     """The same table from five aligned columns (one entry per label), with the same checks,
-    for callers that read labels from a database and need not build one object per label."""
-    n = len(policy_names)
+    for callers that read labels from a database and need not build one object per label.
+    ``policy_names`` may be :class:`Coded`; ``harmless`` may be a bool array."""
+    n = len(policy_names.codes) if isinstance(policy_names, Coded) else len(policy_names)
     if not all(len(column) == n for column in (item_ids, prompt_ids, rater_ids, harmless)):
         raise ValueError("harm label columns must all have the same length")
-    policies = tuple(sorted(set(policy_names)))
-    for name in policies:
-        _check_policy_name(name, lambda: "harm labels")
-    col = {p: j for j, p in enumerate(policies)}
-    policy = np.fromiter((col[name] for name in policy_names), dtype=np.int64, count=n)
-    if not all(isinstance(v, (bool, np.bool_)) for v in set(harmless)):
-        raise ValueError("harm labels: harmless must be True or False")
-    harm = np.fromiter((bool(v) for v in harmless), dtype=bool, count=n)
+    policies, policy = _policy_column(policy_names, "harm labels")
+    if isinstance(harmless, np.ndarray) and harmless.dtype == bool:
+        harm = harmless
+    else:
+        if not all(isinstance(v, (bool, np.bool_)) for v in set(harmless)):
+            raise ValueError("harm labels: harmless must be True or False")
+        harm = np.fromiter((bool(v) for v in harmless), dtype=bool, count=n)
     prompt, prompts = _codes(prompt_ids)
     item, items = _codes(item_ids)
     rater, raters = _codes(rater_ids)
@@ -379,7 +432,7 @@ def encode_harm_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Seq
     dup = _first_duplicate(key)
     if dup is not None:
         raise ValueError(
-            f"rater {rater_ids[dup]!r} labelled policy {policy_names[dup]!r} on item {item_ids[dup]!r} more than once"
+            f"rater {rater_ids[dup]!r} labelled policy {policies[policy[dup]]!r} on item {item_ids[dup]!r} more than once"
         )
     _check_item_prompt(item, prompt, items, "harm labels")
     return HarmTable(policies, prompts, items, raters, policy, harm, prompt, item, rater)

@@ -12,16 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from pipeline.stats import compute_report
-from pipeline.stats.data import HarmTable, RankingTable, encode_harm_columns, encode_ranking_columns
+from pipeline.stats.data import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
 from webapp.rating.models import Entry, Judgement, Round, RoundRater
@@ -99,25 +100,38 @@ def _entries(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict
     return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}
 
 
-def _json_column(values) -> list:
-    """Decode a column of JSON texts with one parser call instead of one per row (100k rows:
-    ~0.1 s instead of ~0.5 s). Backends that already decoded (a driver's JSON loader) pass."""
-    if all(v is None or isinstance(v, str) for v in values):
-        return json.loads("[" + ",".join("null" if v is None else v for v in values) + "]")
-    return [json.loads(v) if isinstance(v, str) else v for v in values]
+def _list_column(values: list, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A column of JSON arrays of numbers or booleans (``[3, 1, 2]``, ``[true, false]``) as
+    (length of each array, all their elements in one flat array), parsed in one numpy call:
+    100k rows cost ~20 ms this way against ~200 ms through a JSON parser call per row.
+    ``sizes``, when the lengths are known, are checked by the total only. Values a driver
+    already decoded are re-encoded first."""
+    texts = [v if isinstance(v, str) else json.dumps(v) for v in values]
+    if sizes is None:
+        sizes = np.fromiter((0 if t.strip() == "[]" else t.count(",") + 1 for t in texts), dtype=np.int64,
+                            count=len(texts))
+    flat = ",".join(t for t in texts if t.strip() != "[]").translate(_LIST_TEXT)
+    flat = flat.replace("true", "1").replace("false", "0")
+    elements = np.fromstring(flat, dtype=np.int64, sep=",") if flat.strip() else np.zeros(0, dtype=np.int64)
+    if elements.size != sizes.sum():
+        raise ValueError("a judgement's ranks or harm labels do not line up with its shown order")
+    return sizes, elements
+
+
+_LIST_TEXT = str.maketrans({"[": " ", "]": " "})
 
 
 def _judgement_rows(experiment: Experiment) -> list[tuple]:
-    """(item, prompt, rater, shown_order, ranks, harmless) of every counted judgement, in id order.
+    """(item, prompt, rater id, shown_order, ranks, harmless) of every counted judgement, in id order.
 
     The ORM writes the query (gold and excluded raters left out, portable across SQLite and
     PostgreSQL); it runs on a plain cursor, so the three JSON columns come back as text and are
-    decoded a column at a time rather than through a field converter per value."""
+    parsed a column at a time rather than through a field converter per value."""
     query = (
         Judgement.objects.filter(round__experiment=experiment, item__is_gold=False)
         .filter(~Exists(_excluded_membership("round_id", "rater_id")))
         .order_by("id")
-        .values_list("item_id", "item__prompt_id", "rater__username", "shown_order", "ranks", "harmless")
+        .values_list("item_id", "item__prompt_id", "rater_id", "shown_order", "ranks", "harmless")
     )
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
@@ -131,34 +145,52 @@ def human_inputs(experiment: Experiment) -> HumanInputs:
 
     One row per judgement: its ranks and harm labels are read from the copies the submit
     stores beside the marks (aligned with shown_order), not joined from four marks each, and
-    go straight into columns: 100k Ranking objects would cost more than the statistics."""
+    go into the tables as flat arrays: building 100k Ranking objects would cost more than
+    computing every statistic of the report."""
     entries, per_policy = _entries(experiment)
-    rows = _judgement_rows(experiment)
-    item_ids, prompt_ids, raters, shown_raw, ranks_raw, harmless_raw = zip(*rows) if rows else ((),) * 6
-    shown_rows = [[entries[entry_id] for entry_id in shown] for shown in _json_column(shown_raw)]
+    names = tuple(sorted({policy for policy, _ in entries.values()}))
+    size = max(entries, default=0) + 1
+    policy_of = np.full(size, -1, dtype=np.int64)
+    length_of = np.full(size, np.nan)
+    for entry_id, (policy, length) in entries.items():
+        policy_of[entry_id] = names.index(policy)
+        length_of[entry_id] = length
 
-    r_item, r_prompt, r_rater, r_policies, r_ranks, r_lengths = [], [], [], [], [], []
-    h_item, h_prompt, h_rater, h_policy, h_harmless = [], [], [], [], []
-    for i, (shown, ranks, harmless) in enumerate(zip(shown_rows, _json_column(ranks_raw), _json_column(harmless_raw))):
-        if ranks is not None and len(ranks) >= 2:
-            r_item.append(item_ids[i])
-            r_prompt.append(prompt_ids[i])
-            r_rater.append(raters[i])
-            r_policies.append([policy for policy, _ in shown])
-            r_ranks.append(ranks)
-            r_lengths.append([length for _, length in shown])
-        if harmless is not None:
-            k = len(harmless)
-            h_item.extend([item_ids[i]] * k)
-            h_prompt.extend([prompt_ids[i]] * k)
-            h_rater.extend([raters[i]] * k)
-            h_policy.extend(policy for policy, _ in shown)
-            h_harmless.extend(harmless)
+    rows = _judgement_rows(experiment)
+    item_ids, prompt_ids, rater_ids, shown_raw, ranks_raw, harmless_raw = zip(*rows) if rows else ((),) * 6
+    item = np.asarray(item_ids, dtype=np.int64)
+    prompt = np.asarray(prompt_ids, dtype=np.int64)
+    rater = np.asarray(rater_ids, dtype=np.int64)
+    sizes, shown = _list_column(shown_raw)
+    row_of = np.repeat(np.arange(len(rows)), sizes)
+
+    def for_rows(raw: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows where this column is set, their entries' positions in ``shown``, and its values."""
+        has = np.fromiter((v is not None for v in raw), dtype=bool, count=len(raw))
+        _, values = _list_column([v for v in raw if v is not None], sizes[has])
+        return has, np.flatnonzero(has[row_of]), values
+
+    ranked, at, ranks = for_rows(ranks_raw)
+    ranked_big = ranked & (sizes >= 2)  # a one-response judgement is not a ranking
+    keep = ranked_big[row_of[at]]
+    rankings = encode_ranking_flat(
+        item[ranked_big], prompt[ranked_big], rater[ranked_big], sizes[ranked_big],
+        Coded(policy_of[shown[at[keep]]], names), ranks[keep], length_of[shown[at[keep]]])
+    labelled, at, harmless = for_rows(harmless_raw)
+    harm = encode_harm_columns(
+        np.repeat(item[labelled], sizes[labelled]), np.repeat(prompt[labelled], sizes[labelled]),
+        np.repeat(rater[labelled], sizes[labelled]), Coded(policy_of[shown[at]], names), harmless.astype(bool))
+    usernames = _usernames(set(rankings.raters) | set(harm.raters))
     return HumanInputs(
-        rankings=encode_ranking_columns(r_item, r_prompt, r_rater, r_policies, r_ranks, r_lengths),
-        harm_labels=encode_harm_columns(h_item, h_prompt, h_rater, h_policy, h_harmless),
+        rankings=replace(rankings, raters=tuple(usernames[r] for r in rankings.raters)),
+        harm_labels=replace(harm, raters=tuple(usernames[r] for r in harm.raters)),
         lengths=per_policy,
     )
+
+
+def _usernames(user_ids: set[int]) -> dict[int, str]:
+    """Raters are known by username in every report table."""
+    return dict(User.objects.filter(id__in=user_ids).values_list("id", "username")) if user_ids else {}
 
 
 def choose_baseline(policies: list[str], wanted: str | None) -> str:
