@@ -1,10 +1,12 @@
 """Wall time of a demo-size arm on the bundled model: 16 prompts, 8 RL steps, 48 new tokens.
 
-    .venv/bin/python bench/demo_arm.py [--arm rlhf|dpo-human] [--threads N]
+    .venv/bin/python bench/demo_arm.py [--arm rlhf|direct-rlaif|dpo-human] [--threads N]
 
 ``rlhf``: an RM trained (LoRA, 1 epoch) on the demo experiment's human-labelled train pairs,
 then 8 steps of our REINFORCE (RLConfig defaults: 4 prompts x 2 samples per step) on 16 train
-prompts with that RM as reward, then one sample per test prompt (what raters rank). ``dpo-human``: DPO on the same pairs, then the samples.
+prompts with that RM as reward, then one sample per test prompt (what raters rank).
+``direct-rlaif``: the same RL with the labeler's direct 1-10 score of every rollout as reward
+(no RM; the labeler is the bundled model). ``dpo-human``: DPO on the same pairs, then the samples.
 The target is under 5 minutes on the 2-core CPU. Last line: one JSON object with stage times.
 """
 
@@ -37,7 +39,7 @@ def demo_pairs():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arm", choices=["rlhf", "dpo-human"], default="rlhf")
+    parser.add_argument("--arm", choices=["rlhf", "direct-rlaif", "dpo-human"], default="rlhf")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args()
 
@@ -60,18 +62,27 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         out = Path(out)
-        if args.arm == "rlhf":
+        if args.arm in ("rlhf", "direct-rlaif"):
             t = time.perf_counter()
-            rm = train_reward_model(RewardConfig(model=registry.DEFAULT_MODEL, batch_size=8, max_length=256,
-                                                 checkpoint_every=0),
-                                    build_examples(train, "human"), out / "rm", artifact_root=artifact_root)
-            times["reward_model_s"] = time.perf_counter() - t
+            if args.arm == "rlhf":
+                rm = train_reward_model(RewardConfig(model=registry.DEFAULT_MODEL, batch_size=8, max_length=256,
+                                                     checkpoint_every=0),
+                                        build_examples(train, "human"), out / "rm", artifact_root=artifact_root)
+                reward_fn = rm.model.as_reward_fn()
+                times["reward_model_s"] = time.perf_counter() - t
+            else:
+                from pipeline.labeling.config import LabelingConfig
+                from pipeline.labeling.direct import DirectScorer
+                from pipeline.rl import direct_reward_fn
+
+                labeler = registry.load_causal_lm(registry.DEFAULT_MODEL, artifact_root, precision="exact")
+                reward_fn = direct_reward_fn(DirectScorer(labeler, LabelingConfig(task="harmless")))
+                times["labeler_load_s"] = time.perf_counter() - t
             t = time.perf_counter()
             rl_config = RLConfig(policy=registry.DEFAULT_MODEL, steps=8, max_new_tokens=48, checkpoint_every=4)
-            policy = train_policy(rl_config,
-                                  prompts, rm.model.as_reward_fn(), out / "rl", artifact_root=artifact_root)
+            policy = train_policy(rl_config, prompts, reward_fn, out / "rl", artifact_root=artifact_root)
             times["rl_s"] = time.perf_counter() - t
-            extra = {"rm_pairs": len(train), "rl_steps": policy.steps, "rl_prompts_per_step": rl_config.batch_size,
+            extra = {"rm_pairs": len(train) if args.arm == "rlhf" else 0, "rl_steps": policy.steps, "rl_prompts_per_step": rl_config.batch_size,
                      "rl_samples_per_prompt": rl_config.samples_per_prompt, "rl_reward": policy.metrics.get("rl/reward"),
                      "rl_kl": policy.metrics.get("rl/kl"), "rl_tokens_per_s": round(policy.tokens_per_second, 2)}
         else:
