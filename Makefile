@@ -34,7 +34,7 @@ migrate: venv
 	$(BIN)/python manage.py migrate --noinput -v 0
 
 users: migrate
-	$(BIN)/python manage.py create_lab_users
+	$(BIN)/python manage.py create_lab_users --base-url http://$(HOST):$(PORT)
 
 demo: migrate
 	$(BIN)/python manage.py load_demo

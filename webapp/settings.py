@@ -132,7 +132,7 @@ PRICE_PER_HUMAN_LABEL = env_float("PRICE_PER_HUMAN_LABEL", 0.50, minimum=0.0)
 
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL",
-    "filesystem://",
+    "filesystem://localhost/",  # the host is a placeholder: kombu warns when there is none
     schemes={"filesystem", "redis", "rediss", "amqp", "sqla+sqlite", "sqla+postgresql"},
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -29,7 +29,7 @@ def isolated_broker(settings, tmp_path):
     queue = tmp_path / "broker" / "queue"
     queue.mkdir(parents=True)
     saved = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.broker_url = "filesystem://"
+    app.conf.broker_url = "filesystem://localhost/"
     app.conf.broker_transport_options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
                                          "processed_folder": str(tmp_path / "broker"), "store_processed": False,
                                          "control_folder": str(tmp_path / "broker" / "control")}

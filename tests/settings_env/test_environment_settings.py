@@ -32,7 +32,7 @@ def test_the_embedded_default_is_sqlite_in_wal_mode_under_var_with_a_filesystem_
     assert loaded["engine"] == "django.db.backends.sqlite3"
     assert loaded["name"] == str(tmp_path / "lab.sqlite3")
     assert "journal_mode=WAL" in loaded["options"]["init_command"]
-    assert loaded["broker"] == "filesystem://"
+    assert loaded["broker"] == "filesystem://localhost/"
     assert loaded["artifacts"] == str(tmp_path / "artifacts")
     assert (tmp_path / "secret_key").is_file()
 
