@@ -24,7 +24,7 @@ def hh_path() -> Path:
 def artifact_root() -> Path:
     from django.conf import settings
 
-    return Path(settings.ARTIFACT_ROOT)
+    return Path(settings.ARTIFACT_LOCAL)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from webapp.env import (
     env_bool,
@@ -119,9 +120,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 # -- the lab --------------------------------------------------------------------------
 
+# A folder, or an fsspec URL (s3://bucket/lab) that workers on several machines share.
 ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", VAR_DIR / "artifacts")
+# Where models and runs are on this machine's disk: ARTIFACT_ROOT itself when it is a folder,
+# else a local mirror of it (webapp/pipeline/artifacts.py), the same path on every machine.
+ARTIFACT_LOCAL = (
+    ARTIFACT_ROOT if "://" not in ARTIFACT_ROOT else env_path("ARTIFACT_LOCAL", VAR_DIR / "artifact-mirror")
+)
+if "://" in ARTIFACT_LOCAL:
+    raise ImproperlyConfigured(f"ARTIFACT_LOCAL={ARTIFACT_LOCAL!r} must be a folder on this machine, not a URL")
 # Checkpoints and outputs of pipeline runs, one folder per run.
-RUNS_ROOT = env_path("RUNS_ROOT", Path(ARTIFACT_ROOT) / "runs") if "://" not in ARTIFACT_ROOT else f"{ARTIFACT_ROOT}/runs"
+RUNS_ROOT = env_path("RUNS_ROOT", Path(ARTIFACT_LOCAL) / "runs")
 DEFAULT_MODEL_SPEC = env_str("DEFAULT_MODEL_SPEC", "smollm2-135m-instruct")
 ALLOW_MODEL_DOWNLOAD = env_bool("ALLOW_MODEL_DOWNLOAD", False)
 # Prices used to put the cost of AI labels beside the cost of the same number of human labels.

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 
 from pipeline import registry
-from webapp.pipeline import runs
+from webapp.pipeline import artifacts, runs
 from pipeline.labeling import metrics as label_metrics
 from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.engine import Labeler, Sample
@@ -37,8 +37,9 @@ SWEEP_GRID = [
 @functools.lru_cache(maxsize=2)
 def _load(spec: str, precision: str) -> registry.LoadedModel:
     # One labeler stays loaded per worker process: sweeps and successive runs reuse it.
-    registry.prepare(spec, settings.ARTIFACT_ROOT, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
-    return registry.load_causal_lm(spec, settings.ARTIFACT_ROOT, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+    artifacts.pull_spec(spec)  # a checkpoint trained on another machine, with a remote artifact root
+    registry.prepare(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+    return registry.load_causal_lm(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
 
 
 def labeling_run_create(

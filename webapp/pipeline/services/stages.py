@@ -164,7 +164,7 @@ def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
         def progress(step: str, done: int, _n: int, i=i, spec=spec) -> None:
             report(min(3 * i + done, total), total, note=f"{spec}: {step}")
 
-        resolved = registry.prepare(spec, settings.ARTIFACT_ROOT, allow_download=settings.ALLOW_MODEL_DOWNLOAD, on_progress=progress)
+        resolved = registry.prepare(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD, on_progress=progress)
         report(3 * (i + 1), total, note=f"{spec}: ready ({resolved.kind})")
     return {"models": specs}
 

@@ -3,8 +3,9 @@
 Django side of the training stages: the ML work is plain Python (``pipeline.reward``,
 ``pipeline.rl``, ``pipeline.dpo``, ``pipeline.sft``, ``pipeline.generation``); this module
 reads the experiment's pairs and labels from the database, gives the trainer an output
-folder under ``ARTIFACT_ROOT/runs/`` (where it keeps its checkpoints, so a claimed-again run
-continues from the last one), and stores per-step metrics and the result on the run.
+folder under ``RUNS_ROOT`` (where it keeps its checkpoints, so a claimed-again run continues
+from the last one), and stores per-step metrics and the result on the run. With an fsspec
+ARTIFACT_ROOT the run folder and the checkpoints a run reads are mirrored (``artifacts``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable
 from django.conf import settings
 from django.db import transaction
 
-from webapp.pipeline import runs
+from webapp.pipeline import artifacts, runs
 from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
 from pipeline.reward import data as reward_data
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
@@ -57,9 +58,25 @@ def preference_pairs(experiment: Experiment, split: str, labeling_run: LabelingR
     ]
 
 
+def _start(run: TrainingRun, *specs: str | None) -> None:
+    """Bring what a run reads into the local mirror: its own folder (a run claimed again on
+    another machine resumes from the checkpoints saved there) and its parent checkpoints."""
+    artifacts.pull(run_dir(run))
+    for spec in specs:
+        artifacts.pull_spec(spec)
+
+
+def _finish(run: TrainingRun, result, metrics: dict) -> None:
+    """Upload the run folder before the result is recorded: a later stage may start on
+    another machine the moment the run shows as succeeded."""
+    artifacts.push(run_dir(run))
+    runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
+
+
 def _record_metrics(run: TrainingRun, on_progress: ProgressFn | None = None) -> tuple[ProgressFn, Callable[[int, dict], None]]:
     """Callbacks for a trainer: metrics become TrainingMetric rows; progress becomes the run's
-    heartbeat and is passed on to the caller's ``on_progress``."""
+    heartbeat (and, with a remote artifact root, a periodic upload of the run folder) and is
+    passed on to the caller's ``on_progress``."""
 
     def record_metrics(step: int, values: dict) -> None:
         clean = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
@@ -70,8 +87,11 @@ def _record_metrics(run: TrainingRun, on_progress: ProgressFn | None = None) -> 
             point.save(update_fields=["values"])
         runs.run_heartbeat(run, step=step)
 
+    pusher = artifacts.Pusher(run_dir(run))
+
     def record_progress(done: int, total: int) -> None:
         runs.run_heartbeat(run, progress_done=done, progress_total=total)
+        pusher.maybe()  # checkpoints reach the shared artifact root while the run goes on
         if on_progress:
             on_progress(done, total)
 
@@ -120,16 +140,16 @@ def reward_run_execute(*, run_id: int, worker: str | None = None, force: bool = 
         examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
         held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
         progress, record_metrics = _record_metrics(run, on_progress)
-
+        _start(run, config.model)
         result = train_reward_model(
-            config, examples, run_dir(run), artifact_root=settings.ARTIFACT_ROOT,
+            config, examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
             eval_pairs=held_out or None, on_progress=progress, on_metrics=record_metrics,
         )
         metrics = {**result.metrics, "train/pairs": len(examples), "train/pairs_per_second": result.pairs_per_second}
         if result.accuracy is not None:
             accuracy = result.accuracy.to_dict()
             metrics.update({"reward/accuracy": accuracy.get("accuracy"), "reward/accuracy_ci": [accuracy.get("ci_low"), accuracy.get("ci_high")], "reward/accuracy_n": accuracy.get("n")})
-        runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
+        _finish(run, result, metrics)
     return run
 
 
@@ -177,7 +197,7 @@ def _reward_fn(run: TrainingRun):
     if run.reward_run is not None:
         from pipeline.reward.model import RewardModel
 
-        rm = RewardModel.from_pretrained(run.reward_run.checkpoint_path, settings.ARTIFACT_ROOT)
+        rm = RewardModel.from_pretrained(run.reward_run.checkpoint_path, settings.ARTIFACT_LOCAL)
         return rm.eval().as_reward_fn()
     from pipeline.labeling.config import LabelingConfig
     from pipeline.labeling.direct import DirectScorer
@@ -195,8 +215,8 @@ def policy_run_execute(*, run_id: int, worker: str | None = None, force: bool = 
         return None
     with runs.run_working(run):
         progress, record_metrics = _record_metrics(run, on_progress)
-
-        common = dict(artifact_root=settings.ARTIFACT_ROOT, on_progress=progress, on_metrics=record_metrics)
+        _start(run, run.config.get("policy"), run.reward_run.checkpoint_path if run.reward_run else None)
+        common = dict(artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
         if run.algorithm == "dpo":
             from pipeline.dpo import DPOConfig, train_dpo
 
@@ -208,8 +228,7 @@ def policy_run_execute(*, run_id: int, worker: str | None = None, force: bool = 
 
             prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
             result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), run_dir(run), algorithm=run.algorithm, **common)
-        metrics = {**result.metrics, "rl/tokens_per_second": result.tokens_per_second}
-        runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
+        _finish(run, result, {**result.metrics, "rl/tokens_per_second": result.tokens_per_second})
     return run
 
 
@@ -231,12 +250,12 @@ def sft_run_execute(*, run_id: int, worker: str | None = None, force: bool = Fal
         return None
     with runs.run_working(run):
         progress, record_metrics = _record_metrics(run, on_progress)
-
+        _start(run, run.config.get("model"))
         prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
         examples = [SFTExample(p.context, p.reference) for p in prompts]
-        result = train_sft(SFTConfig.from_dict(run.config), examples, run_dir(run), artifact_root=settings.ARTIFACT_ROOT,
+        result = train_sft(SFTConfig.from_dict(run.config), examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
                            on_progress=progress, on_metrics=record_metrics)
-        runs.run_finish(run, metrics=result.metrics, checkpoint_path=str(result.model_path), step=result.steps)
+        _finish(run, result, result.metrics)
     return run
 
 
@@ -277,6 +296,7 @@ def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool 
     if run is None:
         return None
     with runs.run_working(run):
+        artifacts.pull_spec(run.model_spec)  # a policy trained on another machine
         config = GenerationConfig.from_dict(run.config) if run.config else GenerationConfig()
         prompts = Prompt.objects.filter(experiment=run.experiment, split=run.split).order_by("id")
         done = set(PolicyResponse.objects.filter(prompt__in=prompts, policy=run.policy).values_list("prompt_id", flat=True))
@@ -285,7 +305,7 @@ def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool 
         chunk = 16
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
-            samples = generate_for_checkpoint(run.model_spec, settings.ARTIFACT_ROOT, [p.context for p in part], config)
+            samples = generate_for_checkpoint(run.model_spec, settings.ARTIFACT_LOCAL, [p.context for p in part], config)
             with transaction.atomic():
                 PolicyResponse.objects.bulk_create(
                     [

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         try:
             resolved = registry.prepare(
                 spec,
-                settings.ARTIFACT_ROOT,
+                settings.ARTIFACT_LOCAL,
                 allow_download=settings.ALLOW_MODEL_DOWNLOAD,
                 force=force,
                 on_progress=progress,
