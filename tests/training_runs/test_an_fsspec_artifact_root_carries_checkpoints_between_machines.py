@@ -6,6 +6,7 @@ The URL is a real fsspec filesystem (``file://``), the stages are the real ones.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def test_a_push_mirrors_a_folder_and_a_pull_restores_it(remote):
     pusher = artifacts.Pusher(run)
     pusher.push()
     twin = bucket / "runs" / "training-1"
+    state = run / "checkpoints" / "step-00000002" / "state.pt"
+    assert state.stat().st_mtime == pytest.approx((twin / state.relative_to(run)).stat().st_mtime)
     assert sorted(p.relative_to(twin).as_posix() for p in twin.rglob("*") if p.is_file()) == [
         "checkpoints/step-00000002/DONE", "checkpoints/step-00000002/state.pt", "metrics.jsonl"]
 
@@ -51,6 +54,15 @@ def test_a_push_mirrors_a_folder_and_a_pull_restores_it(remote):
     pusher.push()
     assert (twin / "metrics.jsonl").read_text().count("step") == 2
     assert not (twin / "checkpoints" / "step-00000002" / "state.pt").exists()
+
+    # Another machine resumed the run and rewrote a file at the same size: the newer copy wins.
+    (twin / "metrics.jsonl").write_text('{"step": 2}\n{"step": 6}\n')
+    later = (run / "metrics.jsonl").stat().st_mtime + 30
+    os.utime(twin / "metrics.jsonl", (later, later))
+    assert artifacts.pull(run) is True
+    assert '"step": 6' in (run / "metrics.jsonl").read_text()
+    artifacts.pull(run)  # nothing newer now: the file is kept as it is
+    assert (run / "metrics.jsonl").stat().st_mtime == pytest.approx(later)
 
     shutil.rmtree(run)
     assert artifacts.pull(run) is True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -69,9 +70,36 @@ def _local_files(folder: Path) -> dict[str, os.stat_result]:
     return found
 
 
+def _modified(info: dict) -> float | None:
+    """A remote file's modification time in epoch seconds, whatever the backend calls it."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        try:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def _stale(target: Path, info: dict) -> bool:
+    """Whether the local copy must be (re)downloaded: missing, another size, or older than the
+    remote file (a checkpoint rewritten at the same size by a run that resumed elsewhere)."""
+    if not target.is_file():
+        return True
+    stat = target.stat()
+    modified = _modified(info)
+    return stat.st_size != info["size"] or (modified is not None and modified > stat.st_mtime + 1.0)
+
+
 def pull(folder: str | os.PathLike) -> bool:
-    """Download the files of ``folder``'s remote twin that are missing here or differ in size.
-    Returns whether there was a remote twin to read."""
+    """Download the files of ``folder``'s remote twin that are missing here, differ in size or
+    are newer there. Returns whether there was a remote twin to read."""
     twin = _remote_of(Path(folder))
     if twin is None:
         return False
@@ -83,11 +111,15 @@ def pull(folder: str | os.PathLike) -> bool:
     for remote_path in sorted(listing, key=lambda p: _done_last(p[len(base):].lstrip("/"))):
         relative = remote_path[len(base):].lstrip("/")
         target = folder / relative
-        if not _travels(relative) or (target.is_file() and target.stat().st_size == listing[remote_path]["size"]):
+        info = listing[remote_path]
+        if not _travels(relative) or not _stale(target, info):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.download")
         fs.get_file(remote_path, str(staging))
+        modified = _modified(info)
+        if modified is not None:  # the copy carries the remote time, so it is not fetched again
+            os.utime(staging, (modified, modified))
         staging.replace(target)
     return True
 
@@ -121,13 +153,18 @@ class Pusher:
         files = _local_files(self.folder)
         for relative in sorted(files, key=_done_last):
             stat = files[relative]
-            signature = (stat.st_size, stat.st_mtime_ns)
-            if self.sent.get(relative) == signature:
+            if self.sent.get(relative) == (stat.st_size, stat.st_mtime_ns):
                 continue
             remote_path = f"{base}/{relative}"
             fs.makedirs(remote_path.rsplit("/", 1)[0], exist_ok=True)
-            fs.put_file(str(self.folder / relative), remote_path)
-            self.sent[relative] = signature
+            local = self.folder / relative
+            fs.put_file(str(local), remote_path)
+            # The local copy takes the upload's time, so a later pull here sees nothing newer.
+            modified = _modified(fs.info(remote_path))
+            if modified is not None:
+                os.utime(local, (modified, modified))
+            stat = local.stat()
+            self.sent[relative] = (stat.st_size, stat.st_mtime_ns)
         if fs.exists(base):
             for remote_path in fs.find(base):
                 relative = remote_path[len(base):].lstrip("/")
