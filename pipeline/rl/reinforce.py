@@ -51,6 +51,7 @@ import torch.nn.functional as F
 
 from pipeline import registry
 from pipeline.generation import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids, sample
+from pipeline.distributed import Ranks
 from pipeline.reward.model import RewardModel
 from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
 from pipeline.training_utils import (
@@ -178,12 +179,14 @@ def train_reinforce(
     """Run REINFORCE-with-baseline from ``config.policy`` on ``prompts`` (contexts); resumable from out_dir."""
     if not prompts:
         raise ValueError("no training prompts")
-    on_progress = on_progress or no_progress
+    ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
+    on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics)
+    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
 
     # -- models: policy, reference and value, all from the SFT checkpoint ---------------------------
-    loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
+    loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
+                                     precision=config.precision)
     tokenizer, device = loaded.tokenizer, loaded.device
     value = RewardModel.from_causal_lm(loaded.model, tokenizer, max_length=config.max_prompt_tokens,
                                        chat_template=config.chat_template)
@@ -219,12 +222,12 @@ def train_reinforce(
     tokens_generated, started = 0, time.perf_counter()
     for step in range(start, config.steps):
         laps = Laps()  # seconds per phase, logged as time/<phase>_seconds
-        picked = prompt_batch(prompt_lengths, config.batch_size, config.seed, step, config.group_by_length)
+        picked = ranks.shard(prompt_batch(prompt_lengths, config.batch_size, config.seed, step, config.group_by_length))
         rows = [i for i in picked for _ in range(k)]  # k rollouts per prompt, adjacent
 
         # 1. Rollouts from the current policy (a per-step generator makes a resumed run identical).
         ids, mask = pad_left([encoded[i] for i in picked], pad, device)
-        generator = torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + step)
+        generator = torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + step * 9_973 + ranks.rank)
         with lora_merged(policy):
             roll = sample(policy, ids, mask, max_new_tokens=config.max_new_tokens, min_new_tokens=config.min_new_tokens,
                           eos=stop, pad_id=pad, temperature=config.temperature, generators=generator, repeats=k)
@@ -253,39 +256,49 @@ def train_reinforce(
         if step == 0:  # start the baseline at the first batch's mean reward, whatever the prompt
             with torch.no_grad():
                 value.head.weight.zero_()
-                value.head.bias.fill_(total.mean().item())
+                value.head.bias.fill_(ranks.mean(total.mean()))  # the same start on every process
         v = value(*pad_right([encoded[i] for i in picked], pad, device)).repeat_interleave(k)
         laps("value_forward")
 
         # 5. One policy-gradient step and one value-regression step.
         policy_loss, value_loss, _ = reinforce_losses(logp, roll.mask, total, v, config.whiten_advantages)
         (policy_loss + value_loss).backward()  # disjoint parameters: each loss reaches only its own model
+        ranks.average_gradients(policy_params + value_body_params + list(value.head.parameters()))
         clip_and_step(opt_policy, policy_params, config.grad_clip)
         clip_and_step(opt_value, value_body_params + list(value.head.parameters()), config.grad_clip)
         laps("backward")
 
         done = step + 1
-        files.log(done, {
-            "loss/train": policy_loss.item(),
-            "rl/reward": reward.mean().item(),
-            "rl/kl": kl.mean().item(),
-            "rl/total_reward": total.mean().item(),
-            "rl/value": v.mean().item(),
-            "rl/value_loss": value_loss.item(),
-            "rl/response_length": lengths.float().mean().item(),
+        metrics = {
+            "loss/train": ranks.mean(policy_loss),
+            "rl/reward": ranks.mean(reward.mean()),
+            "rl/kl": ranks.mean(kl.mean()),
+            "rl/total_reward": ranks.mean(total.mean()),
+            "rl/value": ranks.mean(v.mean()),
+            "rl/value_loss": ranks.mean(value_loss),
+            "rl/response_length": ranks.mean(lengths.float().mean()),
             "time/step_seconds": sum(laps.times.values()),
             **laps.times,
-        })
+        }
+        if ranks.main:
+            files.log(done, metrics)
         on_progress(done, config.steps)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-            checkpoints.save(done, modules, optimizers)
+            if ranks.main:
+                checkpoints.save(done, modules, optimizers)
+            ranks.barrier()
 
     elapsed = time.perf_counter() - started
+    tokens_generated = round(ranks.mean(tokens_generated) * ranks.world)
     final_step = max(start, config.steps)
-    if config.steps > start:
-        checkpoints.save(final_step, modules, optimizers)
-    model_path = export_causal_lm(policy, tokenizer, out_dir / "final")
+    model_path = out_dir / "final"
+    if ranks.main:
+        if config.steps > start:
+            checkpoints.save(final_step, modules, optimizers)
+        model_path = export_causal_lm(policy, tokenizer, model_path)
+    ranks.barrier()
     result = PolicyResult(out_dir, model_path, final_step, start, "reinforce", dict(files.last),
                           tokens_generated / elapsed if elapsed > 0 and tokens_generated else 0.0)
-    files.write_result(result.to_dict())
+    if ranks.main:
+        files.write_result(result.to_dict())
     return result
