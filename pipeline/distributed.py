@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -55,9 +55,10 @@ class Ranks:
         return requested
 
     def shard(self, items: Sequence[T]) -> list[T]:
-        """This process's share of a step's batch (the batch must have at least ``world`` items)."""
-        if self.world > 1 and len(items) < self.world:
-            raise ValueError(f"a batch of {len(items)} cannot be split over {self.world} processes")
+        """This process's share of a step's batch. A batch smaller than the number of processes
+        (an epoch's last) goes whole to each: their averaged gradient is that batch's own."""
+        if len(items) < self.world:
+            return list(items)
         return list(items[self.rank :: self.world])
 
     def average_gradients(self, params: Sequence[torch.nn.Parameter]) -> None:
@@ -87,3 +88,9 @@ class Ranks:
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
+
+    def main_then_wait(self, action: Callable[[], T]) -> T | None:
+        """Run ``action`` (a write: checkpoint, export, evaluation) on process 0; the others wait."""
+        result = action() if self.main else None
+        self.barrier()
+        return result

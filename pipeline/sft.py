@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from pipeline import registry
+from pipeline.distributed import Ranks
 from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_left, position_ids
 from pipeline.rl.config import PolicyResult
 from pipeline.training_utils import (
@@ -110,10 +111,12 @@ def train_sft(
     """Fine-tune ``config.model`` on (context, reference) examples; resumable from out_dir's last checkpoint."""
     if not examples:
         raise ValueError("no SFT examples: without reference outputs, use the base model as the SFT policy")
-    on_progress = on_progress or no_progress
+    ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
+    on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics)
-    loaded = registry.load_causal_lm(config.model, artifact_root, device=config.device, precision=config.precision)
+    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    loaded = registry.load_causal_lm(config.model, artifact_root, device=ranks.device(config.device),
+                                     precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
     if use_lora(config.lora, loaded.device):
         model = add_lora(model, config.lora_settings(), causal_lm=True)
@@ -139,18 +142,22 @@ def train_sft(
     step, started = start, time.perf_counter()
     while step < total:
         epoch, index = divmod(step, steps_per_epoch)
-        batch = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index]
+        batch = ranks.shard(length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index])
         loss = response_nll(model, [rows[i] for i in batch], tokenizer.pad_token_id, loaded.device)
         loss.backward()
+        ranks.average_gradients(params)
         clip_and_step(optimizer, params, config.grad_clip)
         step += 1
-        files.log(step, {"loss/train": loss.item(), "epoch": epoch})
+        metrics = {"loss/train": ranks.mean(loss), "epoch": epoch}
+        if ranks.main:
+            files.log(step, metrics)
         on_progress(step, total)
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-            checkpoints.save(step, {"policy": model}, {"adamw": optimizer})
+            ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
     if step > start:
-        checkpoints.save(step, {"policy": model}, {"adamw": optimizer})
-    model_path = export_causal_lm(model, tokenizer, out_dir / "final")
+        ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
+    model_path = ranks.main_then_wait(lambda: export_causal_lm(model, tokenizer, out_dir / "final")) or out_dir / "final"
     result = PolicyResult(out_dir, model_path, step, start, "sft", dict(files.last))
-    files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
+    if ranks.main:
+        files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
     return result

@@ -12,12 +12,13 @@ with the same ``out_dir`` continues from the last checkpoint (same batches, same
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
+from pipeline.distributed import Ranks
 from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.reward.evaluate import AccuracyResult, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
@@ -122,11 +123,12 @@ def train_reward_model(
     """
     if not examples:
         raise ValueError("no training examples: the label source gave no labelled pairs")
-    on_progress = on_progress or no_progress
+    ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
+    on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
-    files = RunFiles(out_dir, on_metrics)
+    files = RunFiles(out_dir, on_metrics if ranks.main else None)
     files.write_config(config)
-    rm = build_reward_model(config, artifact_root)
+    rm = build_reward_model(replace(config, device=ranks.device(config.device)), artifact_root)
 
     body_params = [p for p in rm.body.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -150,35 +152,44 @@ def train_reward_model(
     while step < total:
         step_started = time.perf_counter()
         epoch, index = divmod(step, steps_per_epoch)
-        batch = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index]
+        whole = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index]
+        batch = ranks.shard(whole)
         r1, r2 = rm.pair_scores([encoded[i] for i in batch], config.share_prefix)
         p = labels[batch].to(r1.device)
         loss = soft_preference_loss(r1, r2, p)
         loss.backward()
+        ranks.average_gradients(params)
         clip_and_step(optimizer, params, config.grad_clip)
         step += 1
-        pairs_seen += len(batch)
+        pairs_seen += len(whole)
         with torch.no_grad():
             decided = p != 0.5
             agree = ((r1 > r2) == (p > 0.5)) & decided
             accuracy = agree.sum().item() / max(1, int(decided.sum()))
-        files.log(step, {"loss/train": loss.item(), "reward/train_accuracy": accuracy,
-                         "reward/margin": (r1 - r2).abs().mean().item(), "epoch": epoch,
-                         "time/step_seconds": time.perf_counter() - step_started})
+        metrics = {"loss/train": ranks.mean(loss), "reward/train_accuracy": ranks.mean(accuracy),
+                   "reward/margin": ranks.mean((r1 - r2).abs().mean()), "epoch": epoch,
+                   "time/step_seconds": time.perf_counter() - step_started}
+        if ranks.main:
+            files.log(step, metrics)
         on_progress(step, total)
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-            checkpoints.save(step, {"rm": rm}, {"adamw": optimizer})
+            ranks.main_then_wait(lambda: checkpoints.save(step, {"rm": rm}, {"adamw": optimizer}))
     elapsed = time.perf_counter() - started
     if step > start_step:
-        checkpoints.save(step, {"rm": rm}, {"adamw": optimizer})
+        ranks.main_then_wait(lambda: checkpoints.save(step, {"rm": rm}, {"adamw": optimizer}))
 
-    accuracy = None
-    if eval_pairs:
-        accuracy = pairwise_accuracy(rm, eval_pairs, batch_size=config.eval_batch_size, share_prefix=config.share_prefix)
-        files.log(step, {"reward/accuracy": accuracy.accuracy, "reward/accuracy_low": accuracy.ci_low,
-                         "reward/accuracy_high": accuracy.ci_high})
-    model_path = rm.save(out_dir / "final", extra={"base": config.model, "steps": step})
+    def evaluate_and_save():
+        accuracy = None
+        if eval_pairs:
+            accuracy = pairwise_accuracy(rm, eval_pairs, batch_size=config.eval_batch_size,
+                                         share_prefix=config.share_prefix)
+            files.log(step, {"reward/accuracy": accuracy.accuracy, "reward/accuracy_low": accuracy.ci_low,
+                             "reward/accuracy_high": accuracy.ci_high})
+        return accuracy, rm.save(out_dir / "final", extra={"base": config.model, "steps": step})
+
+    accuracy, model_path = ranks.main_then_wait(evaluate_and_save) or (None, out_dir / "final")
     result = RewardResult(out_dir, model_path, step, start_step, dict(files.last), accuracy,
                           pairs_seen / elapsed if elapsed > 0 else 0.0, rm.eval())
-    files.write_result(result.to_dict())
+    if ranks.main:
+        files.write_result(result.to_dict())
     return result

@@ -284,9 +284,7 @@ def train_reinforce(
             files.log(done, metrics)
         on_progress(done, config.steps)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-            if ranks.main:
-                checkpoints.save(done, modules, optimizers)
-            ranks.barrier()
+            ranks.main_then_wait(lambda: checkpoints.save(done, modules, optimizers))
 
     elapsed = time.perf_counter() - started
     tokens_generated = round(ranks.mean(tokens_generated) * ranks.world)
