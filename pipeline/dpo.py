@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline import registry
+from pipeline.distributed import Ranks
 from pipeline.generation import format_prompt
 from pipeline.reward.data import PreferenceExample
 from pipeline.rl.config import PolicyResult
@@ -85,9 +86,11 @@ def train_dpo(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOConfig as TrlDPOConfig, DPOTrainer
 
+    ranks = Ranks.from_env()  # TRL's trainer spreads itself over the processes accelerate started
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics)
-    loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
+    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
+                                     precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
     rows = dpo_rows(tokenizer, examples, config.chat_template)
     if not rows["prompt"]:
@@ -115,7 +118,7 @@ def train_dpo(
     class Bridge(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if "loss" not in logs:
+            if "loss" not in logs or not state.is_world_process_zero:
                 return
             files.log(state.global_step, {
                 "loss/train": logs["loss"],
@@ -124,7 +127,7 @@ def train_dpo(
             })
 
         def on_step_end(self, args, state, control, **kwargs):
-            if on_progress:
+            if on_progress and state.is_world_process_zero:
                 on_progress(state.global_step, state.max_steps)
 
     trainer = DPOTrainer(
@@ -140,7 +143,9 @@ def train_dpo(
     files.resume_at(start)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
-    model_path = export_causal_lm(trainer.model, tokenizer, out_dir / "final")
-    result = PolicyResult(out_dir, model_path, int(trainer.state.global_step), start, "dpo", dict(files.last))
-    files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
+    model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
+    result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, "dpo",
+                          dict(files.last))
+    if ranks.main:
+        files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
     return result

@@ -26,6 +26,7 @@ from typing import Sequence
 import torch
 
 from pipeline import registry
+from pipeline.distributed import Ranks
 from pipeline.generation import format_prompt
 from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
 from pipeline.training_utils import (
@@ -58,8 +59,8 @@ def _callback(files: RunFiles, total: int, on_progress: ProgressFn | None, count
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if "reward" not in logs and "loss" not in logs:
-                return  # the end-of-training summary
+            if ("reward" not in logs and "loss" not in logs) or not state.is_world_process_zero:
+                return  # the end-of-training summary, or not the process that writes
             length = logs.get("completions/mean_length", 0.0)
             ours = {
                 "loss/train": logs.get("loss"),
@@ -75,7 +76,7 @@ def _callback(files: RunFiles, total: int, on_progress: ProgressFn | None, count
             files.log(state.global_step, {k: v for k, v in ours.items() if v is not None})
 
         def on_step_end(self, args, state, control, **kwargs):
-            if on_progress:
+            if on_progress and state.is_world_process_zero:
                 on_progress(state.global_step, total)
 
     return Bridge()
@@ -104,9 +105,11 @@ def train_with_trl(
     else:
         raise ValueError(f"unknown TRL algorithm {algorithm!r}: use 'rloo' or 'grpo'")
 
+    ranks = Ranks.from_env()  # TRL's trainer spreads itself over the processes accelerate started
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics)
-    loaded = registry.load_causal_lm(config.policy, artifact_root, device=config.device, precision=config.precision)
+    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
+                                     precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
     on_cpu = loaded.device.type == "cpu"
     generations = max(2, config.samples_per_prompt)
@@ -157,10 +160,11 @@ def train_with_trl(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     elapsed = time.perf_counter() - started
-    model_path = export_causal_lm(trainer.model, tokenizer, out_dir / "final")
-    result = PolicyResult(out_dir, model_path, int(trainer.state.global_step), start, algorithm, dict(files.last),
-                          counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)
-    files.write_result(result.to_dict())
+    model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
+    result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, algorithm,
+                          dict(files.last), counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)
+    if ranks.main:
+        files.write_result(result.to_dict())
     del trainer
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

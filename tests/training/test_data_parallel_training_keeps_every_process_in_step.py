@@ -43,3 +43,16 @@ def test_two_processes_train_one_model_in_lockstep(kind, steps, optimizers, bund
     rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows if "loss/train" in json.loads(r)] == list(range(1, steps + 1))
     assert (tmp_path / "run" / "final").is_dir()
+
+
+def test_trl_dpo_runs_over_two_processes_and_writes_once(bundled_spec, artifact_root, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), str(SCRIPT), "dpo", bundled_spec, str(artifact_root), str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [json.loads((tmp_path / f"params-{r}.json").read_text())["steps"] for r in (0, 1)] == [2, 2]
+    rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]  # logged by the first process only
+    assert (tmp_path / "run" / "final" / "config.json").is_file()

@@ -1,6 +1,7 @@
 """One process of a data-parallel run of our own loops (started by torchrun in the test):
-``train_rank.py KIND MODEL ARTIFACT_ROOT OUT`` with KIND reinforce | reward | sft. It trains,
-and writes what its parameters were after every optimizer step to OUT/params-RANK.json."""
+``train_rank.py KIND MODEL ARTIFACT_ROOT OUT`` with KIND reinforce | reward | sft | dpo. It
+trains, and writes what its parameters were after every optimizer step of our loops to
+OUT/params-RANK.json (TRL's DPO keeps its replicas in step itself, through DDP)."""
 
 import json
 import os
@@ -46,6 +47,14 @@ elif kind == "reward":
     config = reward_train.RewardConfig(model=spec, lora=True, batch_size=4, epochs=1, checkpoint_every=1, seed=5,
                                        device="cpu", max_length=64)
     result = reward_train.train_reward_model(config, examples, out / "run", artifact_root=artifact_root)
+elif kind == "dpo":
+    import pipeline.dpo as dpo
+
+    examples = [reward_train.PreferenceExample(f"Human: question {i}?", f"Helpful answer {i}.", f"Rude answer {i}!",
+                                               p=1.0 if i % 2 else 0.0) for i in range(8)]
+    config = dpo.DPOConfig(policy=spec, batch_size=2, max_steps=2, checkpoint_every=0, seed=1, device="cpu",
+                           max_length=64)
+    result = dpo.train_dpo(config, examples, out / "run", artifact_root=artifact_root)
 else:
     examples = [sft.SFTExample(f"Human: say {w}.", f"{w} {w} {w}.") for w in ("red", "green", "blue", "pink", "gold")]
     config = sft.SFTConfig(model=spec, lora=True, batch_size=4, epochs=1, checkpoint_every=1, seed=3, device="cpu",
