@@ -1,4 +1,4 @@
-"""Shared pieces of the training and sampling commands: a progress bar and the final report."""
+"""Shared pieces of the stage commands (label, train_*, sample): a progress bar and the final report."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from tqdm import tqdm
 from webapp.pipeline.models import Status
 
 
-def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False):
-    bar = tqdm(desc=str(run), unit="step", disable=quiet, file=command.stderr._out)
+def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False, desc: str = "", unit: str = "step"):
+    """Claim and run ``run`` with ``execute`` in this process, a progress bar on stderr; a run
+    with nothing to do or one that fails is a CommandError naming it."""
+    bar = tqdm(total=getattr(run, "progress_total", None) or None, desc=desc or str(run), unit=unit, disable=quiet,
+               file=command.stderr._out)
 
     def progress(done: int, total: int) -> None:
         bar.total = total

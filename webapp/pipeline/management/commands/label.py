@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from pipeline.labeling.config import LabelingConfig
-from webapp.pipeline.models import LabelingRun, Status
+from webapp.pipeline.management.commands._training import execute_with_bar as run_with_bar
+from webapp.pipeline.models import LabelingRun
 from webapp.pipeline.services import labeling
 from webapp.experiments.models import Experiment
 
@@ -76,22 +76,7 @@ def experiment_or_error(slug: str) -> Experiment:
 
 
 def execute_with_bar(command: BaseCommand, run: LabelingRun, *, quiet: bool = False, label: str = "") -> LabelingRun:
-    bar = tqdm(total=run.progress_total, desc=label or f"labeling run #{run.pk}", unit="pair", disable=quiet, file=command.stderr._out)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
-        result = labeling.labeling_run_execute(run_id=run.pk, force=True, on_progress=progress)
-    finally:
-        bar.close()
-    if result is None:
-        raise CommandError(f"run #{run.pk} is {LabelingRun.objects.get(pk=run.pk).status}: nothing to do")
-    if result.status != Status.SUCCEEDED:
-        raise CommandError(f"run #{run.pk} {result.status}: {result.error.splitlines()[0] if result.error else ''}")
-    return result
+    return run_with_bar(command, run, labeling.labeling_run_execute, quiet=quiet, desc=label, unit="pair")
 
 
 def _pct(value) -> str:
