@@ -88,7 +88,7 @@ def train_dpo(
 
     ranks = Ranks.from_env()  # TRL's trainer spreads itself over the processes accelerate started
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
                                      precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -118,7 +118,7 @@ def train_dpo(
     class Bridge(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if "loss" not in logs or not state.is_world_process_zero:
+            if "loss" not in logs:
                 return
             files.log(state.global_step, {
                 "loss/train": logs["loss"],
@@ -146,6 +146,5 @@ def train_dpo(
     model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, "dpo",
                           dict(files.last))
-    if ranks.main:
-        files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
+    files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
     return result

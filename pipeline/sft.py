@@ -114,7 +114,7 @@ def train_sft(
     ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
     on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
     loaded = registry.load_causal_lm(config.model, artifact_root, device=ranks.device(config.device),
                                      precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -148,9 +148,7 @@ def train_sft(
         ranks.average_gradients(params)
         clip_and_step(optimizer, params, config.grad_clip)
         step += 1
-        metrics = {"loss/train": ranks.mean(loss), "epoch": epoch}
-        if ranks.main:
-            files.log(step, metrics)
+        files.log(step, {"loss/train": ranks.mean(loss), "epoch": epoch})
         on_progress(step, total)
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
             ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
@@ -158,6 +156,5 @@ def train_sft(
         ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
     model_path = ranks.main_then_wait(lambda: export_causal_lm(model, tokenizer, out_dir / "final")) or out_dir / "final"
     result = PolicyResult(out_dir, model_path, step, start, "sft", dict(files.last))
-    if ranks.main:
-        files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
+    files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
     return result

@@ -275,21 +275,26 @@ class Checkpointer:
 
 
 class RunFiles:
-    """config.json, metrics.jsonl and result.json of one run; callbacks are forwarded here too."""
+    """config.json, metrics.jsonl and result.json of one run; callbacks are forwarded here too.
 
-    def __init__(self, out_dir: str | os.PathLike, on_metrics: MetricsFn | None = None):
+    With ``writer=False`` (every process but the first of a data-parallel run) nothing is
+    written and no callback is called: one process speaks for the run."""
+
+    def __init__(self, out_dir: str | os.PathLike, on_metrics: MetricsFn | None = None, *, writer: bool = True):
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.dir / "metrics.jsonl"
-        self.on_metrics = on_metrics or no_metrics
+        self.writer = writer
+        self.on_metrics = (on_metrics or no_metrics) if writer else no_metrics
         self.last: dict[str, float] = {}
 
     def write_config(self, config: Any) -> None:
-        (self.dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+        if self.writer:
+            (self.dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
     def resume_at(self, step: int) -> None:
         """Drop metric rows a killed run logged after its last checkpoint (they are logged again)."""
-        if not self.metrics_path.is_file():
+        if not self.writer or not self.metrics_path.is_file():
             return
         rows = [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
         kept = [row for row in rows if row.get("step", 0) <= step]
@@ -298,18 +303,23 @@ class RunFiles:
     def log(self, step: int, metrics: dict[str, float]) -> None:
         clean = {k: float(v) for k, v in metrics.items() if v is not None}
         self.last.update(clean)
+        if not self.writer:
+            return
         with self.metrics_path.open("a") as handle:
             handle.write(json.dumps({"step": step, **clean}) + "\n")
         self.on_metrics(step, dict(clean))
 
     def write_result(self, result: dict[str, Any]) -> None:
-        (self.dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
+        if self.writer:
+            (self.dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
 
 
-def begin_run(out_dir: str | os.PathLike, config: Any, on_metrics: MetricsFn | None = None) -> RunFiles:
+def begin_run(out_dir: str | os.PathLike, config: Any, on_metrics: MetricsFn | None = None, *,
+              writer: bool = True) -> RunFiles:
     """The start every trainer shares: the run folder with the config saved beside the
-    checkpoints (so a run is always read with what produced it), and every RNG seeded."""
-    files = RunFiles(out_dir, on_metrics)
+    checkpoints (so a run is always read with what produced it), and every RNG seeded.
+    ``writer=False`` for the processes of a data-parallel run that are not the first."""
+    files = RunFiles(out_dir, on_metrics, writer=writer)
     files.write_config(config)
     seed_everything(config.seed)
     return files

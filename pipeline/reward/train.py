@@ -126,7 +126,7 @@ def train_reward_model(
     ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
     on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
-    files = RunFiles(out_dir, on_metrics if ranks.main else None)
+    files = RunFiles(out_dir, on_metrics, writer=ranks.main)
     files.write_config(config)
     rm = build_reward_model(replace(config, device=ranks.device(config.device)), artifact_root)
 
@@ -166,11 +166,9 @@ def train_reward_model(
             decided = p != 0.5
             agree = ((r1 > r2) == (p > 0.5)) & decided
             accuracy = agree.sum().item() / max(1, int(decided.sum()))
-        metrics = {"loss/train": ranks.mean(loss), "reward/train_accuracy": ranks.mean(accuracy),
-                   "reward/margin": ranks.mean((r1 - r2).abs().mean()), "epoch": epoch,
-                   "time/step_seconds": time.perf_counter() - step_started}
-        if ranks.main:
-            files.log(step, metrics)
+        files.log(step, {"loss/train": ranks.mean(loss), "reward/train_accuracy": ranks.mean(accuracy),
+                         "reward/margin": ranks.mean((r1 - r2).abs().mean()), "epoch": epoch,
+                         "time/step_seconds": time.perf_counter() - step_started})
         on_progress(step, total)
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
             ranks.main_then_wait(lambda: checkpoints.save(step, {"rm": rm}, {"adamw": optimizer}))
@@ -190,6 +188,5 @@ def train_reward_model(
     accuracy, model_path = ranks.main_then_wait(evaluate_and_save) or (None, out_dir / "final")
     result = RewardResult(out_dir, model_path, step, start_step, dict(files.last), accuracy,
                           pairs_seen / elapsed if elapsed > 0 else 0.0, rm.eval())
-    if ranks.main:
-        files.write_result(result.to_dict())
+    files.write_result(result.to_dict())
     return result

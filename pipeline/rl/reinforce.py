@@ -182,7 +182,7 @@ def train_reinforce(
     ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
     on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
 
     # -- models: policy, reference and value, all from the SFT checkpoint ---------------------------
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
@@ -269,7 +269,7 @@ def train_reinforce(
         laps("backward")
 
         done = step + 1
-        metrics = {
+        files.log(done, {
             "loss/train": ranks.mean(policy_loss),
             "rl/reward": ranks.mean(reward.mean()),
             "rl/kl": ranks.mean(kl.mean()),
@@ -279,9 +279,7 @@ def train_reinforce(
             "rl/response_length": ranks.mean(lengths.float().mean()),
             "time/step_seconds": sum(laps.times.values()),
             **laps.times,
-        }
-        if ranks.main:
-            files.log(done, metrics)
+        })
         on_progress(done, config.steps)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
             ranks.main_then_wait(lambda: checkpoints.save(done, modules, optimizers))
@@ -289,14 +287,10 @@ def train_reinforce(
     elapsed = time.perf_counter() - started
     tokens_generated = round(ranks.mean(tokens_generated) * ranks.world)
     final_step = max(start, config.steps)
-    model_path = out_dir / "final"
-    if ranks.main:
-        if config.steps > start:
-            checkpoints.save(final_step, modules, optimizers)
-        model_path = export_causal_lm(policy, tokenizer, model_path)
-    ranks.barrier()
+    if config.steps > start:
+        ranks.main_then_wait(lambda: checkpoints.save(final_step, modules, optimizers))
+    model_path = ranks.main_then_wait(lambda: export_causal_lm(policy, tokenizer, out_dir / "final")) or out_dir / "final"
     result = PolicyResult(out_dir, model_path, final_step, start, "reinforce", dict(files.last),
                           tokens_generated / elapsed if elapsed > 0 and tokens_generated else 0.0)
-    if ranks.main:
-        files.write_result(result.to_dict())
+    files.write_result(result.to_dict())
     return result

@@ -59,8 +59,8 @@ def _callback(files: RunFiles, total: int, on_progress: ProgressFn | None, count
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if ("reward" not in logs and "loss" not in logs) or not state.is_world_process_zero:
-                return  # the end-of-training summary, or not the process that writes
+            if "reward" not in logs and "loss" not in logs:
+                return  # the end-of-training summary
             length = logs.get("completions/mean_length", 0.0)
             ours = {
                 "loss/train": logs.get("loss"),
@@ -107,7 +107,7 @@ def train_with_trl(
 
     ranks = Ranks.from_env()  # TRL's trainer spreads itself over the processes accelerate started
     out_dir = Path(out_dir)
-    files = begin_run(out_dir, config, on_metrics if ranks.main else None)
+    files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
                                      precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -163,8 +163,7 @@ def train_with_trl(
     model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, algorithm,
                           dict(files.last), counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)
-    if ranks.main:
-        files.write_result(result.to_dict())
+    files.write_result(result.to_dict())
     del trainer
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
