@@ -30,7 +30,6 @@ __all__ = [
     "encode_rankings",
     "encode_harm_labels",
     "encode_harm_columns",
-    "encode_ranking_columns",
     "encode_ranking_flat",
     "Coded",
     "ensure_ranking_table",
@@ -309,32 +308,6 @@ def encode_rankings(rankings: Iterable[Ranking | Mapping]) -> RankingTable:
         )
     _check_item_prompt(item, prompt, items, "rankings")
     return RankingTable(policies, prompts, items, raters, rank, length, prompt, item, rater)
-
-
-def encode_ranking_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence,
-                           policy_rows: Sequence[Sequence[str]], rank_rows: Sequence[Sequence[int]],
-                           length_rows: Sequence[Sequence[float] | None] | None = None) -> RankingTable:
-    """The same table as :func:`encode_rankings` from aligned columns, one row per ranking.
-
-    Row ``r`` lists the policies shown in any order (``policy_rows[r]``), their 1-based ranks
-    (``rank_rows[r]``, 1 = best) and optionally their lengths (``None`` for a row without)."""
-    n = len(policy_rows)
-    if len(rank_rows) != n:
-        raise ValueError("ranking columns must all have the same length")
-    sizes = np.fromiter((len(row) for row in policy_rows), dtype=np.int64, count=n)
-    bad = next((r for r in range(n) if len(rank_rows[r]) != sizes[r]), None)
-    if bad is not None:
-        raise ValueError(f"ranking of item {item_ids[bad]!r} by rater {rater_ids[bad]!r}: "
-                         f"{len(rank_rows[bad])} ranks for {sizes[bad]} policies")
-    length = None
-    if length_rows is not None:
-        length = np.fromiter(
-            chain.from_iterable(row if row is not None else [np.nan] * int(k) for row, k in zip(length_rows, sizes)),
-            dtype=float)
-        if length.size != sizes.sum():
-            raise ValueError("ranking lengths: give one length per ranked policy (or None for the row)")
-    return encode_ranking_flat(item_ids, prompt_ids, rater_ids, sizes, list(chain.from_iterable(policy_rows)),
-                               np.fromiter(chain.from_iterable(rank_rows), dtype=np.int64), length)
 
 
 def encode_ranking_flat(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence, sizes: np.ndarray,

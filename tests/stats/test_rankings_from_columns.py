@@ -1,5 +1,5 @@
-"""Rankings read as columns from a database encode to the same table as Ranking objects, with the
-same refusals (ties, gaps, a policy twice, a rater ranking an item twice)."""
+"""Rankings given as flat columns (as the reports read them from a database) encode to the same
+table as Ranking objects, with the same refusals (ties, gaps, a policy twice, a rater ranking an item twice)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.stats import encode_rankings
-from pipeline.stats.data import encode_ranking_columns
+from pipeline.stats.data import encode_ranking_flat
 
 from .conftest import make_rankings
 
@@ -24,6 +24,16 @@ def as_columns(rankings, rng, *, lengths=True):
         length_rows.append([r.lengths[i] for i in shown] if lengths and r.lengths is not None else None)
     return ([r.item_id for r in rankings], [r.prompt_id for r in rankings], [r.rater_id for r in rankings],
             policy_rows, rank_rows, length_rows)
+
+
+def encode_ranking_columns(item_ids, prompt_ids, rater_ids, policy_rows, rank_rows, length_rows=None):
+    """Rows of (policies, ranks, lengths or None) laid out flat, NaN for a row without lengths."""
+    sizes = [len(row) for row in policy_rows]
+    lengths = None if length_rows is None else np.array(
+        [x for row, k in zip(length_rows, sizes) for x in (row if row is not None else [np.nan] * k)], dtype=float)
+    return encode_ranking_flat(item_ids, prompt_ids, rater_ids, np.array(sizes),
+                               [p for row in policy_rows for p in row], np.array([r for row in rank_rows for r in row]),
+                               lengths)
 
 
 def assert_same_table(a, b):
