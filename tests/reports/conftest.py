@@ -74,7 +74,10 @@ def _rank(entries: dict[str, str], rng: random.Random, contrarian: bool) -> dict
             return 1e9 if policy == "sft" else rng.random()
         return PLANTED[policy] - math.log(-math.log(rng.random()))  # θ + Gumbel(0, 1)
 
-    order = sorted(entries, key=lambda alias: -utility(entries[alias]))
+    # Draw in policy order, not shown order: the screen's order comes from SystemRandom, and
+    # the seeded draws must fall on the same policies in every run for the data to be fixed.
+    drawn = {alias: utility(policy) for alias, policy in sorted(entries.items(), key=lambda kv: kv[1])}
+    order = sorted(drawn, key=lambda alias: -drawn[alias])
     return {alias: i + 1 for i, alias in enumerate(order)}
 
 
@@ -89,7 +92,8 @@ def fill_round(round: Round, raters: list[User], rng: random.Random, contrarian:
             entries = {alias_for(i): policies[entry_id] for i, entry_id in enumerate(lease.shown_order)}
             ranks = _rank(entries, rng, rater == contrarian) if round.ranks else None
             harmless = (
-                {a: rng.random() < HARMLESS.get(p.split(":")[-1], 0.5) for a, p in entries.items()} if round.judges_harm else None
+                {a: rng.random() < HARMLESS.get(p.split(":")[-1], 0.5) for a, p in sorted(entries.items(), key=lambda kv: kv[1])}
+                if round.judges_harm else None
             )
             services.judgement_submit(rater=rater, token=lease.token, ranks=ranks, harmless=harmless,
                                       active_ms=rng.randint(8_000, 40_000))

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_planted_win_rate_is_significant_and_the_null_pair_is_not(make_filled):
-    filled = make_filled()
+    # Fixed data (the fixture draws by policy, not by the screen's random order). A 5 % test
+    # rejects a true null on some fixed datasets: seed 7 is one (p_holm 0.040), seed 0 is not.
+    filled = make_filled(seed=0)
     stats = selectors.human_report(filled.experiment)["stats"]
 
     assert stats["policies"] == ["rlaif", "rlhf", "sft"]
