@@ -77,6 +77,8 @@ class Ranks:
 
     def mean(self, value: float | torch.Tensor) -> float:
         """The mean of a scalar over processes: for logs, and for any value that sets parameters."""
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
         if self.world == 1:
             return float(value)
         tensor = torch.tensor([float(value)], dtype=torch.float64)

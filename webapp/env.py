@@ -70,6 +70,22 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
+def env_processes(name: str, default: int) -> int | str:
+    """A count of processes (1 or more) or ``auto``, left for the code that knows the hardware."""
+    value = _raw(name)
+    if not value:
+        return default
+    if value.lower() == "auto":
+        return "auto"
+    try:
+        number = int(value)
+    except ValueError:
+        raise EnvError(f"{name}={value!r} is neither a number of processes nor 'auto'") from None
+    if number < 1:
+        raise EnvError(f"{name}={number}: at least 1 process")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name)
     if value is None:

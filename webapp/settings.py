@@ -16,6 +16,7 @@ from webapp.env import (
     env_int,
     env_list,
     env_path,
+    env_processes,
     env_str,
     env_url,
     secret_key,
@@ -175,6 +176,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longest a labeling, training or sampling stage may run (seconds) before it is stopped as failed.
 PIPELINE_TIME_LIMIT = env_int("PIPELINE_TIME_LIMIT", 6 * 3600, minimum=60)
+# Processes one training stage runs in on its worker: 1, N, or "auto" (one per GPU the worker
+# sees). Above 1 the stage runs under torchrun, data-parallel (webapp/pipeline/launcher.py).
+TRAINING_PROCESSES = env_processes("TRAINING_PROCESSES", 1)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands an unacknowledged message to another worker after this long: it must
     # outlast the longest stage, or a running stage's message is delivered twice (harmless

@@ -62,6 +62,8 @@ def test_postgres_and_redis_urls_are_taken_as_given(tmp_path):
         ("DATABASE_URL", "postgress://x/y", "DATABASE_URL='postgress://x/y': the scheme must be one of"),
         ("CELERY_BROKER_URL", "kafka://x", "CELERY_BROKER_URL='kafka://x'"),
         ("PRICE_PER_HUMAN_LABEL", "cheap", "PRICE_PER_HUMAN_LABEL='cheap' is not a number"),
+        ("TRAINING_PROCESSES", "two", "TRAINING_PROCESSES='two' is neither a number of processes nor 'auto'"),
+        ("TRAINING_PROCESSES", "0", "TRAINING_PROCESSES=0: at least 1 process"),
     ],
 )
 def test_a_bad_value_stops_start_up_and_names_the_variable(tmp_path, variable, value, message):
@@ -84,3 +86,12 @@ def test_the_typed_helpers_reject_values_below_their_minimum(monkeypatch):
     monkeypatch.setenv("SOME_COUNT", "three")
     with pytest.raises(env.EnvError, match="SOME_COUNT='three' is not an integer"):
         env.env_int("SOME_COUNT", 1)
+
+
+def test_training_processes_is_a_count_or_auto(monkeypatch):
+    monkeypatch.delenv("TRAINING_PROCESSES", raising=False)
+    assert env.env_processes("TRAINING_PROCESSES", 1) == 1
+    monkeypatch.setenv("TRAINING_PROCESSES", "4")
+    assert env.env_processes("TRAINING_PROCESSES", 1) == 4
+    monkeypatch.setenv("TRAINING_PROCESSES", "AUTO")
+    assert env.env_processes("TRAINING_PROCESSES", 1) == "auto"

@@ -196,7 +196,7 @@ def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
             labeling_run=labels_stage.labeling_run if labels_stage else None,
         ))
     report.metrics = _latest_metrics(run)
-    training.reward_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+    _train(run, worker, report)
 
 
 def _sft(stage: PipelineStage, worker: str, report: Reporter) -> None:
@@ -205,7 +205,7 @@ def _sft(stage: PipelineStage, worker: str, report: Reporter) -> None:
         run = _attach(stage, worker, "training_run", lambda: training.sft_run_create(
             experiment=stage.experiment, config=stage.config["config"]))
     report.metrics = _latest_metrics(run)
-    training.sft_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+    _train(run, worker, report)
 
 
 def _policy(stage: PipelineStage, worker: str, report: Reporter) -> None:
@@ -222,7 +222,16 @@ def _policy(stage: PipelineStage, worker: str, report: Reporter) -> None:
             labeling_run=labels_stage.labeling_run if labels_stage else None, config=config,
         ))
     report.metrics = _latest_metrics(run)
-    training.policy_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+    _train(run, worker, report)
+
+
+def _train(run, worker: str, report: Reporter) -> None:
+    from webapp.pipeline import launcher
+
+    processes = launcher.training_processes()
+    if processes > 1:
+        orchestration.stage_log(stage=report.stage, line=f"training in {processes} processes (torchrun)")
+    training.training_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report, processes=processes)
 
 
 def _sampling(stage: PipelineStage, worker: str, report: Reporter) -> None:

@@ -69,7 +69,10 @@ def _start(run: TrainingRun, *specs: str | None) -> None:
 def _finish(run: TrainingRun, result, metrics: dict) -> None:
     """Upload the run folder before the result is recorded: a later stage may start on
     another machine the moment the run shows as succeeded."""
+    from pipeline.distributed import Ranks
+
     artifacts.push(run_dir(run))
+    metrics = {**metrics, "train/processes": Ranks.from_env().world}
     runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
 
 
@@ -127,30 +130,26 @@ def reward_run_create(
     )
 
 
-def reward_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
-    """Claim and train a reward model; held-out accuracy on the test split's human labels."""
+def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
+    """Train a reward model; held-out accuracy on the test split's human labels."""
     from pipeline.reward.train import RewardConfig, train_reward_model
 
-    run = runs.run_claim(model=TrainingRun, run_id=run_id, worker=worker, force=force)
-    if run is None:
-        return None
-    with runs.run_working(run):
-        config = RewardConfig.from_dict(run.config)
-        train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
-        examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
-        held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
-        progress, record_metrics = _record_metrics(run, on_progress)
-        _start(run, config.model)
-        result = train_reward_model(
-            config, examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
-            eval_pairs=held_out or None, on_progress=progress, on_metrics=record_metrics,
-        )
-        metrics = {**result.metrics, "train/pairs": len(examples), "train/pairs_per_second": result.pairs_per_second}
-        if result.accuracy is not None:
-            accuracy = result.accuracy.to_dict()
-            metrics.update({"reward/accuracy": accuracy.get("accuracy"), "reward/accuracy_ci": [accuracy.get("ci_low"), accuracy.get("ci_high")], "reward/accuracy_n": accuracy.get("n")})
-        _finish(run, result, metrics)
-    return run
+    config = RewardConfig.from_dict(run.config)
+    train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
+    examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
+    held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
+    progress, record_metrics = _record_metrics(run, on_progress)
+    result = train_reward_model(
+        config, examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
+        eval_pairs=held_out or None, on_progress=progress, on_metrics=record_metrics,
+    )
+    if not record:
+        return
+    metrics = {**result.metrics, "train/pairs": len(examples), "train/pairs_per_second": result.pairs_per_second}
+    if result.accuracy is not None:
+        accuracy = result.accuracy.to_dict()
+        metrics.update({"reward/accuracy": accuracy.get("accuracy"), "reward/accuracy_ci": [accuracy.get("ci_low"), accuracy.get("ci_high")], "reward/accuracy_n": accuracy.get("n")})
+    _finish(run, result, metrics)
 
 
 # -- policies ------------------------------------------------------------------------------------
@@ -208,28 +207,23 @@ def _reward_fn(run: TrainingRun):
     return direct_reward_fn(DirectScorer(labeler, LabelingConfig(task=run.experiment.task)))
 
 
-def policy_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
-    """Claim and train one arm's policy (REINFORCE / RLOO / GRPO on a reward, or DPO); resumable."""
-    run = runs.run_claim(model=TrainingRun, run_id=run_id, worker=worker, force=force)
-    if run is None:
-        return None
-    with runs.run_working(run):
-        progress, record_metrics = _record_metrics(run, on_progress)
-        _start(run, run.config.get("policy"), run.reward_run.checkpoint_path if run.reward_run else None)
-        common = dict(artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
-        if run.algorithm == "dpo":
-            from pipeline.dpo import DPOConfig, train_dpo
+def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
+    """Train one arm's policy (REINFORCE / RLOO / GRPO on a reward, or DPO)."""
+    progress, record_metrics = _record_metrics(run, on_progress)
+    common = dict(artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
+    if run.algorithm == "dpo":
+        from pipeline.dpo import DPOConfig, train_dpo
 
-            pairs = preference_pairs(run.experiment, "train", run.labeling_run)
-            examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
-            result = train_dpo(DPOConfig.from_dict(run.config), examples, run_dir(run), **common)
-        else:
-            from pipeline.rl import RLConfig, train_policy
+        pairs = preference_pairs(run.experiment, "train", run.labeling_run)
+        examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
+        result = train_dpo(DPOConfig.from_dict(run.config), examples, run_dir(run), **common)
+    else:
+        from pipeline.rl import RLConfig, train_policy
 
-            prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
-            result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), run_dir(run), algorithm=run.algorithm, **common)
+        prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
+        result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), run_dir(run), algorithm=run.algorithm, **common)
+    if record:
         _finish(run, result, {**result.metrics, "rl/tokens_per_second": result.tokens_per_second})
-    return run
 
 
 def sft_run_create(*, experiment: Experiment, config: dict | None = None) -> TrainingRun | None:
@@ -242,34 +236,62 @@ def sft_run_create(*, experiment: Experiment, config: dict | None = None) -> Tra
     )
 
 
-def sft_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
+def _train_sft(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
     from pipeline.sft import SFTConfig, SFTExample, train_sft
 
+    progress, record_metrics = _record_metrics(run, on_progress)
+    prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
+    examples = [SFTExample(p.context, p.reference) for p in prompts]
+    result = train_sft(SFTConfig.from_dict(run.config), examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
+                       on_progress=progress, on_metrics=record_metrics)
+    if record:
+        _finish(run, result, result.metrics)
+
+
+TRAINERS: dict[str, Callable[[TrainingRun, ProgressFn | None, bool], None]] = {
+    TrainingKind.REWARD: _train_reward,
+    TrainingKind.SFT: _train_sft,
+    TrainingKind.POLICY: _train_policy,
+}
+
+
+def _checkpoints_read(run: TrainingRun) -> list[str | None]:
+    """The models a run starts from: its base, and for a policy the reward model it is trained against."""
+    if run.kind == TrainingKind.POLICY:
+        return [run.config.get("policy"), run.reward_run.checkpoint_path if run.reward_run else None]
+    return [run.config.get("model")]
+
+
+def training_run_execute(
+    *, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None,
+    processes: int = 1,
+) -> TrainingRun | None:
+    """Claim and train any training run (reward model, SFT, policy) by its kind; resumable.
+
+    With ``processes`` > 1 the run trains data-parallel in that many processes started by
+    torchrun (one per GPU): this process holds the claim and watches them (``launcher``).
+    """
     run = runs.run_claim(model=TrainingRun, run_id=run_id, worker=worker, force=force)
     if run is None:
         return None
     with runs.run_working(run):
-        progress, record_metrics = _record_metrics(run, on_progress)
-        _start(run, run.config.get("model"))
-        prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
-        examples = [SFTExample(p.context, p.reference) for p in prompts]
-        result = train_sft(SFTConfig.from_dict(run.config), examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
-                           on_progress=progress, on_metrics=record_metrics)
-        _finish(run, result, result.metrics)
+        _start(run, *_checkpoints_read(run))
+        if processes > 1:
+            from webapp.pipeline import launcher
+
+            launcher.train_in_processes(run, processes=processes, on_progress=on_progress)
+        else:
+            TRAINERS[run.kind](run, on_progress, True)
     return run
 
 
-EXECUTORS = {
-    TrainingKind.REWARD: reward_run_execute,
-    TrainingKind.SFT: sft_run_execute,
-    TrainingKind.POLICY: policy_run_execute,
-}
-
-
-def training_run_execute(*, run_id: int, **kwargs):
-    """Execute any training run by its kind (what a Celery task calls)."""
-    kind = TrainingRun.objects.values_list("kind", flat=True).get(pk=run_id)
-    return EXECUTORS[kind](run_id=run_id, **kwargs)
+def training_run_rank(*, run_id: int, claim: str, rank: int) -> None:
+    """One of the processes ``launcher.train_in_processes`` starts: it trains its share of every
+    step; process 0 also records metrics, progress and the result, under the watcher's claim."""
+    run = TrainingRun.objects.select_related("experiment", "labeling_run", "reward_run").get(pk=run_id)
+    if run.status != Status.RUNNING or run.claimed_by != claim:
+        raise runs.RunCancelled(f"{run} is {run.status}, claimed by {run.claimed_by or 'nobody'}, not by {claim}")
+    TRAINERS[run.kind](run, None, rank == 0)
 
 
 # -- samples ---------------------------------------------------------------------------------------

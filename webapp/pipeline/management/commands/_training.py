@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import traceback
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -23,6 +25,9 @@ def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False,
 
     try:
         result = execute(run_id=run.pk, force=True, on_progress=progress)
+    except Exception as exc:  # noqa: BLE001 - recorded on the run; the person gets its summary (--traceback: all)
+        summary = "".join(traceback.format_exception_only(type(exc), exc)).strip().split("\n\n")[0]
+        raise CommandError(f"{run} failed: {summary}") from exc
     finally:
         bar.close()
     if result is None:
@@ -30,6 +35,15 @@ def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False,
     if result.status != Status.SUCCEEDED:
         raise CommandError(f"{run} {result.status}: {result.error.splitlines()[0] if result.error else ''}")
     return result
+
+
+def processes_arg(value: str) -> int:
+    """--processes N | auto, as a number of processes."""
+    if value != "auto" and (not value.isdigit() or int(value) < 1):
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of processes (1 or more) or 'auto'")
+    from webapp.pipeline.launcher import training_processes
+
+    return training_processes(value)
 
 
 def finish_output(command: BaseCommand, run, *, as_json: bool) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.arms import ARMS, get_arm
-from webapp.pipeline.management.commands._training import execute_with_bar, finish_output
+from webapp.pipeline.management.commands._training import execute_with_bar, finish_output, processes_arg
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.models import Status, TrainingKind, TrainingRun
 from webapp.pipeline.services import training
@@ -23,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-new-tokens", type=int, default=48)
         parser.add_argument("--reward-run", type=int, help="the reward model (default: the latest finished RM on the arm's labels)")
         parser.add_argument("--resume", type=int, metavar="RUN_ID")
+        parser.add_argument("--processes", type=processes_arg, default=1,
+                            help="train data-parallel in N processes under torchrun (one per GPU); 'auto': one per visible GPU")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **o):
@@ -39,7 +43,8 @@ class Command(BaseCommand):
                 return
         else:
             run = self._policy_run(experiment, arm, o)
-        run = execute_with_bar(self, run, training.training_run_execute, quiet=o["verbosity"] == 0)
+        execute = partial(training.training_run_execute, processes=o["processes"])
+        run = execute_with_bar(self, run, execute, quiet=o["verbosity"] == 0)
         finish_output(self, run, as_json=o["json"])
 
     def _policy_run(self, experiment, arm, o) -> TrainingRun:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.pipeline.management.commands._training import execute_with_bar, finish_output
+from webapp.pipeline.management.commands._training import execute_with_bar, finish_output, processes_arg
 from webapp.pipeline.management.commands.label import experiment_or_error
 from pipeline.reward.train import RewardConfig
 from webapp.pipeline.services import training
@@ -20,9 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
         parser.add_argument("--batch-size", type=int, default=8)
         parser.add_argument("--max-length", type=int, default=512)
+        parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (0: only at the end)")
         parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
         parser.add_argument("--model", help="base model spec (default: the experiment's reward model)")
         parser.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a run from its last checkpoint")
+        parser.add_argument("--processes", type=processes_arg, default=1,
+                            help="train data-parallel in N processes under torchrun (one per GPU); 'auto': one per visible GPU")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **o):
@@ -34,11 +39,12 @@ class Command(BaseCommand):
         else:
             config = RewardConfig(
                 model=o["model"] or experiment.reward_model, epochs=o["epochs"], max_steps=o["max_steps"],
-                batch_size=o["batch_size"], max_length=o["max_length"], lora=False if o["full"] else None,
+                batch_size=o["batch_size"], max_length=o["max_length"], checkpoint_every=o["checkpoint_every"], lora=False if o["full"] else None,
             )
             try:
                 run = training.reward_run_create(experiment=experiment, label_source=o["labels"], config=config)
             except (ValueError, training.LabelingRun.DoesNotExist) as exc:
                 raise CommandError(str(exc)) from None
-        run = execute_with_bar(self, run, training.training_run_execute, quiet=o["verbosity"] == 0)
+        execute = partial(training.training_run_execute, processes=o["processes"])
+        run = execute_with_bar(self, run, execute, quiet=o["verbosity"] == 0)
         finish_output(self, run, as_json=o["json"])
