@@ -160,6 +160,19 @@ def paired_prompt_t_test(wins1, n1, wins2, n2) -> TTest:
     return t_test_paired(wins1[shared] / n1[shared], wins2[shared] / n2[shared])
 
 
+def prompt_t_test(wins, n, popmean: float = 0.5) -> TTest:
+    """One-sample t-test of the per-prompt win shares ``wins[p]/n[p]`` against ``popmean``,
+    over the prompts with ``n[p] > 0`` (``df`` = prompts − 1).
+
+    The prompt is the unit: the rankings of one prompt (several raters of one item) share its
+    responses and are not independent, so a test over single rankings rejects a true 50 %
+    too often when raters agree; this one keeps its level (tests/stats/test_the_per_prompt_test_keeps_its_level_when_raters_share_items.py).
+    """
+    wins, n = np.asarray(wins, dtype=float).ravel(), np.asarray(n, dtype=float).ravel()
+    rated = n > 0
+    return t_test_one_sample(wins[rated] / n[rated], popmean)
+
+
 def holm(pvalues) -> np.ndarray:
     """Holm–Bonferroni step-down adjusted p-values (controls the family-wise error rate).
 

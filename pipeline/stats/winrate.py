@@ -22,7 +22,7 @@ import numpy as np
 
 from ._common import Interval, Serializable, percentile_interval, prompt_bootstrap_weights, wilson_interval
 from .data import RankingTable, ensure_ranking_table
-from .significance import TTest, holm, paired_prompt_t_test, t_test_one_sample_counts, t_test_two_sample_counts
+from .significance import TTest, holm, paired_prompt_t_test, prompt_t_test, t_test_one_sample_counts, t_test_two_sample_counts
 
 __all__ = [
     "WinRate",
@@ -45,8 +45,10 @@ NAN = float("nan")
 class WinRate(Serializable):
     """Win rate of ``a`` over ``b``: ``wins`` of ``n`` shared rankings, with intervals and tests.
 
-    ``t_statistic``/``p_value`` are the one-sample t-test of the 0/1 outcomes against 50 %;
-    ``p_holm`` is that p-value Holm-adjusted within the family of the table it came from.
+    ``t_statistic``/``p_value`` are the one-sample t-test of the 0/1 outcomes against 50 %, as
+    in the paper; it treats every ranking as independent. ``t_prompt``/``p_prompt`` test the
+    per-prompt win shares instead (one value per prompt), which stays valid when several
+    raters rank the same item. ``*_holm`` are Holm-adjusted within the table's family.
     """
 
     a: str
@@ -59,12 +61,16 @@ class WinRate(Serializable):
     t_statistic: float
     p_value: float
     p_holm: float = NAN
+    t_prompt: float = NAN
+    p_prompt: float = NAN
+    p_prompt_holm: float = NAN
 
     def mirror(self) -> "WinRate":
         """The same comparison seen from ``b``: rate ``1 − rate``, intervals reflected."""
         return WinRate(
             self.b, self.a, self.n - self.wins, self.n, 1.0 - self.rate, self.wilson.mirrored(),
             self.bootstrap.mirrored(), -self.t_statistic, self.p_value, self.p_holm,
+            -self.t_prompt, self.p_prompt, self.p_prompt_holm,
         )
 
 
@@ -139,12 +145,21 @@ def _unordered_rows(counts: PairCounts, weights: np.ndarray, confidence: float) 
     rows = []
     for k, (i, j) in enumerate(counts.pairs):
         test = t_test_one_sample_counts(wins[k], n[k], 0.5)
+        by_prompt = prompt_t_test(counts.wins[:, k], counts.n[:, k], 0.5)
         rows.append(WinRate(
             counts.policies[i], counts.policies[j], int(wins[k]), int(n[k]), float(rate[k]),
             Interval(float(w_low[k]), float(w_high[k])), Interval(float(b_low[k]), float(b_high[k])),
-            test.statistic, test.p_value,
+            test.statistic, test.p_value, t_prompt=by_prompt.statistic, p_prompt=by_prompt.p_value,
         ))
     return rows
+
+
+def _with_holm(rows: list[WinRate]) -> list[WinRate]:
+    """The rows with both p-values Holm-adjusted over these rows (one family)."""
+    if not rows:
+        return []
+    outcome, prompt = holm([r.p_value for r in rows]), holm([r.p_prompt for r in rows])
+    return [replace(r, p_holm=float(a), p_prompt_holm=float(b)) for r, a, b in zip(rows, outcome, prompt)]
 
 
 def _weights(table: RankingTable, n_boot: int, seed) -> np.ndarray:
@@ -153,11 +168,9 @@ def _weights(table: RankingTable, n_boot: int, seed) -> np.ndarray:
 
 def _table_rows(counts: PairCounts, weights: np.ndarray, confidence: float) -> tuple[WinRate, ...]:
     """All ordered pairs; Holm over the unordered pairs (a row and its mirror share one test)."""
-    rows = _unordered_rows(counts, weights, confidence)
-    adjusted = holm([r.p_value for r in rows])
+    rows = _with_holm(_unordered_rows(counts, weights, confidence))
     by_pair = {}
-    for r, p in zip(rows, adjusted):
-        r = replace(r, p_holm=float(p))
+    for r in rows:
         by_pair[(r.a, r.b)] = r
         by_pair[(r.b, r.a)] = r.mirror()
     return tuple(by_pair[(a, b)] for a in counts.policies for b in counts.policies if a != b)
@@ -179,15 +192,13 @@ def win_rate(rankings, a: str, b: str, *, n_boot: int = DEFAULT_N_BOOT, seed=0, 
     k, flip = counts.column(a, b)
     sub = PairCounts(counts.policies, (counts.pairs[k],), counts.wins[:, [k]], counts.n[:, [k]])
     row = _unordered_rows(sub, _weights(table, n_boot, seed), confidence)[0]
-    row = replace(row, p_holm=row.p_value)
+    row = replace(row, p_holm=row.p_value, p_prompt_holm=row.p_prompt)
     return row.mirror() if flip else row
 
 
 def _rows_vs(counts: PairCounts, table_rows, baseline: str) -> tuple[WinRate, ...]:
     _index(counts.policies, baseline)
-    rows = [r for r in table_rows if r.b == baseline]
-    adjusted = holm([r.p_value for r in rows])
-    return tuple(replace(r, p_holm=float(p)) for r, p in zip(rows, adjusted))
+    return tuple(_with_holm([r for r in table_rows if r.b == baseline]))
 
 
 def win_rates_vs(rankings, baseline: str, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence: float = 0.95) -> tuple[WinRate, ...]:

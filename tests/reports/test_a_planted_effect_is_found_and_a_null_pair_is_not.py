@@ -20,11 +20,11 @@ def test_the_planted_win_rate_is_significant_and_the_null_pair_is_not(make_fille
     assert selectors.human_report(filled.experiment)["baseline"] == "sft"
     rlaif_vs_sft = next(w for w in stats["vs_baseline"] if w["a"] == "rlaif")
     assert 0.6 < rlaif_vs_sft["rate"] < 0.8
-    assert rlaif_vs_sft["p_holm"] < 0.01
+    assert rlaif_vs_sft["p_holm"] < 0.01 and rlaif_vs_sft["p_prompt_holm"] < 0.01
     assert rlaif_vs_sft["wilson"]["low"] > 0.5 and rlaif_vs_sft["bootstrap"]["low"] > 0.5
 
     null = next(w for w in stats["win_rates"] if (w["a"], w["b"]) == ("rlaif", "rlhf"))
-    assert null["p_holm"] > 0.05
+    assert null["p_holm"] > 0.05 and null["p_prompt_holm"] > 0.05
     assert null["wilson"]["low"] < 0.5 < null["wilson"]["high"]
 
     # RLAIF-vs-SFT against RLHF-vs-SFT: both planted at 70 %, so Student and Welch agree it is no difference.

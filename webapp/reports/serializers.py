@@ -33,8 +33,11 @@ class WinRate(s.Serializer):
     wilson = Interval()
     bootstrap = Interval(help_text="Percentile bootstrap, resampling prompts.")
     t_statistic = Num()
-    p_value = Num(help_text="One-sample t-test against 50 %.")
+    p_value = Num(help_text="One-sample t-test of the 0/1 outcomes against 50 % (the paper's; every ranking counted as independent).")
     p_holm = Num()
+    t_prompt = Num()
+    p_prompt = Num(help_text="One-sample t-test of the per-prompt win shares against 50 %: valid when several raters rank one item.")
+    p_prompt_holm = Num()
 
 
 class TTest(s.Serializer):

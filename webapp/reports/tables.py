@@ -60,8 +60,9 @@ NO_RANKINGS = "No rankings yet: this needs a round in which raters rank the resp
 # The numbers a reader looks for first come first: on a phone the rest is a swipe away.
 WIN_COLUMNS = (
     C("Policy", "a"), C("vs", "b"), C("Win rate", "rate", kind="pct"), C("Wilson 95 % CI", "wilson_low", "wilson_high", kind="ci"),
-    C("Bootstrap 95 % CI", "boot_low", "boot_high", kind="ci"), C("p (Holm)", "p_holm", kind="p"),
-    C("Wins", "wins", kind="int"), C("Rankings", "n", kind="int"), C("t", "t", kind="num"), C("p", "p", kind="p"),
+    C("Bootstrap 95 % CI", "boot_low", "boot_high", kind="ci"), C("p by prompt (Holm)", "p_prompt_holm", kind="p"),
+    C("p (Holm)", "p_holm", kind="p"), C("Wins", "wins", kind="int"), C("Rankings", "n", kind="int"),
+    C("t", "t", kind="num"), C("p", "p", kind="p"), C("t by prompt", "t_prompt", kind="num"), C("p by prompt", "p_prompt", kind="p"),
 )
 
 
@@ -70,6 +71,7 @@ def _win_row(w: dict) -> dict:
         "a": w["a"], "b": w["b"], "wins": w["wins"], "n": w["n"], "rate": w["rate"],
         **_ci("wilson", w["wilson"]), **_ci("boot", w["bootstrap"]),
         "t": w["t_statistic"], "p": w["p_value"], "p_holm": w["p_holm"],
+        "t_prompt": w["t_prompt"], "p_prompt": w["p_prompt"], "p_prompt_holm": w["p_prompt_holm"],
     }
 
 

@@ -56,7 +56,7 @@ class Command(BaseCommand):
         ]
         for w in stats["vs_baseline"]:
             lines.append(f"  {w['a']:>16}: {_pct(w['rate'])} of {w['n']}  Wilson [{_pct(w['wilson']['low'])}, {_pct(w['wilson']['high'])}]"
-                         f"  p(Holm) {_p(w['p_holm'])}")
+                         f"  p(Holm) {_p(w['p_holm'])}, by prompt {_p(w['p_prompt_holm'])}")
         for c in stats["baseline_comparisons"]:
             lines.append(f"  {' vs '.join(c['first'])} against {' vs '.join(c['second'])}: difference {_pct(c['difference'])},"
                          f" Student p {_p(c['student']['p_value'])}, Welch p {_p(c['welch']['p_value'])}")
