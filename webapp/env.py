@@ -70,11 +70,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
-def env_processes(name: str, default: int) -> int | str:
-    """A count of processes (1 or more) or ``auto``, left for the code that knows the hardware."""
-    value = _raw(name)
-    if not value:
-        return default
+def processes_value(name: str, value: str) -> int | str:
+    """``value`` as a count of processes (1 or more) or ``auto``; ``name`` is what the error names."""
     if value.lower() == "auto":
         return "auto"
     try:
@@ -84,6 +81,12 @@ def env_processes(name: str, default: int) -> int | str:
     if number < 1:
         raise EnvError(f"{name}={number}: at least 1 process")
     return number
+
+
+def env_processes(name: str, default: int) -> int | str:
+    """A count of processes (1 or more) or ``auto``, left for the code that knows the hardware."""
+    value = _raw(name)
+    return processes_value(name, value) if value else default
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

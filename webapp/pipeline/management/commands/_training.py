@@ -38,12 +38,14 @@ def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False,
 
 
 def processes_arg(value: str) -> int:
-    """--processes N | auto, as a number of processes."""
-    if value != "auto" and (not value.isdigit() or int(value) < 1):
-        raise argparse.ArgumentTypeError(f"{value!r}: give a number of processes (1 or more) or 'auto'")
+    """--processes N | auto, as a number of processes (the rule of the TRAINING_PROCESSES setting)."""
+    from webapp.env import EnvError, processes_value
     from webapp.pipeline.launcher import training_processes
 
-    return training_processes(value)
+    try:
+        return training_processes(processes_value("--processes", value))
+    except EnvError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
 
 
 def finish_output(command: BaseCommand, run, *, as_json: bool) -> None:
