@@ -97,11 +97,9 @@ def train_in_processes(run: TrainingRun, *, processes: int, on_progress: Callabl
 
 
 def _environment(processes: int) -> dict[str, str]:
-    env = dict(os.environ)
-    # The children read the same settings as this process, even where a test or a command
-    # changed them after start-up.
-    env.update(DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "webapp.settings"),
-               RUNS_ROOT=str(settings.RUNS_ROOT), PYTHONUNBUFFERED="1")
+    # The processes write checkpoints where this one pulled the run folder and looks for them,
+    # even where RUNS_ROOT was changed in-process after start-up (manage.py sets the settings module).
+    env = {**os.environ, "RUNS_ROOT": str(settings.RUNS_ROOT), "PYTHONUNBUFFERED": "1"}
     # torchrun would pin every process to one thread; on a CPU-only machine share the cores.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
     return env
