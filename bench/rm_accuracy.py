@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.progress import Progress  # noqa: E402 - after the path is set
+
 HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
 
@@ -45,8 +47,8 @@ def ai_label_file(pairs, model: str, precision: str) -> Path:
     labeler = Labeler(lm, LabelingConfig(task="harmless", precision=precision))
     started = time.perf_counter()
 
-    def progress(done: int, total: int) -> None:
-        print(f"AI labels {done}/{total}  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    def progress(report: Progress) -> None:
+        print(f"AI labels {report.done}/{report.total}  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
 
     samples = [Sample(p.context, p.candidate_1, p.candidate_2) for p in pairs]
     labels = labeler.label(samples, on_progress=progress)
@@ -114,8 +116,8 @@ def main() -> None:
                           max_length=args.max_length, lr=args.lr, head_lr=args.head_lr, checkpoint_every=25, seed=0)
     started = time.perf_counter()
 
-    def on_progress(done: int, total: int) -> None:
-        print(f"step {done}/{total}  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    def on_progress(report: Progress) -> None:
+        print(f"{report.describe()}  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
 
     result = train_reward_model(config, examples, out, artifact_root=artifact_root, eval_pairs=test,
                                 on_progress=on_progress)

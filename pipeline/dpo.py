@@ -20,14 +20,15 @@ from typing import Sequence
 from pipeline import registry
 from pipeline.distributed import Ranks
 from pipeline.generation import format_prompt
+from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample
 from pipeline.rl.config import PolicyResult
 from pipeline.training_utils import (
     ConfigMixin,
     MetricsFn,
-    ProgressFn,
     begin_run,
     export_causal_lm,
+    trl_progress_callback,
     trl_settings,
     use_lora,
 )
@@ -114,6 +115,9 @@ def train_dpo(
         dataloader_num_workers=0,
     )
     settings.update(trainer_overrides or {})
+    last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
+    start = int(Path(last).name.split("-")[-1]) if last else 0
+    steps = StepProgress(on_progress if ranks.main else None, 0, saved=start)
 
     class Bridge(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -126,24 +130,20 @@ def train_dpo(
                 "reward/margin": logs.get("rewards/margins"),
             })
 
-        def on_step_end(self, args, state, control, **kwargs):
-            if on_progress and state.is_world_process_zero:
-                on_progress(state.global_step, state.max_steps)
-
     trainer = DPOTrainer(
         model=model,
         args=TrlDPOConfig(**settings),
         train_dataset=Dataset.from_dict(rows),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[Bridge()],
+        callbacks=[Bridge(), trl_progress_callback(steps)],
     )
-    last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
-    start = int(Path(last).name.split("-")[-1]) if last else 0
     files.resume_at(start)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
+    steps.phase("exporting", 0, 1)
     model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
+    steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, "dpo",
                           dict(files.last))
     files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})

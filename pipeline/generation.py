@@ -19,7 +19,8 @@ from typing import Any, Sequence
 
 import torch
 
-from pipeline.training_utils import ConfigMixin, ProgressFn, no_progress
+from pipeline.progress import Progress, ProgressFn, no_progress
+from pipeline.training_utils import ConfigMixin
 
 _TURN = re.compile(r"(?:^|\n\n)(Human|Assistant|User):\s?")
 
@@ -271,7 +272,7 @@ def generate_samples(
                 body = body[:-1]  # the EOS
             text = tokenizer.decode(body, skip_special_tokens=True).strip()
             results[i] = Sample(contexts[i], text, len(body), bool(roll.finished[row]))
-        on_progress(min(start + config.batch_size, len(order)), len(order))
+        on_progress(Progress.durable(min(start + config.batch_size, len(order)), len(order), "sampling"))
     model.train(was_training)
     return [r for r in results if r is not None]
 

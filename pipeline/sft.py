@@ -24,19 +24,18 @@ import torch
 from pipeline import registry
 from pipeline.distributed import Ranks
 from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_left, position_ids
+from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.config import PolicyResult
 from pipeline.training_utils import (
     Checkpointer,
     ConfigMixin,
     LoraSettings,
     MetricsFn,
-    ProgressFn,
     add_lora,
     begin_run,
     clip_and_step,
     export_causal_lm,
     length_grouped_batches,
-    no_progress,
     use_lora,
 )
 
@@ -112,7 +111,6 @@ def train_sft(
     if not examples:
         raise ValueError("no SFT examples: without reference outputs, use the base model as the SFT policy")
     ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
-    on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
     files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
     loaded = registry.load_causal_lm(config.model, artifact_root, device=ranks.device(config.device),
@@ -138,6 +136,11 @@ def train_sft(
     total = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
+    steps = StepProgress(on_progress if ranks.main else None, total, saved=start)
+
+    def save(step: int) -> None:
+        ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
+        steps.saved(step)
 
     step, started = start, time.perf_counter()
     while step < total:
@@ -149,12 +152,14 @@ def train_sft(
         clip_and_step(optimizer, params, config.grad_clip)
         step += 1
         files.log(step, {"loss/train": ranks.mean(loss), "epoch": epoch})
-        on_progress(step, total)
+        steps.trained(step)
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-            ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
+            save(step)
     if step > start:
-        ranks.main_then_wait(lambda: checkpoints.save(step, {"policy": model}, {"adamw": optimizer}))
+        save(step)
+    steps.phase("exporting", 0, 1)
     model_path = ranks.main_then_wait(lambda: export_causal_lm(model, tokenizer, out_dir / "final")) or out_dir / "final"
+    steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path, step, start, "sft", dict(files.last))
     files.write_result({**result.to_dict(), "seconds": time.perf_counter() - started})
     return result

@@ -1,8 +1,8 @@
 """Plumbing shared by every training stage: callbacks, seeding, LoRA, checkpoints, metrics, export.
 
 Plain Python (torch, peft, transformers): never imports Django. The Django side passes
-``on_progress(done, total)`` and ``on_metrics(step, dict)`` callables and reads what these helpers
-write under a run's output directory:
+``on_progress(Progress)`` (``pipeline.progress``) and ``on_metrics(step, dict)`` callables and reads
+what these helpers write under a run's output directory:
 
     out_dir/
       config.json            the stage's config (to_dict), written when the run starts
@@ -27,12 +27,9 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-ProgressFn = Callable[[int, int], None]
+from pipeline.progress import StepProgress
+
 MetricsFn = Callable[[int, dict], None]
-
-
-def no_progress(done: int, total: int) -> None:  # default on_progress
-    pass
 
 
 def no_metrics(step: int, metrics: dict) -> None:  # default on_metrics
@@ -345,6 +342,22 @@ def trl_settings(config: Any, out_dir: Path, *, on_cpu: bool) -> dict[str, Any]:
         activation_checkpointing=False,
         lr_scheduler_type="constant",
     )
+
+
+def trl_progress_callback(steps: StepProgress) -> Any:
+    """A TRL/transformers callback that reports a step as trained at its end and as saved once
+    the trainer's checkpoint of it is written (``on_save`` runs after the save), so the caller's
+    progress never counts a step a resume would train again."""
+    from transformers import TrainerCallback
+
+    class Steps(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            steps.trained(state.global_step, state.max_steps)
+
+        def on_save(self, args, state, control, **kwargs):
+            steps.saved(state.global_step)
+
+    return Steps()
 
 
 def save_atomically(target: Path, write: Callable[[Path], None]) -> Path:

@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.prompts import PromptBuilder
+from pipeline.progress import Progress, ProgressFn
 from pipeline.labeling.runtime import (
     BatchRunner,
     EngineStats,
@@ -217,8 +218,8 @@ class Labeler:
         return _Encoded(sample, prefix, fulls[0][:n], [f[n:] for f in fulls], [len(f) for f in fulls])
 
     @torch.inference_mode()
-    def label(self, samples: Sequence[Sample], on_progress: Callable[[int, int], None] | None = None) -> list[PairLabel]:
-        """Label every sample; ``on_progress(done, total)`` is called after each group."""
+    def label(self, samples: Sequence[Sample], on_progress: ProgressFn | None = None) -> list[PairLabel]:
+        """Label every sample; ``on_progress`` hears the pairs labelled after each group."""
         encoded = [self._encode(s) for s in samples]
         results: list[PairLabel | None] = [None] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].shared))
@@ -228,7 +229,7 @@ class Labeler:
                 results[i] = label
             done += len(group)
             if on_progress is not None:
-                on_progress(done, len(encoded))
+                on_progress(Progress.durable(done, len(encoded), "labeling"))
         return results  # type: ignore[return-value]
 
     def _groups(self, encoded: list[_Encoded]) -> list[list[_Encoded]]:

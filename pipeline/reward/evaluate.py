@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from pipeline.reward.data import PreferenceExample, PreferencePair
-from pipeline.training_utils import MetricsFn, ProgressFn, wilson_interval
+from pipeline.progress import Progress, ProgressFn
+from pipeline.training_utils import MetricsFn, wilson_interval
 
 if TYPE_CHECKING:  # imported lazily at run time (train imports this module)
     from pipeline.reward.model import RewardModel
@@ -99,5 +100,5 @@ def accuracy_vs_train_size(
             on_metrics(n, {"reward/accuracy": result.accuracy.accuracy, "reward/accuracy_low": result.accuracy.ci_low,
                            "reward/accuracy_high": result.accuracy.ci_high})
         if on_progress:
-            on_progress(done, len(wanted))
+            on_progress(Progress.durable(done, len(wanted), "training"))
     return points

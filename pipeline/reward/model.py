@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_right, position_ids
-from pipeline.training_utils import ProgressFn, is_peft, no_progress, save_atomically, unwrap_lora
+from pipeline.progress import Progress, ProgressFn, no_progress
+from pipeline.training_utils import is_peft, save_atomically, unwrap_lora
 
 HEAD_FILE = "reward_head.pt"
 META_FILE = "reward_model.json"
@@ -188,7 +189,7 @@ class RewardModel(nn.Module):
             a, b = self.pair_scores([encoded[i] for i in chunk], share_prefix)
             for i, x, y in zip(chunk, a.tolist(), b.tolist()):
                 s1[i], s2[i] = x, y
-            on_progress(min(start + batch_size, len(order)), len(order))
+            on_progress(Progress.durable(min(start + batch_size, len(order)), len(order), "evaluating"))
         self.train(was_training)
         return s1, s2
 
@@ -208,7 +209,7 @@ class RewardModel(nn.Module):
             ids, mask = pad_right([rows[i] for i in chunk], pad, self.device)
             for i, s in zip(chunk, self(ids, mask).tolist()):
                 scores[i] = s
-            on_progress(min(start + batch_size, len(order)), len(order))
+            on_progress(Progress.durable(min(start + batch_size, len(order)), len(order), "evaluating"))
         self.train(was_training)
         return scores
 

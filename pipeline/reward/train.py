@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import torch
 
 from pipeline.distributed import Ranks
+from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.reward.evaluate import AccuracyResult, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
@@ -28,12 +29,10 @@ from pipeline.training_utils import (
     ConfigMixin,
     LoraSettings,
     MetricsFn,
-    ProgressFn,
     RunFiles,
     add_lora,
     clip_and_step,
     length_grouped_batches,
-    no_progress,
     seed_everything,
     train_only_top_layers,
     use_lora,
@@ -124,7 +123,6 @@ def train_reward_model(
     if not examples:
         raise ValueError("no training examples: the label source gave no labelled pairs")
     ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
-    on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
     files = RunFiles(out_dir, on_metrics, writer=ranks.main)
     files.write_config(config)
@@ -146,6 +144,11 @@ def train_reward_model(
     total = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
+    steps = StepProgress(on_progress if ranks.main else None, total, saved=start_step)
+
+    def save(step: int) -> None:
+        ranks.main_then_wait(lambda: checkpoints.save(step, {"rm": rm}, {"adamw": optimizer}))
+        steps.saved(step)
 
     step, started, pairs_seen = start_step, time.perf_counter(), 0
     params = body_params + list(rm.head.parameters())
@@ -169,21 +172,24 @@ def train_reward_model(
         files.log(step, {"loss/train": ranks.mean(loss), "reward/train_accuracy": ranks.mean(accuracy),
                          "reward/margin": ranks.mean((r1 - r2).abs().mean()), "epoch": epoch,
                          "time/step_seconds": time.perf_counter() - step_started})
-        on_progress(step, total)
+        steps.trained(step)
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-            ranks.main_then_wait(lambda: checkpoints.save(step, {"rm": rm}, {"adamw": optimizer}))
+            save(step)
     elapsed = time.perf_counter() - started
     if step > start_step:
-        ranks.main_then_wait(lambda: checkpoints.save(step, {"rm": rm}, {"adamw": optimizer}))
+        save(step)
 
     def evaluate_and_save():
         accuracy = None
         if eval_pairs:
             accuracy = pairwise_accuracy(rm, eval_pairs, batch_size=config.eval_batch_size,
-                                         share_prefix=config.share_prefix)
+                                         share_prefix=config.share_prefix, on_progress=steps.counter("evaluating"))
             files.log(step, {"reward/accuracy": accuracy.accuracy, "reward/accuracy_low": accuracy.ci_low,
                              "reward/accuracy_high": accuracy.ci_high})
-        return accuracy, rm.save(out_dir / "final", extra={"base": config.model, "steps": step})
+        steps.phase("exporting", 0, 1)
+        model_path = rm.save(out_dir / "final", extra={"base": config.model, "steps": step})
+        steps.phase("exporting", 1, 1)
+        return accuracy, model_path
 
     accuracy, model_path = ranks.main_then_wait(evaluate_and_save) or (None, out_dir / "final")
     result = RewardResult(out_dir, model_path, step, start_step, dict(files.last), accuracy,

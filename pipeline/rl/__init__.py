@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 from pipeline.rl.config import ALGORITHMS, PolicyResult, RewardFn, RLConfig
 from pipeline.rl.reinforce import kl_penalised_reward, prompt_batch, reinforce_losses, response_logprobs, train_reinforce
-from pipeline.training_utils import MetricsFn, ProgressFn
+from pipeline.progress import ProgressFn
+from pipeline.training_utils import MetricsFn
 
 
 def train_policy(

@@ -52,19 +52,18 @@ import torch.nn.functional as F
 from pipeline import registry
 from pipeline.generation import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids, sample
 from pipeline.distributed import Ranks
+from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel
 from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
 from pipeline.training_utils import (
     Checkpointer,
     Laps,
     MetricsFn,
-    ProgressFn,
     add_lora,
     begin_run,
     clip_and_step,
     export_causal_lm,
     lora_merged,
-    no_progress,
     use_lora,
 )
 
@@ -180,7 +179,6 @@ def train_reinforce(
     if not prompts:
         raise ValueError("no training prompts")
     ranks = Ranks.from_env()  # several processes under accelerate launch / torchrun, else one
-    on_progress = on_progress if on_progress and ranks.main else no_progress
     out_dir = Path(out_dir)
     files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
 
@@ -218,6 +216,12 @@ def train_reinforce(
     stop = eos_ids(policy, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
     k = config.samples_per_prompt
+
+    steps = StepProgress(on_progress if ranks.main else None, config.steps, saved=start)
+
+    def save(step: int) -> None:
+        ranks.main_then_wait(lambda: checkpoints.save(step, modules, optimizers))
+        steps.saved(step)
 
     tokens_generated, started = 0, time.perf_counter()
     for step in range(start, config.steps):
@@ -280,16 +284,18 @@ def train_reinforce(
             "time/step_seconds": sum(laps.times.values()),
             **laps.times,
         })
-        on_progress(done, config.steps)
+        steps.trained(done)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-            ranks.main_then_wait(lambda: checkpoints.save(done, modules, optimizers))
+            save(done)
 
     elapsed = time.perf_counter() - started
     tokens_generated = round(ranks.mean(tokens_generated) * ranks.world)
     final_step = max(start, config.steps)
     if config.steps > start:
-        ranks.main_then_wait(lambda: checkpoints.save(final_step, modules, optimizers))
+        save(final_step)
+    steps.phase("exporting", 0, 1)
     model_path = ranks.main_then_wait(lambda: export_causal_lm(policy, tokenizer, out_dir / "final")) or out_dir / "final"
+    steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path, final_step, start, "reinforce", dict(files.last),
                           tokens_generated / elapsed if elapsed > 0 and tokens_generated else 0.0)
     files.write_result(result.to_dict())

@@ -28,13 +28,14 @@ import torch
 from pipeline import registry
 from pipeline.distributed import Ranks
 from pipeline.generation import format_prompt
+from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
 from pipeline.training_utils import (
     MetricsFn,
-    ProgressFn,
     RunFiles,
     begin_run,
     export_causal_lm,
+    trl_progress_callback,
     trl_settings,
     use_lora,
 )
@@ -48,11 +49,11 @@ def _reward_adapter(reward_fn: RewardFn):
     return reward
 
 
-def _callback(files: RunFiles, total: int, on_progress: ProgressFn | None, counter: dict):
+def _callback(files: RunFiles, counter: dict):
     from transformers import TrainerCallback
 
     class Bridge(TrainerCallback):
-        """TRL's log dicts -> our namespaced metrics; steps -> on_progress."""
+        """TRL's log dicts -> our namespaced metrics."""
 
         def on_step_begin(self, args, state, control, **kwargs):
             counter.setdefault("step_started", {})[state.global_step + 1] = time.perf_counter()
@@ -74,10 +75,6 @@ def _callback(files: RunFiles, total: int, on_progress: ProgressFn | None, count
                 ours["time/step_seconds"] = time.perf_counter() - started
             counter["tokens"] = counter.get("tokens", 0) + length * args.per_device_train_batch_size
             files.log(state.global_step, {k: v for k, v in ours.items() if v is not None})
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if on_progress and state.is_world_process_zero:
-                on_progress(state.global_step, total)
 
     return Bridge()
 
@@ -144,6 +141,9 @@ def train_with_trl(
         peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                  target_modules=targets, task_type="CAUSAL_LM")
 
+    last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
+    start = int(Path(last).name.split("-")[-1]) if last else 0
+    steps = StepProgress(on_progress if ranks.main else None, config.steps, saved=start)
     counter: dict = {}
     trainer = Trainer(
         model=model,
@@ -152,15 +152,15 @@ def train_with_trl(
         train_dataset=data,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[_callback(files, config.steps, on_progress, counter)],
+        callbacks=[_callback(files, counter), trl_progress_callback(steps)],
     )
-    last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
-    start = int(Path(last).name.split("-")[-1]) if last else 0
     files.resume_at(start)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     elapsed = time.perf_counter() - started
+    steps.phase("exporting", 0, 1)
     model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
+    steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, algorithm,
                           dict(files.last), counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)
     files.write_result(result.to_dict())

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 def test_exact_mode_matches_the_plain_way_within_1e_3(exact_labeler, six_pairs, naive_labels):
     progress = []
     before = exact_labeler.stats.real_tokens
-    ours = exact_labeler.label(six_pairs, on_progress=lambda done, total: progress.append((done, total)))
+    ours = exact_labeler.label(six_pairs, on_progress=lambda p: progress.append((p.done, p.total)))
     for plain, fast in zip(naive_labels, ours):
         assert fast.key == plain.key
         assert abs(fast.p - plain.p) <= 1e-3

@@ -44,8 +44,8 @@ def test_a_run_on_eight_real_pairs_stores_config_progress_tokens_time_both_order
 def test_a_killed_run_resumes_without_relabelling_what_it_saved(hh_experiment, bundled_lm):
     run = labeling.labeling_run_create(experiment=hh_experiment, config=LabelingConfig(task="harmless"), split="test", limit=8)
 
-    def die_after_first_chunk(done, total):
-        if done >= 4:
+    def die_after_first_chunk(progress):
+        if progress.done >= 4:
             raise KeyboardInterrupt  # what a killed process looks like from inside
 
     with pytest.raises(KeyboardInterrupt):

@@ -15,8 +15,8 @@ def test_cancel_mid_labeling_then_retry_labels_only_the_rest(tiny_experiment, bu
     stages.pipeline_stage_execute(stage_id=PipelineStage.objects.get(pipeline=run, name="prepare-models").pk, advance=False)
     labels_stage = PipelineStage.objects.get(pipeline=run, name="ai-labels")
 
-    def staff_cancel_after_the_first_chunk(done, total):
-        if done == 2:
+    def staff_cancel_after_the_first_chunk(progress):
+        if progress.done == 2:
             assert orchestration.pipeline_stage_cancel(stage=PipelineStage.objects.get(pk=labels_stage.pk), user="boss")
 
     stages.pipeline_stage_execute(stage_id=labels_stage.pk, on_progress=staff_cancel_after_the_first_chunk, advance=False)

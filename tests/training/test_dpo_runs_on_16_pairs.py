@@ -35,7 +35,7 @@ def test_dpo_runs_on_16_pairs_and_exports_a_loadable_policy(tiny_model_dir, arti
                        max_length=64, checkpoint_every=2)
     steps = []
     result = train_dpo(config, examples, tmp_path / "dpo", artifact_root=artifact_root,
-                       on_metrics=lambda step, m: steps.append((step, m)), on_progress=lambda d, t: None)
+                       on_metrics=lambda step, m: steps.append((step, m)), on_progress=lambda progress: None)
     assert result.steps == 4 and result.algorithm == "dpo"
     assert [s for s, _ in steps] == [1, 2, 3, 4]
     assert all("loss/train" in m and "reward/accuracy" in m for _, m in steps)

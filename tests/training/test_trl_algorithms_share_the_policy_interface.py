@@ -20,9 +20,12 @@ def test_trl_algorithm_trains_and_logs_our_metric_keys(algorithm, tiny_model_dir
     logged, progress = {}, []
     result = train_policy(config, PROMPTS, letter_share, tmp_path / algorithm, algorithm=algorithm,
                           artifact_root=artifact_root, on_metrics=lambda s, m: logged.setdefault(s, m),
-                          on_progress=lambda d, t: progress.append((d, t)))
+                          on_progress=progress.append)
     assert result.algorithm == algorithm and result.steps == 2
-    assert sorted(logged) == [1, 2] and progress[-1] == (2, 2)
+    assert sorted(logged) == [1, 2]
+    # checkpoint_every=0: no TRL checkpoint, so nothing counts as kept until the model is exported
+    assert [(p.done, p.phase_done) for p in progress if p.phase == "training"] == [(0, 1), (0, 2)]
+    assert progress[-1].phase == "exporting" and progress[-1].phase_done == 1
     for metrics in logged.values():
         assert {"loss/train", "rl/reward", "rl/kl", "rl/response_length"} <= set(metrics)
     assert registry.load_causal_lm(str(result.model_path), artifact_root).model is not None

@@ -25,11 +25,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 
+from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline import runs
+from webapp.pipeline.runs import PROGRESS_FIELDS
 from webapp.pipeline.models import Status, TrainingRun
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
@@ -60,7 +61,7 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
         pass  # no prctl here: processes may then outlive a killed worker until their next heartbeat
 
 
-def train_in_processes(run: TrainingRun, *, processes: int, on_progress: Callable[[int, int], None] | None = None) -> None:
+def train_in_processes(run: TrainingRun, *, processes: int, on_progress: ProgressFn | None = None) -> None:
     """Train the claimed ``run`` in ``processes`` processes and wait for them.
 
     Raises ``runs.RunCancelled`` when the run or the caller's stage is cancelled (the processes
@@ -113,7 +114,7 @@ def _watch(run: TrainingRun, process: subprocess.Popen, on_progress) -> int:
             code = process.wait(timeout=POLL_SECONDS)
         except subprocess.TimeoutExpired:
             code = None
-        state = TrainingRun.objects.filter(pk=run.pk).values("status", "claimed_by", "progress_done", "progress_total").get()
+        state = TrainingRun.objects.filter(pk=run.pk).values("status", "claimed_by", *PROGRESS_FIELDS).get()
         if state["claimed_by"] != claim or state["status"] == Status.CANCELLED:
             raise runs.RunCancelled(f"{run} was cancelled or taken over by another worker")
         if code is not None:
@@ -123,7 +124,7 @@ def _watch(run: TrainingRun, process: subprocess.Popen, on_progress) -> int:
         if on_progress and state["progress_total"]:
             # Every poll, not only on news: a stage's Reporter raises RunCancelled here when
             # staff cancelled the stage, and its heartbeat shows the stage alive.
-            on_progress(state["progress_done"], state["progress_total"])
+            on_progress(Progress(*(state[name] for name in PROGRESS_FIELDS)))
 
 
 def _stop(process: subprocess.Popen) -> None:

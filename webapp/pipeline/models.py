@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from pipeline.progress import Progress
 from webapp.experiments.models import Experiment, PreferencePair
 
 
@@ -35,8 +36,12 @@ class StageRun(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     config = models.JSONField(default=dict, help_text="The stage's config dataclass, as saved.")
     model_spec = models.CharField(max_length=300)
-    progress_done = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(
+        default=0, help_text="Units of work a resume keeps: saved steps, stored labels or responses.")
     progress_total = models.PositiveIntegerField(default=0)
+    phase = models.CharField(max_length=20, blank=True, help_text="What runs now: training, evaluating, exporting...")
+    phase_done = models.PositiveIntegerField(default=0, help_text="Units of the phase finished (steps trained may run ahead of the saved ones).")
+    phase_total = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     claimed_by = models.CharField(max_length=200, blank=True)
@@ -54,6 +59,13 @@ class StageRun(models.Model):
     @property
     def progress_fraction(self) -> float:
         return self.progress_done / self.progress_total if self.progress_total else 0.0
+
+    @property
+    def progress_text(self) -> str:
+        """'training 7/40 steps, 5 saved', 'evaluating 120/711 pairs'; '' before the first report."""
+        if not self.phase:
+            return ""
+        return Progress(self.progress_done, self.progress_total, self.phase, self.phase_done, self.phase_total).describe()
 
     @property
     def is_finished(self) -> bool:

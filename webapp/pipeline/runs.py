@@ -14,6 +14,7 @@ import socket
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import astuple
 from pathlib import Path
 from typing import Iterator, TypeVar
 
@@ -21,6 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
+from pipeline.progress import Progress
 from webapp.pipeline.models import StageRun, Status
 
 RunT = TypeVar("RunT", bound=StageRun)
@@ -118,6 +120,15 @@ def run_heartbeat(run: StageRun, **fields) -> None:
     for name, value in fields.items():
         if not hasattr(value, "resolve_expression"):
             setattr(run, name, value)
+
+
+# A run's columns that hold a pipeline ``Progress``, in the order of its fields.
+PROGRESS_FIELDS = ("progress_done", "progress_total", "phase", "phase_done", "phase_total")
+
+
+def progress_fields(progress: Progress) -> dict:
+    """A pipeline ``Progress`` report as the run's fields (what ``run_heartbeat`` takes)."""
+    return dict(zip(PROGRESS_FIELDS, astuple(progress), strict=True))
 
 
 def run_finish(run: StageRun, *, status: str = Status.SUCCEEDED, error: str = "", **fields) -> None:

@@ -71,7 +71,7 @@ class RunPage:
         parts = [self.run.status, str(self.run.wall_seconds)]
         for row in self.rows:
             s = row.stage
-            parts += [row.state, str(s.progress_done), str(s.progress_total), str(s.heartbeat_at), str(len(s.log)), row.eta]
+            parts += [row.state, s.progress_text, str(s.progress_done), str(s.progress_total), str(s.heartbeat_at), str(len(s.log)), row.eta]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -20,10 +20,9 @@ from webapp.pipeline import artifacts, runs
 from pipeline.labeling import metrics as label_metrics
 from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.engine import Labeler, Sample
+from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep
 from webapp.experiments.models import Experiment, PreferencePair
-
-ProgressFn = Callable[[int, int], None]
 
 # The paper's Table 2 grid: preamble x shots x chain of thought.
 SWEEP_GRID = [
@@ -88,17 +87,18 @@ def labeling_run_execute(
         done_ids = set(run.labels.values_list("pair_id", flat=True))
         todo = [pair for pair in _pairs(run.experiment, run.split, run.limit).select_related("prompt") if pair.pk not in done_ids]
         total = len(done_ids) + len(todo)
-        runs.run_heartbeat(run, progress_done=len(done_ids), progress_total=total)
+        progress = Progress.durable(len(done_ids), total, "labeling")
+        runs.run_heartbeat(run, **runs.progress_fields(progress))
         if on_progress:
-            on_progress(len(done_ids), total)
+            on_progress(progress)
         labeler = Labeler(_load(run.model_spec, config.precision), config)
         start = time.perf_counter()
         for offset in range(0, len(todo), chunk_size):
             chunk = todo[offset : offset + chunk_size]
             labels = labeler.label([Sample(p.prompt.context, p.candidate_1, p.candidate_2, key=str(p.pk)) for p in chunk])
-            _save_chunk(run, chunk, labels)
-            if on_progress:
-                on_progress(run.progress_done, total)
+            _save_chunk(run, chunk, labels, total)
+            if on_progress:  # after the chunk's commit: what the caller shows is stored
+                on_progress(Progress.durable(run.progress_done, total, "labeling"))
         seconds = time.perf_counter() - start
         summary = labeling_run_metrics(run=run)
         summary["engine/pairs_per_second"] = len(todo) / seconds if todo and seconds > 0 else None
@@ -107,7 +107,7 @@ def labeling_run_execute(
     return run
 
 
-def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels) -> None:
+def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: int) -> None:
     rows = [
         AILabel(
             run=run,
@@ -128,7 +128,7 @@ def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels) -> None:
         done = AILabel.objects.filter(run=run).count()
         runs.run_heartbeat(
             run,
-            progress_done=done,
+            **runs.progress_fields(Progress.durable(done, total, "labeling")),
             prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens for r in rows),
             generated_tokens=F("generated_tokens") + sum(r.generated_tokens for r in rows),
         )

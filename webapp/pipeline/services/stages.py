@@ -18,14 +18,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline import runs
-from pipeline.plan import UNITS
 from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
 from webapp.pipeline.services import labeling, orchestration, training
 from webapp.experiments.models import PolicyResponse
-
-ProgressFn = Callable[[int, int], None]
-
 
 
 class Reporter:
@@ -36,29 +33,33 @@ class Reporter:
     def __init__(self, stage: PipelineStage, outer: ProgressFn | None = None):
         self.stage = stage
         self.outer = outer
-        self.unit = UNITS.get(stage.kind, "steps")
         self.metrics: Callable[[], dict] | None = None
-        self._start: tuple[float, int] | None = None
-        self._last_done: int | None = None
+        self._start: tuple[tuple[str, int], float, int] | None = None
+        self._last_done: tuple[str, int, int] | None = None
 
-    def __call__(self, done: int, total: int, note: str = "") -> None:
+    def __call__(self, progress: Progress, note: str = "") -> None:
         now = time.monotonic()
-        if self._start is None:
-            self._start = (now, done)  # the rate counts this attempt only, not resumed work
-        t0, d0 = self._start
-        eta = (total - done) * (now - t0) / (done - d0) if done > d0 and total >= done else None
-        fields: dict = {"progress_done": done, "progress_total": total, "eta_seconds": eta}
+        # The ETA follows the phase that runs (training steps, then evaluated pairs, ...), and
+        # counts this attempt and this phase only, not resumed work.
+        key = (progress.phase, progress.phase_total)
+        if self._start is None or self._start[0] != key:
+            self._start = (key, now, progress.phase_done)
+        _, t0, d0 = self._start
+        left, moved = progress.phase_total - progress.phase_done, progress.phase_done - d0
+        eta = left * (now - t0) / moved if moved > 0 and left >= 0 else None
+        fields: dict = {**runs.progress_fields(progress), "eta_seconds": eta}
         metrics = self.metrics() if self.metrics else None
         if metrics:
             fields["metrics"] = metrics
-        if done != self._last_done or note:
+        shown_now = (progress.phase, progress.phase_done, progress.done)
+        if shown_now != self._last_done or note:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:4]) if metrics else ""
-            line = " · ".join(part for part in (f"{done}/{total} {self.unit}", note, shown) if part)
+            line = " · ".join(part for part in (progress.describe(), note, shown) if part)
             fields["log"] = orchestration.tail_with(self.stage.log, line)
-            self._last_done = done
+            self._last_done = shown_now
         runs.run_heartbeat(self.stage, **fields)
         if self.outer:
-            self.outer(done, total)
+            self.outer(progress)
 
 
 def pipeline_stage_execute(
@@ -162,10 +163,10 @@ def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
     total = 3 * len(specs)
     for i, spec in enumerate(specs):
         def progress(step: str, done: int, _n: int, i=i, spec=spec) -> None:
-            report(min(3 * i + done, total), total, note=f"{spec}: {step}")
+            report(Progress.durable(min(3 * i + done, total), total, "preparing"), note=f"{spec}: {step}")
 
         resolved = registry.prepare(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD, on_progress=progress)
-        report(3 * (i + 1), total, note=f"{spec}: ready ({resolved.kind})")
+        report(Progress.durable(3 * (i + 1), total, "preparing"), note=f"{spec}: ready ({resolved.kind})")
     return {"models": specs}
 
 
@@ -272,7 +273,7 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
         except rating.RatingError as problem:
             raise ValueError(problem.message) from None
         stage.round = round
-    report(1, 1, note=f"round #{round.pk}: {round.items.count()} items, policies {', '.join(policies)}")
+    report(Progress.durable(1, 1, "opening"), note=f"round #{round.pk}: {round.items.count()} items, policies {', '.join(policies)}")
     return {"round": round.pk, "items": round.items.filter(is_gold=False).count(), "gold": round.items.filter(is_gold=True).count(),
             "policies": policies, "mode": round.mode, **({"skipped_prompts": made.skipped_prompts} if made else {})}
 

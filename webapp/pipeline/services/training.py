@@ -18,10 +18,9 @@ from django.db import transaction
 
 from webapp.pipeline import artifacts, runs
 from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
+from pipeline.progress import Progress, ProgressFn
 from pipeline.reward import data as reward_data
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
-
-ProgressFn = Callable[[int, int], None]
 
 
 def run_dir(run: TrainingRun | SamplingRun) -> Path:
@@ -92,11 +91,11 @@ def _record_metrics(run: TrainingRun, on_progress: ProgressFn | None = None) -> 
 
     pusher = artifacts.Pusher(run_dir(run))
 
-    def record_progress(done: int, total: int) -> None:
-        runs.run_heartbeat(run, progress_done=done, progress_total=total)
+    def record_progress(progress: Progress) -> None:
+        runs.run_heartbeat(run, **runs.progress_fields(progress))
         pusher.maybe()  # checkpoints reach the shared artifact root while the run goes on
         if on_progress:
-            on_progress(done, total)
+            on_progress(progress)
 
     return record_progress, record_metrics
 
@@ -323,7 +322,8 @@ def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool 
         prompts = Prompt.objects.filter(experiment=run.experiment, split=run.split).order_by("id")
         done = set(PolicyResponse.objects.filter(prompt__in=prompts, policy=run.policy).values_list("prompt_id", flat=True))
         todo = [p for p in prompts if p.pk not in done]
-        runs.run_heartbeat(run, progress_done=len(done), progress_total=len(done) + len(todo))
+        total = len(done) + len(todo)
+        runs.run_heartbeat(run, **runs.progress_fields(Progress.durable(len(done), total, "sampling")))
         chunk = 16
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
@@ -337,8 +337,9 @@ def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool 
                     ],
                     ignore_conflicts=True,
                 )
-                runs.run_heartbeat(run, progress_done=len(done) + start + len(part))
-            if on_progress:
-                on_progress(len(done) + start + len(part), len(done) + len(todo))
+                progress = Progress.durable(len(done) + start + len(part), total, "sampling")
+                runs.run_heartbeat(run, **runs.progress_fields(progress))
+            if on_progress:  # after the commit: what the caller shows is stored
+                on_progress(progress)
         runs.run_finish(run)
     return run

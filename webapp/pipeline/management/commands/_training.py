@@ -9,18 +9,32 @@ import traceback
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from pipeline.progress import Progress
 from webapp.pipeline.models import Status
 
 
 def execute_with_bar(command: BaseCommand, run, execute, *, quiet: bool = False, desc: str = "", unit: str = "step"):
     """Claim and run ``run`` with ``execute`` in this process, a progress bar on stderr; a run
-    with nothing to do or one that fails is a CommandError naming it."""
-    bar = tqdm(total=getattr(run, "progress_total", None) or None, desc=desc or str(run), unit=unit, disable=quiet,
+    with nothing to do or one that fails is a CommandError naming it.
+
+    The bar follows the phase that runs, in its own unit ("training 7/40 steps, 5 saved", then
+    "evaluating 120/711 pairs"), so a long evaluation or export is never a silent wait."""
+    desc = desc or str(run)
+    bar = tqdm(total=getattr(run, "progress_total", None) or None, desc=desc, unit=unit, disable=quiet,
                file=command.stderr._out)
 
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
+    shown = {"phase": ""}
+
+    def progress(report: Progress) -> None:
+        if report.phase != shown["phase"]:
+            shown["phase"] = report.phase
+            bar.reset(total=report.phase_total or None)  # a new phase: its own count and rate
+            bar.set_description(f"{desc} {report.phase}", refresh=False)
+            bar.unit = report.unit
+        bar.total = report.phase_total if report.phase else report.total
+        bar.n = report.phase_done if report.phase else report.done
+        if report.phase == "training":
+            bar.set_postfix_str(f"{report.done} saved", refresh=False)
         bar.refresh()
 
     try:

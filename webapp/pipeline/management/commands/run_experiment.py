@@ -18,6 +18,7 @@ from tqdm import tqdm
 from pipeline.arms import ARMS
 from webapp.pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
 from pipeline.plan import DEFAULT_ARMS, UNITS
+from pipeline.progress import Progress
 from webapp.pipeline.services import orchestration, stages
 from webapp.pipeline.management.commands.label import experiment_or_error
 
@@ -147,8 +148,9 @@ class Command(BaseCommand):
                 if not ready:
                     break
                 for stage in ready:
-                    def progress(done: int, total: int, bar=bars[stage.pk]) -> None:
-                        bar.total, bar.n = max(total, 1), done
+                    def progress(report: Progress, bar=bars[stage.pk]) -> None:
+                        bar.total, bar.n = max(report.total, 1), report.done
+                        bar.set_postfix_str(report.describe(), refresh=False)
                         bar.refresh()
 
                     try:
