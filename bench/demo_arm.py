@@ -27,13 +27,13 @@ DEMO = ROOT / "webapp" / "experiments" / "demo" / "dialogues.jsonl"
 
 
 def demo_pairs():
-    from pipeline.reward import PreferencePair
+    """The demo's train and test pairs, candidates in the order load_demo stores them."""
+    from pipeline.data import read
+    from pipeline.reward import preference_pair
 
     train, test = [], []
-    for line in DEMO.read_text().splitlines():
-        row = json.loads(line)
-        pair = PreferencePair(row["prompt"], row["chosen"], row["rejected"], human_choice=1)
-        (train if row.get("split", "train") == "train" else test).append(pair)
+    for record in read(DEMO, "jsonl"):
+        (test if record.split == "test" else train).append(preference_pair(record))
     return train, test
 
 

@@ -29,6 +29,7 @@ import os
 import resource
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from pipeline import registry  # noqa: E402
+from pipeline.data import read  # noqa: E402
 from pipeline.labeling.config import LabelingConfig  # noqa: E402
-from pipeline.labeling.data import read_hh  # noqa: E402
+from pipeline.labeling.data import labeled_samples  # noqa: E402
 from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402
 from pipeline.labeling.runtime import model_for_precision, non_embedding_params  # noqa: E402
@@ -98,7 +100,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     lm = registry.load_causal_lm(args.model, args.artifacts, precision="exact")
-    pairs = read_hh(args.data, limit=args.pairs)
+    pairs = labeled_samples(islice(read(args.data, "hh"), args.pairs))
     samples, human = [s for s, _ in pairs], [h for _, h in pairs]
     exact_config = LabelingConfig(batch_size=args.batch_size)  # 0-shot, base preamble, swap on
     fast_config = exact_config.replace(precision="fast")

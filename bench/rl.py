@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,13 +42,13 @@ def letter_share(contexts: list[str], responses: list[str]) -> list[float]:
 
 
 def bench_prompts(tokenizer, n: int, max_tokens: int) -> list[str]:
+    from pipeline.data import read
     from pipeline.generation import encode_prompt, format_prompt
-    from pipeline.reward.data import read_hh_pairs
 
     picked = []
-    for pair in read_hh_pairs(HH, limit=400):
-        if len(encode_prompt(tokenizer, format_prompt(tokenizer, pair.context))) <= max_tokens:
-            picked.append(pair.context)
+    for record in islice(read(HH, "hh"), 400):
+        if len(encode_prompt(tokenizer, format_prompt(tokenizer, record.context))) <= max_tokens:
+            picked.append(record.context)
         if len(picked) == n:
             break
     return picked

@@ -37,12 +37,13 @@ def bench_examples(artifact_root: Path, n: int, max_length: int):
     from transformers import AutoTokenizer
 
     from pipeline import registry
+    from pipeline.data import read
     from pipeline.generation import encode_prompt, encode_response, format_prompt
-    from pipeline.reward.data import human_examples, read_hh_pairs
+    from pipeline.reward.data import human_examples, preference_pair
 
     tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
     picked, ids = [], []
-    for example in human_examples(read_hh_pairs(HH)):
+    for example in human_examples(preference_pair(record) for record in read(HH, "hh")):
         prompt = encode_prompt(tokenizer, format_prompt(tokenizer, example.context))
         c1, c2 = encode_response(tokenizer, example.candidate_1), encode_response(tokenizer, example.candidate_2)
         if len(prompt) + max(len(c1), len(c2)) <= max_length and max(len(c1), len(c2)) <= max_length // 2:

@@ -88,9 +88,10 @@ def main() -> None:
     from dataclasses import replace
 
     from pipeline import registry
-    from pipeline.reward import RewardConfig, build_examples, read_hh_pairs, train_reward_model
+    from pipeline.data import read
+    from pipeline.reward import RewardConfig, build_examples, preference_pair, train_reward_model
 
-    pairs = read_hh_pairs(HH, seed=0)
+    pairs = [preference_pair(record) for record in read(HH, "hh", seed=0)]
     if args.train + args.test > len(pairs):
         raise SystemExit(f"only {len(pairs)} pairs: --train + --test must not exceed that")
     train, test = pairs[: args.train], pairs[len(pairs) - args.test :]
@@ -102,6 +103,11 @@ def main() -> None:
             row = json.loads(line)
             soft[(row["context"], row["candidate_1"], row["candidate_2"])] = float(row["p1"])
         train = [replace(p, ai_p1=soft.get((p.context, p.candidate_1, p.candidate_2))) for p in train]
+        # A label file written for other pairs (or another candidate order) would otherwise
+        # silently shrink the training set to the pairs it happens to match.
+        missing = sum(p.ai_p1 is None for p in train)
+        if missing:
+            raise SystemExit(f"{args.ai_labels} has no AI label for {missing} of the {len(train)} training pairs")
     examples = build_examples(train, args.labels)
 
     artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))

@@ -8,7 +8,7 @@ Modules (plain Python, never Django):
   direct    DirectScorer: 1-10 ratings as rewards in [-1, 1] for direct RLAIF
   runtime   KV states, padded batched forwards, batch planning, the "fast" precision copy
   metrics   alignment with a Wilson CI, position bias, label mass, calibration (numpy/scipy)
-  data      read_hh: Anthropic HH pairs as samples with human labels
+  data      records of pipeline.data as samples with their human labels
 
 Importing this package imports nothing heavy; import the module you need.
 """

@@ -1,63 +1,22 @@
-"""Read Anthropic HH pairs as labeling samples with their human labels (for tests and the benchmark).
+"""Preference records (``pipeline.data``) as labeling samples with their human labels.
 
-The web app imports preference files through its own readers; this is the minimal plain-Python
-reader the pipeline needs to measure itself on the real data without Django.
+No parsing here: files are read by ``pipeline.data``, the reader the web app imports with, so a
+sample has the context, candidate order and human choice the app stores for the same pair.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
-from pathlib import Path
+from typing import Iterable
 
+from pipeline.data import Record
 from pipeline.labeling.engine import Sample
 
-_ASSISTANT = "\n\nAssistant:"
+
+def sample_of(record: Record) -> Sample:
+    """The record as the labeler sees it, candidates in stored order, keyed by its source id."""
+    return Sample(record.context, record.candidate_1, record.candidate_2, key=record.source_id)
 
 
-def split_hh(chosen: str, rejected: str) -> tuple[str, str, str]:
-    """(context, chosen reply, rejected reply) of an HH pair: the dialogues share everything up
-    to their last differing ``Assistant:`` turn; the context keeps the ``Human:``/``Assistant:``
-    turns before it, without the final ``Assistant:`` cue.
-    """
-    n = 0
-    while n < min(len(chosen), len(rejected)) and chosen[n] == rejected[n]:
-        n += 1
-    cut = chosen.rfind(_ASSISTANT, 0, n + 1)
-    if cut < 0:
-        raise ValueError("the two dialogues do not share a context ending in an Assistant turn")
-    start = cut + len(_ASSISTANT)
-    return chosen[:cut].strip(), chosen[start:].strip(), rejected[start:].strip()
-
-
-def human_first(seed: int, context: str, chosen: str, rejected: str) -> bool:
-    """A coin flip fixed by content: does the chosen reply go in position 1?"""
-    digest = hashlib.sha256(f"{seed}\x00{context}\x00{chosen}\x00{rejected}".encode("utf-8")).digest()
-    return digest[0] & 1 == 0
-
-
-def read_hh(path: str | Path, limit: int | None = None, seed: int = 0) -> list[tuple[Sample, int]]:
-    """The first ``limit`` pairs of an HH ``{"chosen", "rejected"}`` JSONL(.gz) file as
-    (Sample, human choice 1 or 2). The chosen reply is put in position 1 or 2 by a seeded coin
-    flip, so a labeler with a position bias cannot look aligned by always answering "1".
-    """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    pairs: list[tuple[Sample, int]] = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and len(pairs) >= limit:
-                break
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            try:
-                context, chosen, rejected = split_hh(row["chosen"], row["rejected"])
-            except ValueError:
-                continue
-            if human_first(seed, context, chosen, rejected):
-                pairs.append((Sample(context, chosen, rejected, key=f"hh:{number}"), 1))
-            else:
-                pairs.append((Sample(context, rejected, chosen, key=f"hh:{number}"), 2))
-    return pairs
+def labeled_samples(records: Iterable[Record]) -> list[tuple[Sample, int]]:
+    """(Sample, human choice 1 or 2) of every record with a human choice (the others are skipped)."""
+    return [(sample_of(record), record.human_choice) for record in records if record.human_choice in (1, 2)]

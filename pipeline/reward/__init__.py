@@ -5,6 +5,7 @@ Plain Python; never imports Django. Entry points:
     RewardConfig, train_reward_model(config, examples, out_dir, artifact_root=..., eval_pairs=...)
     RewardModel.from_pretrained(path_or_spec, artifact_root) -> .score(contexts, responses) / .as_reward_fn()
     build_examples(pairs, "human" | "ai" | "mixed:0.5", seed) -> training examples
+    preference_pair(record) -> a pair of a record read by pipeline.data
     pairwise_accuracy(rm, pairs), accuracy_vs_train_size(config, examples, eval_pairs, sizes, out_dir, ...)
 """
 
@@ -15,7 +16,7 @@ from pipeline.reward.data import (
     ai_examples,
     build_examples,
     human_examples,
-    read_hh_pairs,
+    preference_pair,
 )
 from pipeline.reward.evaluate import AccuracyResult, CurvePoint, accuracy_from_scores, accuracy_vs_train_size, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
@@ -26,5 +27,5 @@ __all__ = [
     "AccuracyResult", "CurvePoint", "LabelSource", "PreferenceExample", "PreferencePair", "RewardConfig",
     "RewardModel", "RewardResult", "accuracy_from_scores", "accuracy_vs_train_size", "ai_examples",
     "build_examples", "build_reward_model", "human_examples", "last_token_index", "pairwise_accuracy",
-    "pool_last", "read_hh_pairs", "soft_preference_loss", "train_reward_model",
+    "pool_last", "preference_pair", "soft_preference_loss", "train_reward_model",
 ]

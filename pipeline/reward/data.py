@@ -7,13 +7,11 @@ one label p = P(candidate 1 is preferred), taken from the chosen label source.
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
+
+from pipeline.data import Record
 
 SOURCES = ("human", "ai", "mixed")
 
@@ -118,37 +116,10 @@ def build_examples(pairs: Sequence[PreferencePair], source: LabelSource | str, s
     return out
 
 
-# -- reading real data (tests, benchmarks) ------------------------------------------------------------
-
-_TURN = re.compile(r"\n\nAssistant:")
+# -- records of a file (pipeline.data) ------------------------------------------------------------
 
 
-def read_hh_pairs(path: str | Path, limit: int | None = None, seed: int = 0) -> list[PreferencePair]:
-    """Anthropic HH-RLHF ``{"chosen", "rejected"}`` dialogues as pairs (context = all but the last reply).
-
-    Candidate order is a seeded coin flip per pair, so "candidate 1" is not always the human
-    choice (a model that always prefers candidate 1 scores ~50%, not 100%).
-    """
-    rng = random.Random(seed)
-    pairs = []
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            chosen, rejected = row["chosen"], row["rejected"]
-            cut = _TURN.split(chosen)
-            prefix = "\n\nAssistant:".join(cut[:-1])
-            if not rejected.startswith(prefix + "\n\nAssistant:"):
-                continue  # the rare pair whose dialogues differ before the last reply
-            good = cut[-1].strip()
-            bad = rejected[len(prefix) + len("\n\nAssistant:") :].strip()
-            context = prefix.strip()
-            if rng.random() < 0.5:
-                pairs.append(PreferencePair(context, good, bad, human_choice=1))
-            else:
-                pairs.append(PreferencePair(context, bad, good, human_choice=2))
-            if limit is not None and len(pairs) >= limit:
-                break
-    return pairs
+def preference_pair(record: Record) -> PreferencePair:
+    """A record read by ``pipeline.data`` (the web app's reader) as a pair with its human choice,
+    candidates in the order the app stores them."""
+    return PreferencePair(record.context, record.candidate_1, record.candidate_2, human_choice=record.human_choice)

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from pipeline.data import ImportFormatError
 from webapp.experiments import services
-from webapp.experiments.formats import ImportFormatError
 from webapp.experiments.models import PreferencePair, Prompt
 
 from .conftest import hh_row

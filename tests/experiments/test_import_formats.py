@@ -83,7 +83,7 @@ def test_csv_reads_the_same_columns_with_quoted_multiline_fields(experiment, wri
 
 
 def test_a_bad_csv_choice_names_its_line(experiment, write_file):
-    from webapp.experiments.formats import ImportFormatError
+    from pipeline.data import ImportFormatError
 
     path = write_file("pairs.csv", "prompt,response_a,response_b,choice\nfirst,A,B,a\nsecond,C,D,maybe\n")
     with pytest.raises(ImportFormatError, match=r"line 3: field 'choice' must be"):

@@ -33,10 +33,13 @@ def tokenizer():
 
 @pytest.fixture(scope="session")
 def hh_pairs(hh_path):
-    """The first 64 real HH harmless pairs as (Sample, human choice)."""
-    from pipeline.labeling.data import read_hh
+    """The first 64 real HH harmless pairs as (Sample, human choice), as the web app imports them."""
+    from itertools import islice
 
-    return read_hh(hh_path, limit=64)
+    from pipeline.data import read
+    from pipeline.labeling.data import labeled_samples
+
+    return labeled_samples(islice(read(hh_path, "hh"), 64))
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """Label sources: human hard labels, AI soft labels, and a seeded human + AI mix with a chosen share."""
 
+from itertools import islice
+
 import pytest
 
-from pipeline.reward import LabelSource, PreferencePair, build_examples, read_hh_pairs
+from pipeline.data import read
+from pipeline.reward import LabelSource, PreferencePair, build_examples, preference_pair
 
 PAIRS = [PreferencePair(f"c{i}", f"a{i}", f"b{i}", human_choice=1 + i % 2, ai_p1=0.1 * (i % 10)) for i in range(40)]
 
@@ -38,7 +41,7 @@ def test_a_mix_takes_the_chosen_share_from_humans_reproducibly():
 
 
 def test_real_hh_pairs_split_into_context_and_replies_in_random_order(hh_path):
-    pairs = read_hh_pairs(hh_path, limit=200)
+    pairs = [preference_pair(record) for record in islice(read(hh_path, "hh"), 200)]
     assert len(pairs) == 200
     assert all(p.context.startswith("Human:") and not p.context.endswith("Assistant:") for p in pairs)
     assert 70 < sum(p.human_choice == 1 for p in pairs) < 130

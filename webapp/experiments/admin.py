@@ -15,7 +15,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from webapp.experiments import formats, selectors, services
+from pipeline.data import FORMATS, HIGH_CONFIDENCE_STRENGTH, ImportFormatError, readers
+from webapp.experiments import selectors, services
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
 
 
@@ -25,7 +26,7 @@ def _short(text: str, words: int = 14) -> str:
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSONL.gz or CSV, up to a few hundred MB.")
-    format = forms.ChoiceField(choices=[(f, f) for f in formats.FORMATS])
+    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS])
     split = forms.ChoiceField(
         choices=[("", "as given in the file"), ("train", "train"), ("test", "test")],
         required=False,
@@ -121,10 +122,10 @@ class ExperimentAdmin(admin.ModelAdmin):
                         fmt=form.cleaned_data["format"],
                         split=form.cleaned_data["split"] or None,
                         seed=form.cleaned_data["seed"] or 0,
-                        min_confidence=formats.HIGH_CONFIDENCE_STRENGTH if form.cleaned_data["high_confidence"] else None,
+                        min_confidence=HIGH_CONFIDENCE_STRENGTH if form.cleaned_data["high_confidence"] else None,
                         source=upload.name,
                     )
-                except formats.ImportFormatError as exc:
+                except ImportFormatError as exc:
                     # The temporary name means nothing to the user: name their file instead.
                     where = f"{upload.name}, line {exc.line}" if exc.line else upload.name
                     form.add_error("file", f"Nothing was imported. {where}: {exc.problem}")
@@ -137,7 +138,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "experiment": experiment,
             "form": form,
             "opts": self.model._meta,
-            "formats_help": formats.__doc__,
+            "formats_help": readers.__doc__,
         }
         return TemplateResponse(request, "admin/experiments/import.html", context)
 

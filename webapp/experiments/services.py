@@ -10,7 +10,7 @@ from typing import Callable
 
 from django.db import transaction
 
-from webapp.experiments import formats
+from pipeline.data import SPLITS, ImportFormatError, Record, confidence_strength, read
 from webapp.experiments.models import Experiment, PreferencePair, Prompt, Task
 
 ProgressFn = Callable[[int, int], None]
@@ -52,9 +52,9 @@ def preferences_import(
     transaction, so a bad line anywhere leaves the database as it was. Pairs already in
     the experiment (same prompt, same two candidates in either order) are skipped.
     """
-    if split is not None and split not in formats.SPLITS:
-        raise formats.ImportFormatError(path, None, f"split must be 'train' or 'test', got {split!r}")
-    records = list(formats.read(path, fmt, seed=seed))
+    if split is not None and split not in SPLITS:
+        raise ImportFormatError(path, None, f"split must be 'train' or 'test', got {split!r}")
+    records = list(read(path, fmt, seed=seed))
     source = source or Path(path).name
     report = on_progress or (lambda done, total: None)
     skipped: Counter[str] = Counter()
@@ -68,16 +68,16 @@ def preferences_import(
             PreferencePair.objects.filter(prompt__experiment=experiment).values_list("prompt_id", "content_hash")
         )
         new_prompts: dict[str, Prompt] = {}
-        planned: list[tuple[str, formats.Record, str]] = []
+        planned: list[tuple[str, Record, str]] = []
         for record in records:
             record_split = record.split or split
             if record_split is None:
-                raise formats.ImportFormatError(
+                raise ImportFormatError(
                     path, record.line, "no split: pass --split train|test or give a 'split' field"
                 )
             if min_confidence is not None and (
                 record.human_confidence is None
-                or formats.confidence_strength(record.human_confidence) < min_confidence
+                or confidence_strength(record.human_confidence) < min_confidence
             ):
                 skipped["below minimum confidence"] += 1
                 continue

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from webapp.experiments import formats, services
+from pipeline.data import FORMATS, HIGH_CONFIDENCE_STRENGTH, SPLITS, ImportFormatError
+from webapp.experiments import services
 from webapp.experiments.models import Experiment
 
 
@@ -15,8 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path")
         parser.add_argument("--experiment", required=True, help="slug of the experiment (created if missing with --task)")
-        parser.add_argument("--format", required=True, dest="fmt", help=f"one of {', '.join(formats.FORMATS)}")
-        parser.add_argument("--split", choices=formats.SPLITS, help="split for rows that do not name one")
+        parser.add_argument("--format", required=True, dest="fmt", help=f"one of {', '.join(FORMATS)}")
+        parser.add_argument("--split", choices=SPLITS, help="split for rows that do not name one")
         parser.add_argument("--task", choices=["summarization", "helpful", "harmless"], help="task of a new experiment")
         parser.add_argument("--seed", type=int, default=0, help="seed of the candidate-order shuffle (hh, chosen/rejected)")
         parser.add_argument(
@@ -30,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, path, experiment, fmt, split, task, seed, min_confidence, high_confidence, json, **options):
         exp = self._experiment(experiment, task, fmt)
         if high_confidence:
-            min_confidence = max(min_confidence or 0, formats.HIGH_CONFIDENCE_STRENGTH)
+            min_confidence = max(min_confidence or 0, HIGH_CONFIDENCE_STRENGTH)
         bar = tqdm(desc=f"importing {path}", unit="pair", disable=options["verbosity"] == 0, file=self.stderr._out)
 
         def progress(done: int, total: int) -> None:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 min_confidence=min_confidence,
                 on_progress=progress,
             )
-        except formats.ImportFormatError as exc:
+        except ImportFormatError as exc:
             raise CommandError(f"import failed, nothing was imported: {exc}") from None
         finally:
             bar.close()

@@ -1,0 +1,138 @@
+"""The record every reader yields, the error every reader raises, and what the readers share:
+reading a file line by line, checking fields, and the seeded coin flip of candidate order.
+
+Plain Python (no Django): the web app's import, the labeler's data and the reward data all read
+files through ``pipeline.data``, so the three see the same pairs in the same order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+SPLITS = ("train", "test")
+# The paper keeps TL;DR comparisons whose 1-9 confidence is at an extreme: 1, 2, 8 or 9.
+HIGH_CONFIDENCE_STRENGTH = 3
+
+
+class ImportFormatError(ValueError):
+    """A file cannot be read; ``str()`` reads "FILE, line N: problem"."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str):
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}, line {line}" if line else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One preference pair as read from a file, candidates already in stored order."""
+
+    line: int  # the line of the file it came from (the first line of a multi-line CSV row)
+    context: str
+    candidate_1: str
+    candidate_2: str
+    human_choice: int | None  # 1, 2 or None
+    human_confidence: float | None = None
+    reference: str = ""
+    source_id: str = ""
+    split: str | None = None
+    swapped: bool = False  # stored order differs from the file's order
+
+
+def confidence_strength(confidence: float) -> float:
+    """Distance of a 1-9 bipolar confidence from its undecided middle (5)."""
+    return abs(confidence - 5)
+
+
+def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line ending) of a UTF-8 file, gzipped when it ends in
+    ``.gz``, one line at a time. Refuses a missing file and one with nothing but blank lines
+    before yielding anything, so a caller never sees a half-read empty file."""
+    if not path.is_file():
+        raise ImportFormatError(path, None, "file not found")
+    lines = _lines(path)
+    # Only the leading blank lines are held back (as a count): a file of any size streams.
+    blank = 0
+    for number, text in lines:
+        if text.strip():
+            yield from ((n, "") for n in range(1, blank + 1))
+            yield number, text
+            yield from lines
+            return
+        blank += 1
+    raise ImportFormatError(path, None, "the file is empty")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ImportFormatError(
+                        path, number, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                    ) from None
+                if number == 1:
+                    text = text.lstrip("\ufeff")
+                yield number, text.rstrip("\r\n")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise ImportFormatError(path, None, f"cannot read the file: {exc}") from None
+
+
+# -- field checks shared by the readers --------------------------------------------------
+
+
+def text_field(path: Path, number: int, row: dict, field: str, *, required: bool = True) -> str:
+    value = row.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ImportFormatError(path, number, f"missing field {field!r}")
+        return ""
+    if not isinstance(value, str):
+        raise ImportFormatError(path, number, f"field {field!r} must be text, got {type(value).__name__}")
+    return value.strip()
+
+
+def split_field(path: Path, number: int, row: dict) -> str | None:
+    value = row.get("split")
+    if value in (None, ""):
+        return None
+    if value not in SPLITS:
+        raise ImportFormatError(path, number, f"field 'split' must be 'train' or 'test', got {value!r}")
+    return value
+
+
+def confidence_value(path: Path, number: int, value) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ImportFormatError(path, number, f"confidence must be a number, got {value!r}") from None
+
+
+# -- candidate order ------------------------------------------------------------------------
+
+
+def seeded_swap(seed: int, *parts: str) -> bool:
+    """A coin flip fixed by the content, so re-imports and re-orderings agree."""
+    digest = hashlib.sha256(str(seed).encode())
+    for part in parts:
+        digest.update(b"\x00" + part.encode("utf-8"))
+    return digest.digest()[0] & 1 == 1
+
+
+def chosen_rejected_record(seed: int, number: int, context: str, chosen: str, rejected: str, **extra) -> Record:
+    """A record of a chosen/rejected pair: the chosen reply goes first or second by the seeded
+    coin flip, so a labeler or model that favours position 1 cannot look right for free."""
+    swapped = seeded_swap(seed, context, chosen, rejected)
+    first, second = (rejected, chosen) if swapped else (chosen, rejected)
+    return Record(number, context, first, second, 2 if swapped else 1, swapped=swapped, **extra)
