@@ -24,7 +24,7 @@ from typing import Callable
 # The unit each phase counts in: the one table the run page, the command-line bars and the log read.
 PHASE_UNITS = {
     "preparing": "steps",
-    "importing": "lines",
+    "importing": "pairs",
     "labeling": "pairs",
     "training": "steps",
     "evaluating": "pairs",

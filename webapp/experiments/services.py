@@ -6,14 +6,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from django.db import transaction
 
 from pipeline.data import SPLITS, ImportFormatError, Record, confidence_strength, read
+from pipeline.progress import Progress, ProgressFn, no_progress
 from webapp.experiments.models import Experiment, PreferencePair, Prompt, Task
 
-ProgressFn = Callable[[int, int], None]
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 
 
@@ -56,7 +55,7 @@ def preferences_import(
         raise ImportFormatError(path, None, f"split must be 'train' or 'test', got {split!r}")
     records = list(read(path, fmt, seed=seed))
     source = source or Path(path).name
-    report = on_progress or (lambda done, total: None)
+    report = on_progress or no_progress
     skipped: Counter[str] = Counter()
 
     with transaction.atomic():
@@ -128,8 +127,9 @@ def preferences_import(
             )
         for start in range(0, len(pairs), 500):
             PreferencePair.objects.bulk_create(pairs[start : start + 500])
-            report(min(start + 500, len(pairs)), len(pairs))
-        report(len(pairs), len(pairs))
+            # Nothing is kept before the transaction commits: the writes are a phase, not done work.
+            report(Progress(0, len(pairs), "importing", min(start + 500, len(pairs)), len(pairs)))
+    report(Progress.durable(len(pairs), len(pairs), "importing"))
 
     return ImportResult(
         experiment=experiment.slug,

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from pipeline.data import FORMATS, HIGH_CONFIDENCE_STRENGTH, SPLITS, ImportFormatError
+from pipeline.progress import Progress
 from webapp.experiments import services
 from webapp.experiments.models import Experiment
 
@@ -34,9 +35,9 @@ class Command(BaseCommand):
             min_confidence = max(min_confidence or 0, HIGH_CONFIDENCE_STRENGTH)
         bar = tqdm(desc=f"importing {path}", unit="pair", disable=options["verbosity"] == 0, file=self.stderr._out)
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
+        def progress(report: Progress) -> None:
+            bar.total = report.phase_total
+            bar.n = report.phase_done
             bar.refresh()
 
         try:
