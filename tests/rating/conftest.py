@@ -7,7 +7,7 @@ import re
 import pytest
 from django.contrib.auth.models import Group, User
 
-from webapp.experiments.accounts import RATERS_GROUP
+from webapp.access import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt
 from webapp.rating import services
 from webapp.rating.models import Round

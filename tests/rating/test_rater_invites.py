@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from webapp.rating import selectors, services
+from webapp import access
+from webapp.rating import services
 from webapp.rating.models import RaterInvite
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ def test_a_sign_up_link_makes_a_logged_in_rater_once(client, staff):
     response = sign_up(client, invite.token)
     assert response.status_code == 302 and response["Location"] == "/rate/"
     user = User.objects.get(username="newbie")
-    assert selectors.is_rater(user) and not user.is_staff
+    assert access.is_rater(user) and not user.is_staff
     invite.refresh_from_db()
     assert invite.used_by == user and invite.used_at is not None
     client.logout()

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
-from webapp.experiments.accounts import RATERS_GROUP
+from webapp.access import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt
 from webapp.rating import services
 from webapp.rating.models import Round, alias_for

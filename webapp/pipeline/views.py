@@ -13,12 +13,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.access import staff_required
 from webapp.pipeline import selectors
 from webapp.pipeline.forms import RunForm
 from webapp.pipeline.models import PipelineRun, PipelineStage
 from webapp.pipeline.services import orchestration
 from webapp.experiments.models import Experiment
-from webapp.reports.views import staff_required
 
 
 @require_http_methods(["GET", "POST"])

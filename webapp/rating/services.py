@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from webapp.experiments.accounts import RATERS_GROUP
+from webapp.access import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split
 from webapp.rating import gold
 from webapp.rating.models import Entry, Item, Judgement, Lease, Mark, Mode, RaterInvite, Round, RoundRater, alias_for

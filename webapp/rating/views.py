@@ -7,30 +7,16 @@ a status message, and the address bar follows with HX-Push-Url.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib.auth import login
-from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.access import rater_required
 from webapp.rating import selectors, services
 from webapp.rating.forms import InviteSignupForm, JudgementForm, SkipForm
 from webapp.rating.models import RaterInvite, Round
-
-
-def rater_required(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not selectors.is_rater(request.user):
-            return render(request, "rating/forbidden.html", {}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _open_round(round_id: int) -> Round:
