@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q
 
 from webapp.rating.models import Entry, Item, Judgement, Lease, Mark, Round, RoundRater, alias_for
-from webapp.rating.services import queue_left
+from webapp.rating.queue import queue_left
 
 
 def open_rounds() -> list[Round]:

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.access import rater_required
-from webapp.rating import selectors, services
+from webapp.rating import selectors
 from webapp.rating.forms import InviteSignupForm, JudgementForm, SkipForm
 from webapp.rating.models import RaterInvite, Round
+from webapp.rating.services import errors, invites, judgements, leasing
 
 
 def _open_round(round_id: int) -> Round:
@@ -53,7 +54,7 @@ def rounds(request):
 @rater_required
 def rate(request, round_id: int):
     round = _open_round(round_id)
-    lease = services.item_lease(rater=request.user, round=round)
+    lease = leasing.item_lease(rater=request.user, round=round)
     if lease is not None and not request.htmx:
         return redirect("rating:item", round.pk, lease.item_id)
     return _panel(request, round, lease)
@@ -75,21 +76,21 @@ def submit(request, round_id: int):
     round = _open_round(round_id)
     form = JudgementForm(request.POST)
     if not form.is_valid():
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
     try:
-        services.judgement_submit(
+        judgements.judgement_submit(
             rater=request.user,
             token=form.cleaned_data["token"],
             ranks=form.ranks(),
             harmless=form.harmless(),
             active_ms=form.cleaned_data["active_ms"],
         )
-    except services.InvalidJudgement as refusal:
+    except errors.InvalidJudgement as refusal:
         lease = selectors.active_lease(round=round, rater=request.user)
         return _panel(request, round, lease, error=refusal.message, entered=form.entered(), status=refusal.status)
-    except services.RatingError as refusal:
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
-    return _panel(request, round, services.item_lease(rater=request.user, round=round), message="Saved. Here is the next item.")
+    except errors.RatingError as refusal:
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
+    return _panel(request, round, leasing.item_lease(rater=request.user, round=round), message="Saved. Here is the next item.")
 
 
 @require_POST
@@ -98,12 +99,12 @@ def skip(request, round_id: int):
     round = _open_round(round_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
     try:
-        services.lease_skip(rater=request.user, token=form.cleaned_data["token"], reason=form.cleaned_data["reason"])
-    except services.RatingError as refusal:
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
-    return _panel(request, round, services.item_lease(rater=request.user, round=round), message="Skipped. Here is another item.")
+        leasing.lease_skip(rater=request.user, token=form.cleaned_data["token"], reason=form.cleaned_data["reason"])
+    except errors.RatingError as refusal:
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
+    return _panel(request, round, leasing.item_lease(rater=request.user, round=round), message="Skipped. Here is another item.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,10 +115,10 @@ def invite_signup(request, token: str):
         return render(request, "rating/invite_invalid.html", {}, status=404)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.rater_invite_accept(
+            user = invites.rater_invite_accept(
                 token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
             )
-        except services.InviteInvalid:
+        except errors.InviteInvalid:
             return render(request, "rating/invite_invalid.html", {}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("rating:rounds")
