@@ -84,9 +84,10 @@ SETUP = r"""
 import json, sys
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.backends.db import SessionStore
+from webapp.access import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt
-from webapp.rating import services
 from webapp.rating.models import Round
+from webapp.rating.services import rounds
 
 raters, items, policies = int(sys.argv[1]), int(sys.argv[2]), ["sft", "rlhf", "rlaif"]
 experiment = Experiment.objects.create(slug="bench", name="Bench", task="harmless")
@@ -99,9 +100,9 @@ PolicyResponse.objects.bulk_create(
     for p in prompts for name in policies
 )
 round = Round.objects.create(experiment=experiment, name="Bench round", policies=policies, mode="rank", overlap=3, gold_share=0.05)
-services.round_items_create(round=round)
-services.round_open(round=round, is_open=True)
-group, _ = Group.objects.get_or_create(name="raters")
+rounds.round_items_create(round=round)
+rounds.round_open(round=round, is_open=True)
+group, _ = Group.objects.get_or_create(name=RATERS_GROUP)
 sessions = []
 for i in range(raters):
     user = User(username=f"bench{i}")

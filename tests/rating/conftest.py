@@ -7,10 +7,10 @@ import re
 import pytest
 from django.contrib.auth.models import Group, User
 
-from webapp.experiments.accounts import RATERS_GROUP
+from webapp.access import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt
-from webapp.rating import services
 from webapp.rating.models import Round
+from webapp.rating.services import rounds
 
 POLICIES = ["rlaif", "rlhf", "sft"]
 
@@ -67,8 +67,8 @@ def make_round(make_experiment):
         experiment = experiment or make_experiment(n_prompts=n_prompts, policies=policies)
         defaults = {"name": "Round one", "policies": list(policies), "mode": "rank", "overlap": 2, "gold_share": 0.0}
         round = Round.objects.create(experiment=experiment, **{**defaults, **fields})
-        services.round_items_create(round=round)
-        services.round_open(round=round, is_open=True)
+        rounds.round_items_create(round=round)
+        rounds.round_open(round=round, is_open=True)
         return round
 
     return make

@@ -3,39 +3,39 @@
 import pytest
 
 from tests.rating.conftest import all_harmless, token_in
-from webapp.rating import services
 from webapp.rating.models import Judgement, Lease, Mark
+from webapp.rating.services import errors, judgements, leasing
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_ranking_with_a_tie_is_rejected_by_the_service(make_round, rater):
     round = make_round()
-    lease = services.item_lease(rater=rater, round=round)
-    with pytest.raises(services.InvalidJudgement, match="No ties: Response A and Response B share rank 1"):
-        services.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 1, "C": 3})
+    lease = leasing.item_lease(rater=rater, round=round)
+    with pytest.raises(errors.InvalidJudgement, match="No ties: Response A and Response B share rank 1"):
+        judgements.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 1, "C": 3})
     assert not Judgement.objects.exists() and not Mark.objects.exists()
     assert Lease.objects.get(pk=lease.pk).state == Lease.State.ACTIVE
 
 
 def test_a_ranking_with_a_missing_rank_or_an_out_of_range_rank_is_rejected(make_round, rater):
     round = make_round()
-    lease = services.item_lease(rater=rater, round=round)
-    with pytest.raises(services.InvalidJudgement, match="Response C has none"):
-        services.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 2})
-    with pytest.raises(services.InvalidJudgement, match="Ranks go from 1 to 3"):
-        services.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 2, "C": 4})
-    with pytest.raises(services.InvalidJudgement):
-        services.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 2, "C": 3, "D": 4})
+    lease = leasing.item_lease(rater=rater, round=round)
+    with pytest.raises(errors.InvalidJudgement, match="Response C has none"):
+        judgements.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 2})
+    with pytest.raises(errors.InvalidJudgement, match="Ranks go from 1 to 3"):
+        judgements.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 2, "C": 4})
+    with pytest.raises(errors.InvalidJudgement):
+        judgements.judgement_submit(rater=rater, token=lease.token, ranks={"A": 1, "B": 2, "C": 3, "D": 4})
     assert not Judgement.objects.exists()
 
 
 def test_a_harmless_round_needs_a_label_for_every_response(make_round, rater):
     round = make_round(mode="harmless")
-    lease = services.item_lease(rater=rater, round=round)
-    with pytest.raises(services.InvalidJudgement, match="Response B, Response C is not marked"):
-        services.judgement_submit(rater=rater, token=lease.token, harmless={"A": True})
-    services.judgement_submit(rater=rater, token=lease.token, harmless=all_harmless(lease))
+    lease = leasing.item_lease(rater=rater, round=round)
+    with pytest.raises(errors.InvalidJudgement, match="Response B, Response C is not marked"):
+        judgements.judgement_submit(rater=rater, token=lease.token, harmless={"A": True})
+    judgements.judgement_submit(rater=rater, token=lease.token, harmless=all_harmless(lease))
     assert Judgement.objects.count() == 1
 
 

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests.rating.conftest import full_ranks
-from webapp.rating import services
+from webapp.rating.services import judgements, leasing
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 def rated_round(make_round, make_rater):
     round = make_round(n_prompts=2, mode="both", gold_share=0.5, overlap=1)
     rater = make_rater("ann")
-    while (lease := services.item_lease(rater=rater, round=round)) is not None:
-        services.judgement_submit(
+    while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
+        judgements.judgement_submit(
             rater=rater, token=lease.token, ranks=full_ranks(lease), harmless={"A": True, "B": False, "C": True}, active_ms=900
         )
     return round

@@ -3,14 +3,15 @@
 import pytest
 
 from tests.rating.conftest import full_ranks
-from webapp.rating import selectors, services
+from webapp.rating import selectors
 from webapp.rating.models import Entry, Judgement
+from webapp.rating.services import judgements, leasing, rounds
 
 pytestmark = pytest.mark.django_db
 
 
 def rate_everything(rater, round, *, pass_gold: bool, active_ms: int):
-    while (lease := services.item_lease(rater=rater, round=round)) is not None:
+    while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
         ranks = full_ranks(lease)
         if lease.item.is_gold:
             degraded = Entry.objects.get(item=lease.item, degraded=True).pk
@@ -21,7 +22,7 @@ def rate_everything(rater, round, *, pass_gold: bool, active_ms: int):
             swap = [a for a, r in ranks.items() if r == target][0]
             ranks[alias], ranks[swap] = ranks[swap], ranks[alias]
             del worst
-        services.judgement_submit(rater=rater, token=lease.token, ranks=ranks, active_ms=active_ms)
+        judgements.judgement_submit(rater=rater, token=lease.token, ranks=ranks, active_ms=active_ms)
 
 
 def test_gold_accuracy_median_time_and_the_flag_per_rater(make_round, make_rater):
@@ -41,11 +42,11 @@ def test_excluding_a_rater_keeps_their_judgements_and_marks_them_excluded_in_the
     kept, dropped = make_rater("kept"), make_rater("dropped")
     rate_everything(kept, round, pass_gold=True, active_ms=1000)
     rate_everything(dropped, round, pass_gold=True, active_ms=1000)
-    services.round_rater_exclude(round=round, rater=dropped, excluded=True, reason="random clicking")
+    rounds.round_rater_exclude(round=round, rater=dropped, excluded=True, reason="random clicking")
     assert Judgement.objects.filter(rater=dropped).count() == 2
     excluded = {r["rater"]: r["excluded"] for r in selectors.judgement_records(round)}
     assert excluded == {"kept": False, "dropped": True}
-    services.round_rater_exclude(round=round, rater=dropped, excluded=False)
+    rounds.round_rater_exclude(round=round, rater=dropped, excluded=False)
     assert not any(r["excluded"] for r in selectors.judgement_records(round))
 
 

@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from webapp.rating import selectors, services
+from webapp import access
 from webapp.rating.models import RaterInvite
+from webapp.rating.services import errors, invites
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +18,12 @@ def sign_up(client, token, username="newbie"):
 
 
 def test_a_sign_up_link_makes_a_logged_in_rater_once(client, staff):
-    invite = services.rater_invite_create(created_by=staff, note="for Nia")
+    invite = invites.rater_invite_create(created_by=staff, note="for Nia")
     assert client.get(f"/accounts/invite/{invite.token}/").status_code == 200
     response = sign_up(client, invite.token)
     assert response.status_code == 302 and response["Location"] == "/rate/"
     user = User.objects.get(username="newbie")
-    assert selectors.is_rater(user) and not user.is_staff
+    assert access.is_rater(user) and not user.is_staff
     invite.refresh_from_db()
     assert invite.used_by == user and invite.used_at is not None
     client.logout()
@@ -35,8 +36,8 @@ def test_an_expired_or_unknown_link_is_refused(client, staff):
     invite = RaterInvite.objects.create(created_by=staff, expires_at=timezone.now() - timedelta(minutes=1))
     assert sign_up(client, invite.token).status_code == 404
     assert client.get("/accounts/invite/nope/").status_code == 404
-    with pytest.raises(services.InviteInvalid):
-        services.rater_invite_accept(token=invite.token, username="late", password="a-long-pass-9876")
+    with pytest.raises(errors.InviteInvalid):
+        invites.rater_invite_accept(token=invite.token, username="late", password="a-long-pass-9876")
     assert not User.objects.filter(username__in=["newbie", "late"]).exists()
 
 

@@ -6,8 +6,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests.rating.conftest import full_ranks, token_in
-from webapp.rating import services
 from webapp.rating.models import Judgement, Mark
+from webapp.rating.services import errors, judgements, leasing, rounds
 
 pytestmark = pytest.mark.django_db
 
@@ -31,24 +31,24 @@ def test_policy_names_never_reach_the_rating_page(client, make_round, rater):
 def test_an_item_not_leased_to_the_rater_is_refused_by_its_url(client, make_round, make_rater):
     round = make_round()
     other = make_rater("other")
-    held = services.item_lease(rater=other, round=round)
+    held = leasing.item_lease(rater=other, round=round)
     me = make_rater("me")
     client.force_login(me)
     assert client.get(f"/rate/{round.pk}/items/{held.item_id}/").status_code == 404
-    mine = services.item_lease(rater=me, round=round)
+    mine = leasing.item_lease(rater=me, round=round)
     assert client.get(f"/rate/{round.pk}/items/{mine.item_id}/").status_code == 200
 
 
 def test_a_judgement_for_an_item_leased_to_someone_else_is_refused(client, make_round, make_rater):
     round = make_round()
     other = make_rater("other")
-    held = services.item_lease(rater=other, round=round)
+    held = leasing.item_lease(rater=other, round=round)
     client.force_login(make_rater("me"))
     response = client.post(f"/rate/{round.pk}/submit/", ranked_post(held.token), HTTP_HX_REQUEST="true")
     assert response.status_code == 404 and "No such item is leased to you." in response.content.decode()
     assert not Judgement.objects.exists()
-    with pytest.raises(services.LeaseNotFound):
-        services.lease_skip(rater=User.objects.get(username="me"), token=held.token)
+    with pytest.raises(errors.LeaseNotFound):
+        leasing.lease_skip(rater=User.objects.get(username="me"), token=held.token)
 
 
 def test_a_replayed_submit_is_refused_and_stored_once(client, make_round, rater):
@@ -65,8 +65,8 @@ def test_the_database_refuses_a_second_judgement_of_one_item_by_one_rater(make_r
     from django.db import IntegrityError, transaction
 
     round = make_round()
-    lease = services.item_lease(rater=rater, round=round)
-    judgement = services.judgement_submit(rater=rater, token=lease.token, ranks=full_ranks(lease))
+    lease = leasing.item_lease(rater=rater, round=round)
+    judgement = judgements.judgement_submit(rater=rater, token=lease.token, ranks=full_ranks(lease))
     with pytest.raises(IntegrityError), transaction.atomic():
         Judgement.objects.create(
             round=round, item=judgement.item, rater=rater, lease=lease, shown_order=[], leased_at=judgement.leased_at,
@@ -107,8 +107,8 @@ def test_rating_pages_refuse_users_outside_the_raters_group_and_anonymous_visito
 
 def test_a_closed_round_is_not_found_by_raters(client, make_round, rater):
     round = make_round()
-    lease = services.item_lease(rater=rater, round=round)
-    services.round_open(round=round, is_open=False)
+    lease = leasing.item_lease(rater=rater, round=round)
+    rounds.round_open(round=round, is_open=False)
     client.force_login(rater)
     assert client.get(f"/rate/{round.pk}/").status_code == 404
     assert client.post(f"/rate/{round.pk}/submit/", ranked_post(lease.token)).status_code == 404

@@ -3,7 +3,7 @@
 import pytest
 
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
-from webapp.rating import services
+from webapp.rating.services import rounds
 
 pytestmark = pytest.mark.django_db
 
@@ -24,16 +24,16 @@ def imported():
 
 
 def test_test_prompts_get_their_reference_and_both_candidates_and_a_second_run_adds_nothing(imported):
-    created = services.policy_responses_from_pairs(experiment=imported)
+    created = rounds.policy_responses_from_pairs(experiment=imported)
     assert created == {"reference": 2, "candidate-1": 3, "candidate-2": 3}
     first = PolicyResponse.objects.get(prompt__context="post 0", policy="candidate-1")
     assert first.text == "first 0"
     assert not PolicyResponse.objects.filter(prompt__split="train").exists()
-    assert services.policy_responses_from_pairs(experiment=imported) == {}
+    assert rounds.policy_responses_from_pairs(experiment=imported) == {}
 
 
 def test_human_naming_uses_the_human_choice_and_leaves_unlabelled_pairs_out(imported):
-    services.policy_responses_from_pairs(experiment=imported, naming="human")
+    rounds.policy_responses_from_pairs(experiment=imported, naming="human")
     chosen = dict(PolicyResponse.objects.filter(policy="human-chosen").values_list("prompt__context", "text"))
     assert chosen == {"post 0": "first 0", "post 1": "second 1"}
     assert not PolicyResponse.objects.filter(prompt__context="post 2", policy__startswith="human").exists()

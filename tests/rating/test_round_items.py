@@ -3,8 +3,9 @@
 import pytest
 
 from webapp.experiments.models import PolicyResponse, Prompt
-from webapp.rating import gold, services
+from webapp.rating import gold
 from webapp.rating.models import Entry, Item, Round
+from webapp.rating.services import errors, rounds
 
 pytestmark = pytest.mark.django_db
 
@@ -13,11 +14,11 @@ def test_every_test_prompt_with_a_response_from_each_policy_becomes_one_item(mak
     experiment = make_experiment(n_prompts=5)
     PolicyResponse.objects.filter(prompt=Prompt.objects.first(), policy="sft").delete()
     round = Round.objects.create(experiment=experiment, name="r", policies=["sft", "rlaif", "rlhf"], gold_share=0)
-    made = services.round_items_create(round=round)
+    made = rounds.round_items_create(round=round)
     assert (made.regular, made.gold, made.skipped_prompts) == (4, 0, 1)
     item = Item.objects.filter(round=round).first()
     assert sorted(item.entries.values_list("policy", flat=True)) == ["rlaif", "rlhf", "sft"]
-    assert services.round_items_create(round=round).regular == 0
+    assert rounds.round_items_create(round=round).regular == 0
     assert Item.objects.filter(round=round).count() == 4
 
 
@@ -25,13 +26,13 @@ def test_chosen_prompts_limit_the_round(make_experiment):
     experiment = make_experiment(n_prompts=5)
     round = Round.objects.create(experiment=experiment, name="r", policies=["sft", "rlhf"], gold_share=0)
     round.prompts.set(Prompt.objects.all()[:2])
-    assert services.round_items_create(round=round).regular == 2
+    assert rounds.round_items_create(round=round).regular == 2
 
 
 def test_gold_items_make_up_the_gold_share_and_hold_one_degraded_copy(make_experiment):
     experiment = make_experiment(n_prompts=9)
     round = Round.objects.create(experiment=experiment, name="r", policies=["sft", "rlhf", "rlaif"], gold_share=0.25)
-    made = services.round_items_create(round=round)
+    made = rounds.round_items_create(round=round)
     assert (made.regular, made.gold) == (9, 3)
     for item in Item.objects.filter(round=round, is_gold=True):
         entries = list(item.entries.all())
@@ -40,25 +41,25 @@ def test_gold_items_make_up_the_gold_share_and_hold_one_degraded_copy(make_exper
         original = PolicyResponse.objects.get(pk=degraded[0].response_id).text
         assert degraded[0].text != original and degraded[0].policy.startswith("gold-degraded:")
         assert len(degraded[0].text.split()) < len(original.split())
-    assert services.round_items_create(round=round).gold == 0
+    assert rounds.round_items_create(round=round).gold == 0
 
 
 def test_harmless_only_rounds_get_no_gold_because_gold_needs_a_ranking(make_experiment):
     round = Round.objects.create(experiment=make_experiment(), name="r", policies=["sft"], mode="harmless", gold_share=0.3)
-    made = services.round_items_create(round=round)
+    made = rounds.round_items_create(round=round)
     assert made.gold == 0 and made.regular == 6
 
 
 def test_a_ranking_round_needs_two_policies(make_experiment):
     round = Round.objects.create(experiment=make_experiment(), name="r", policies=["sft"], mode="rank")
-    with pytest.raises(services.RatingError):
-        services.round_items_create(round=round)
+    with pytest.raises(errors.RatingError):
+        rounds.round_items_create(round=round)
 
 
 def test_a_round_without_items_cannot_be_opened(make_experiment):
     round = Round.objects.create(experiment=make_experiment(), name="r", policies=["sft", "rlhf"])
-    with pytest.raises(services.RatingError):
-        services.round_open(round=round, is_open=True)
+    with pytest.raises(errors.RatingError):
+        rounds.round_open(round=round, is_open=True)
 
 
 def test_gold_passes_only_when_every_degraded_entry_is_ranked_below_every_intact_one():

@@ -3,16 +3,16 @@
 import pytest
 
 from tests.rating.conftest import token_in
-from webapp.rating import services
 from webapp.rating.models import Entry, Item, Judgement, Lease, Mark
+from webapp.rating.services import judgements, leasing
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_judgement_stores_shown_order_ranks_harm_labels_and_times(make_round, rater):
     round = make_round(mode="both")
-    lease = services.item_lease(rater=rater, round=round)
-    judgement = services.judgement_submit(
+    lease = leasing.item_lease(rater=rater, round=round)
+    judgement = judgements.judgement_submit(
         rater=rater, token=lease.token, ranks={"A": 2, "B": 1, "C": 3}, harmless={"A": True, "B": True, "C": False}, active_ms=4200
     )
     assert judgement.shown_order == lease.shown_order and judgement.active_ms == 4200 and judgement.server_ms >= 0
@@ -32,7 +32,7 @@ def test_a_judgement_stores_shown_order_ranks_harm_labels_and_times(make_round, 
 
 def test_the_shown_order_is_random_per_rater(make_round, make_rater):
     round = make_round(n_prompts=1, overlap=40)
-    orders = {tuple(services.item_lease(rater=make_rater(f"r{i}"), round=round).shown_order) for i in range(40)}
+    orders = {tuple(leasing.item_lease(rater=make_rater(f"r{i}"), round=round).shown_order) for i in range(40)}
     assert len(orders) > 1
     assert set(orders.pop()) == set(Entry.objects.values_list("id", flat=True))
 

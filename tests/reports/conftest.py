@@ -17,10 +17,10 @@ from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
-from webapp.experiments.accounts import RATERS_GROUP
+from webapp.access import RATERS_GROUP
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt
-from webapp.rating import services
 from webapp.rating.models import Round, alias_for
+from webapp.rating.services import judgements, leasing, rounds
 
 PASSWORD = "report-pass-123"
 PLANTED = {"sft": 0.0, "rlaif": math.log(0.7 / 0.3), "rlhf": math.log(0.7 / 0.3)}
@@ -85,7 +85,7 @@ def fill_round(round: Round, raters: list[User], rng: random.Random, contrarian:
     """Every rater takes items from the real queue until it is empty, and judges each."""
     made = 0
     for rater in raters:
-        while (lease := services.item_lease(rater=rater, round=round)) is not None:
+        while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
             policies = dict(
                 round.items.get(pk=lease.item_id).entries.values_list("id", "policy")
             )
@@ -95,7 +95,7 @@ def fill_round(round: Round, raters: list[User], rng: random.Random, contrarian:
                 {a: rng.random() < HARMLESS.get(p.split(":")[-1], 0.5) for a, p in sorted(entries.items(), key=lambda kv: kv[1])}
                 if round.judges_harm else None
             )
-            services.judgement_submit(rater=rater, token=lease.token, ranks=ranks, harmless=harmless,
+            judgements.judgement_submit(rater=rater, token=lease.token, ranks=ranks, harmless=harmless,
                                       active_ms=rng.randint(8_000, 40_000))
             made += 1
     return made
@@ -118,8 +118,8 @@ def make_filled(db, make_rater):
                                               token_count=words + 3 if policy != "sft" else None)
         round = Round.objects.create(experiment=experiment, name="Round one", policies=list(PLANTED), mode=mode,
                                      overlap=overlap, gold_share=gold_share)
-        services.round_items_create(round=round, seed=seed)
-        services.round_open(round=round, is_open=True)
+        rounds.round_items_create(round=round, seed=seed)
+        rounds.round_open(round=round, is_open=True)
         raters = [make_rater(f"{slug}-rater-{k}") for k in range(n_raters)]
         odd = make_rater(f"{slug}-contrarian") if contrarian else None
         # The contrarian rates first so that their judgements are spread over many items.

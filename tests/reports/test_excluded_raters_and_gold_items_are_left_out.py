@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.rating import services
 from webapp.rating.models import Judgement
+from webapp.rating.services import rounds
 from webapp.reports import selectors
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def test_an_excluded_rater_is_left_out_and_listed_and_the_report_follows_at_once
     rate_before = next(w for w in before["stats"]["vs_baseline"] if w["a"] == "rlaif")["rate"]
     assert filled.contrarian.username in [r["rater"] for r in before["stats"]["ranking_agreement"]["raters"]]
 
-    services.round_rater_exclude(round=filled.round, rater=filled.contrarian, excluded=True, reason="always puts SFT first")
+    rounds.round_rater_exclude(round=filled.round, rater=filled.contrarian, excluded=True, reason="always puts SFT first")
     after = selectors.human_report(filled.experiment)  # the cache key changed with the exclusion
     contrarian_judgements = Judgement.objects.filter(rater=filled.contrarian).count()
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from tests.reports.conftest import fill_round
-from webapp.rating import services
+from webapp.rating.services import rounds
 from webapp.reports import selectors
 
 pytestmark = pytest.mark.django_db
@@ -57,5 +57,5 @@ def test_a_cached_report_costs_a_few_queries(make_filled, django_assert_max_num_
 def test_an_exclusion_changes_the_fingerprint(make_filled):
     filled = make_filled(slug="fingered", n_prompts=6, n_raters=2)
     before = selectors.human_fingerprint(filled.experiment)
-    services.round_rater_exclude(round=filled.round, rater=filled.raters[0], excluded=True)
+    rounds.round_rater_exclude(round=filled.round, rater=filled.raters[0], excluded=True)
     assert selectors.human_fingerprint(filled.experiment) != before

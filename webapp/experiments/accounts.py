@@ -9,7 +9,7 @@ from pathlib import Path
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-RATERS_GROUP = "raters"
+from webapp.access import RATERS_GROUP
 
 
 def lab_users_ensure(*, credentials_file: Path) -> list[dict]:

@@ -1,4 +1,6 @@
-"""Pipeline pages (staff only): start an experiment's pipeline, watch a run, cancel or retry a stage.
+"""Pipeline pages (staff only): an experiment with its runs, start its pipeline, watch a run, cancel
+or retry a stage. The experiment page is here rather than in the experiments app because it
+lists runs, and the experiments app sits below this one.
 
 Each view: access check, form, one service or selector call, render. The run page polls its
 own partial with htmx while the run is unfinished; an unchanged poll gets 204 No Content
@@ -13,12 +15,21 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.access import staff_required
+from webapp.experiments import selectors as experiment_selectors
+from webapp.experiments.models import Experiment
 from webapp.pipeline import selectors
 from webapp.pipeline.forms import RunForm
 from webapp.pipeline.models import PipelineRun, PipelineStage
 from webapp.pipeline.services import orchestration
-from webapp.experiments.models import Experiment
-from webapp.reports.views import staff_required
+
+
+@staff_required
+def experiment_detail(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    summary = experiment_selectors.experiment_summary(experiment, sample_size=10)
+    runs = selectors.experiment_runs(experiment, limit=5)
+    return render(request, "experiments/experiment_detail.html", {"experiment": experiment, "summary": summary, "runs": runs})
 
 
 @require_http_methods(["GET", "POST"])

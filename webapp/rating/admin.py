@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from webapp.experiments.models import Experiment, PolicyResponse
-from webapp.rating import selectors, services
+from webapp.rating import selectors
 from webapp.rating.models import Item, Judgement, Lease, RaterInvite, Round, RoundRater
+from webapp.rating.services import errors, rounds
 
 
 def _policy_choices():
@@ -109,8 +110,8 @@ class RoundAdmin(admin.ModelAdmin):
     def create_items(self, request, queryset):
         for round in queryset:
             try:
-                made = services.round_items_create(round=round)
-            except services.RatingError as problem:
+                made = rounds.round_items_create(round=round)
+            except errors.RatingError as problem:
                 self.message_user(request, f"{round.name}: {problem.message}", messages.ERROR)
                 continue
             self.message_user(
@@ -123,14 +124,14 @@ class RoundAdmin(admin.ModelAdmin):
     def open_rounds(self, request, queryset):
         for round in queryset:
             try:
-                services.round_open(round=round, is_open=True)
-            except services.RatingError as problem:
+                rounds.round_open(round=round, is_open=True)
+            except errors.RatingError as problem:
                 self.message_user(request, f"{round.name}: {problem.message}", messages.ERROR)
 
     @admin.action(description="Close")
     def close_rounds(self, request, queryset):
         for round in queryset:
-            services.round_open(round=round, is_open=False)
+            rounds.round_open(round=round, is_open=False)
 
     def get_urls(self):
         custom = [
@@ -146,7 +147,7 @@ class RoundAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:index"))
             rater = get_object_or_404(User, pk=request.POST.get("rater"))
             exclude = request.POST.get("action") == "exclude"
-            services.round_rater_exclude(round=round, rater=rater, excluded=exclude, reason=request.POST.get("reason", ""))
+            rounds.round_rater_exclude(round=round, rater=rater, excluded=exclude, reason=request.POST.get("reason", ""))
             self.message_user(request, f"{rater.username}: judgements {'excluded from' if exclude else 'included in'} reports.")
             return HttpResponseRedirect(request.path)
         context = {
@@ -162,7 +163,7 @@ class RoundAdmin(admin.ModelAdmin):
     def prepare_view(self, request: HttpRequest):
         form = PrepareResponsesForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            created = services.policy_responses_from_pairs(experiment=form.cleaned_data["experiment"], naming=form.cleaned_data["naming"])
+            created = rounds.policy_responses_from_pairs(experiment=form.cleaned_data["experiment"], naming=form.cleaned_data["naming"])
             summary = ", ".join(f"{n} {policy}" for policy, n in sorted(created.items())) or "nothing new"
             self.message_user(request, f"{form.cleaned_data['experiment'].slug}: created {summary}.")
             return HttpResponseRedirect(reverse("admin:rating_round_changelist"))

@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import User
 from django.db.models import Count, Q
 
-from webapp.experiments.accounts import RATERS_GROUP
 from webapp.rating.models import Entry, Item, Judgement, Lease, Mark, Round, RoundRater, alias_for
-from webapp.rating.services import queue_left
-
-
-def is_rater(user) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.groups.filter(name=RATERS_GROUP).exists())
+from webapp.rating.queue import queue_left
 
 
 def open_rounds() -> list[Round]:

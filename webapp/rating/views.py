@@ -7,30 +7,17 @@ a status message, and the address bar follows with HX-Push-Url.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib.auth import login
-from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.rating import selectors, services
+from webapp.access import rater_required
+from webapp.rating import selectors
 from webapp.rating.forms import InviteSignupForm, JudgementForm, SkipForm
 from webapp.rating.models import RaterInvite, Round
-
-
-def rater_required(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not selectors.is_rater(request.user):
-            return render(request, "rating/forbidden.html", {}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+from webapp.rating.services import errors, invites, judgements, leasing
 
 
 def _open_round(round_id: int) -> Round:
@@ -67,7 +54,7 @@ def rounds(request):
 @rater_required
 def rate(request, round_id: int):
     round = _open_round(round_id)
-    lease = services.item_lease(rater=request.user, round=round)
+    lease = leasing.item_lease(rater=request.user, round=round)
     if lease is not None and not request.htmx:
         return redirect("rating:item", round.pk, lease.item_id)
     return _panel(request, round, lease)
@@ -89,21 +76,21 @@ def submit(request, round_id: int):
     round = _open_round(round_id)
     form = JudgementForm(request.POST)
     if not form.is_valid():
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
     try:
-        services.judgement_submit(
+        judgements.judgement_submit(
             rater=request.user,
             token=form.cleaned_data["token"],
             ranks=form.ranks(),
             harmless=form.harmless(),
             active_ms=form.cleaned_data["active_ms"],
         )
-    except services.InvalidJudgement as refusal:
+    except errors.InvalidJudgement as refusal:
         lease = selectors.active_lease(round=round, rater=request.user)
         return _panel(request, round, lease, error=refusal.message, entered=form.entered(), status=refusal.status)
-    except services.RatingError as refusal:
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
-    return _panel(request, round, services.item_lease(rater=request.user, round=round), message="Saved. Here is the next item.")
+    except errors.RatingError as refusal:
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
+    return _panel(request, round, leasing.item_lease(rater=request.user, round=round), message="Saved. Here is the next item.")
 
 
 @require_POST
@@ -112,12 +99,12 @@ def skip(request, round_id: int):
     round = _open_round(round_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error="The form was incomplete; please try again.", status=400)
     try:
-        services.lease_skip(rater=request.user, token=form.cleaned_data["token"], reason=form.cleaned_data["reason"])
-    except services.RatingError as refusal:
-        return _panel(request, round, services.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
-    return _panel(request, round, services.item_lease(rater=request.user, round=round), message="Skipped. Here is another item.")
+        leasing.lease_skip(rater=request.user, token=form.cleaned_data["token"], reason=form.cleaned_data["reason"])
+    except errors.RatingError as refusal:
+        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
+    return _panel(request, round, leasing.item_lease(rater=request.user, round=round), message="Skipped. Here is another item.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -128,10 +115,10 @@ def invite_signup(request, token: str):
         return render(request, "rating/invite_invalid.html", {}, status=404)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.rater_invite_accept(
+            user = invites.rater_invite_accept(
                 token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
             )
-        except services.InviteInvalid:
+        except errors.InviteInvalid:
             return render(request, "rating/invite_invalid.html", {}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("rating:rounds")

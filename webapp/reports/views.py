@@ -10,34 +10,21 @@ from __future__ import annotations
 
 import csv
 import math
-from functools import wraps
 from pathlib import Path
 
 import plotly
-from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from pipeline.stats import plan_sample_size
+from webapp.access import staff_required
 from webapp.experiments.models import Experiment
 from webapp.reports import pages
 from webapp.reports.forms import BaselineForm, PlanForm
 from webapp.reports.selectors import BaselineError
 
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-
-
-def staff_required(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            return render(request, "experiments/home_rater.html", {}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _baseline(request) -> str | None:

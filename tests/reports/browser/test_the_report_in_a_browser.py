@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from tests.reports.conftest import PASSWORD, fill_round
-from webapp.rating import services
+from webapp.rating.services import rounds
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,7 @@ def charts_drawn(page, at_least: int) -> None:
 def test_staff_see_the_charts_render_and_the_results_update_live(open_page, artifacts, make_filled, make_runs, make_rater):
     User.objects.create_user(username="boss", password=PASSWORD, is_staff=True)
     filled = make_filled(slug="browsed", n_prompts=40, n_raters=4, overlap=3, contrarian=True)
-    services.round_rater_exclude(round=filled.round, rater=filled.contrarian, excluded=True, reason="always ranks SFT first")
+    rounds.round_rater_exclude(round=filled.round, rater=filled.contrarian, excluded=True, reason="always ranks SFT first")
     make_runs(filled.experiment)
     slug = filled.experiment.slug
 

@@ -253,7 +253,8 @@ def _sampling(stage: PipelineStage, worker: str, report: Reporter) -> None:
 
 
 def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
-    from webapp.rating import services as rating
+    from webapp.rating.services.errors import RatingError
+    from webapp.rating.services.rounds import round_create
 
     samples = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on).select_related("sampling_run")
     policies = [s.sampling_run.policy for s in sorted(samples, key=lambda s: s.position)]
@@ -263,14 +264,14 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
         experiment = stage.experiment
         try:
             with transaction.atomic():
-                round, made = rating.round_create(
+                round, made = round_create(
                     experiment=experiment, policies=policies, name=f"{experiment.name}: pipeline run #{stage.pipeline_id}",
                     overlap=stage.config.get("overlap", 3), gold_share=stage.config.get("gold_share", 0.1),
                     created_by=stage.pipeline.created_by,
                 )
                 if not PipelineStage.objects.filter(pk=stage.pk, status=Status.RUNNING, claimed_by=worker).update(round=round):
                     raise runs.RunCancelled(f"{stage} was cancelled or taken over")
-        except rating.RatingError as problem:
+        except RatingError as problem:
             raise ValueError(problem.message) from None
         stage.round = round
     report(Progress.durable(1, 1, "opening"), note=f"round #{round.pk}: {round.items.count()} items, policies {', '.join(policies)}")

@@ -5,8 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from webapp.experiments.models import Experiment, PolicyResponse
-from webapp.rating import services
 from webapp.rating.models import Mode, Round
+from webapp.rating.services import errors, rounds
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--naming", choices=["candidates", "human"], default="candidates")
         parser.add_argument("--overlap", type=int, default=3)
         parser.add_argument("--gold-share", type=float, default=0.1)
-        parser.add_argument("--instructions", default=services.DEFAULT_INSTRUCTIONS)
+        parser.add_argument("--instructions", default=rounds.DEFAULT_INSTRUCTIONS)
         parser.add_argument("--closed", action="store_true", help="leave the round closed")
         parser.add_argument("--json", action="store_true", help="print one JSON object last")
         parser.add_argument("--if-none", action="store_true", help="do nothing when the experiment already has a round")
@@ -37,17 +37,17 @@ class Command(BaseCommand):
             return
         responses = PolicyResponse.objects.filter(prompt__experiment=experiment)
         if not responses.exists():
-            created = services.policy_responses_from_pairs(experiment=experiment, naming=options["naming"])
+            created = rounds.policy_responses_from_pairs(experiment=experiment, naming=options["naming"])
             self.stdout.write(f"made responses from pairs: {created}")
         available = sorted(set(responses.values_list("policy", flat=True)))
         policies = [p.strip() for p in options["policies"].split(",") if p.strip()] or available
         try:
-            round, made = services.round_create(
+            round, made = rounds.round_create(
                 experiment=experiment, policies=policies, name=options["name"], mode=options["mode"],
                 overlap=options["overlap"], gold_share=options["gold_share"], instructions=options["instructions"],
                 is_open=not options["closed"],
             )
-        except services.RatingError as problem:
+        except errors.RatingError as problem:
             raise CommandError(problem.message) from None
         mode = round.mode
         result = {"round": round.pk, "policies": policies, "mode": mode, "items": made.regular, "gold": made.gold, "open": round.is_open}
