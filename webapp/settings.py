@@ -118,6 +118,11 @@ LOGOUT_REDIRECT_URL = "login"
 # Uploads through the admin import form are streamed to disk, never held in memory whole.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# Caps on preference imports (bytes): the uploaded file, its data after decompression (a small
+# gzip can hold gigabytes) and one line of it. Each refusal names its setting.
+IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1)
+IMPORT_MAX_DECOMPRESSED_BYTES = env_int("IMPORT_MAX_DECOMPRESSED_BYTES", 1024 * 1024 * 1024, minimum=1)
+IMPORT_MAX_LINE_BYTES = env_int("IMPORT_MAX_LINE_BYTES", 1024 * 1024, minimum=1)
 
 # -- the lab --------------------------------------------------------------------------
 

@@ -16,12 +16,16 @@ from pipeline.data.readers import FORMATS, read, read_csv, read_hh, read_jsonl, 
 from pipeline.data.records import (
     HIGH_CONFIDENCE_STRENGTH,
     SPLITS,
+    NO_LIMITS,
     ImportFormatError,
+    ReadLimits,
     Record,
     confidence_strength,
+    size_text,
 )
 
 __all__ = [
-    "FORMATS", "HIGH_CONFIDENCE_STRENGTH", "SPLITS", "ImportFormatError", "Record", "confidence_strength",
+    "FORMATS", "HIGH_CONFIDENCE_STRENGTH", "NO_LIMITS", "SPLITS", "ImportFormatError", "ReadLimits", "Record",
+    "confidence_strength", "size_text",
     "read", "read_csv", "read_hh", "read_jsonl", "read_tldr_comparisons",
 ]

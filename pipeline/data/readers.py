@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.data.records import (
+    NO_LIMITS,
     ImportFormatError,
+    ReadLimits,
     Record,
     chosen_rejected_record,
     confidence_value,
@@ -32,19 +34,18 @@ from pipeline.data.records import (
 FORMATS = ("hh", "tldr-comparisons", "jsonl", "csv")
 
 
-def read(path: str | Path, fmt: str, *, seed: int = 0) -> Iterator[Record]:
+def read(path: str | Path, fmt: str, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
     """Yield the records of ``path`` read as ``fmt``; ``seed`` fixes the candidate-order coin
-    flip of chosen/rejected pairs. Raises ImportFormatError on bad input."""
+    flip of chosen/rejected pairs, ``limits`` caps the data and line sizes. Raises
+    ImportFormatError on bad input."""
     readers = {"hh": read_hh, "tldr-comparisons": read_tldr_comparisons, "jsonl": read_jsonl, "csv": read_csv}
     if fmt not in readers:
         raise ImportFormatError(path, None, f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    yield from readers[fmt](path, seed=seed)
+    yield from readers[fmt](path, seed=seed, limits=limits)
 
 
-def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    for number, text in decoded_lines(path):
-        if not text.strip():
-            continue
+def _json_rows(path: Path, limits: ReadLimits) -> Iterator[tuple[int, dict]]:
+    for number, text in decoded_lines(path, limits, blank_lines=False):
         try:
             row = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -73,11 +74,11 @@ def join_turns(turns: list[tuple[str, str]]) -> str:
     return "\n\n".join(f"{speaker}: {text}" for speaker, text in turns)
 
 
-def read_hh(path: str | Path, *, seed: int = 0) -> Iterator[Record]:
+def read_hh(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
     """Anthropic HH-RLHF dialogues: the context is every turn before the last assistant turn,
     the candidates the two final replies, the chosen one first or second by the seeded flip."""
     path = Path(path)
-    for number, row in _json_rows(path):
+    for number, row in _json_rows(path, limits):
         yield _hh_record(path, number, row, seed)
 
 
@@ -113,11 +114,11 @@ def _hh_record(path: Path, number: int, row: dict, seed: int) -> Record:
 # -- tldr-comparisons -----------------------------------------------------------------
 
 
-def read_tldr_comparisons(path: str | Path, *, seed: int = 0) -> Iterator[Record]:
+def read_tldr_comparisons(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
     """OpenAI TL;DR comparisons, in the file's order (``seed`` is unused: the file has no
     chosen/rejected sides to shuffle)."""
     path = Path(path)
-    for number, row in _json_rows(path):
+    for number, row in _json_rows(path, limits):
         yield _tldr_record(path, number, row)
 
 
@@ -163,19 +164,19 @@ def _tldr_record(path: Path, number: int, row: dict) -> Record:
 _CHOICES = {"a": 1, "b": 2, "1": 1, "2": 2, 1: 1, 2: 2}
 
 
-def read_jsonl(path: str | Path, *, seed: int = 0) -> Iterator[Record]:
+def read_jsonl(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
     """Our JSONL: chosen/rejected rows (shuffled by the seeded flip) or response_a/response_b
     rows with an optional choice (kept in the file's order)."""
     path = Path(path)
-    for number, row in _json_rows(path):
+    for number, row in _json_rows(path, limits):
         yield _table_record(path, number, row, seed)
 
 
-def read_csv(path: str | Path, *, seed: int = 0) -> Iterator[Record]:
+def read_csv(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
     """The JSONL columns as CSV with a header row; a record's line is the line its row starts on."""
     path = Path(path)
     # The line ending goes back on, or a quoted value spanning lines would lose its newlines.
-    reader = csv.DictReader(text + "\n" for _, text in decoded_lines(path))
+    reader = csv.DictReader(text + "\n" for _, text in decoded_lines(path, limits))
     if not reader.fieldnames or "prompt" not in reader.fieldnames:
         raise ImportFormatError(path, 1, f"the header row must name a 'prompt' column, got {reader.fieldnames}")
     start = 2

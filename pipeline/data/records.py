@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -50,41 +51,110 @@ def confidence_strength(confidence: float) -> float:
     return abs(confidence - 5)
 
 
-def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps on what a reader takes from one file; None means no cap. The web app's import sets
+    them from its settings (named in the messages), so an upload cannot exhaust the server's
+    memory or time: a gzip bomb stops at ``max_bytes`` and a line without an end at
+    ``max_line_bytes``, each after reading at most one chunk past the cap."""
+
+    max_bytes: int | None = None  # of data after decompression
+    max_line_bytes: int | None = None
+    max_bytes_name: str = "max_bytes"  # what the messages call the limits: the settings that set them
+    max_line_bytes_name: str = "max_line_bytes"
+
+
+NO_LIMITS = ReadLimits()
+# Decompressed data is taken in chunks this big and split into lines in C: a run of blank lines
+# costs almost nothing, where reading it line by line costs a Python call per line.
+_CHUNK = 1 << 20
+
+
+def size_text(size: int) -> str:
+    """``1073741824`` -> ``"1 GiB"``; a limit as a person reads it."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def decoded_lines(path: Path, limits: ReadLimits = NO_LIMITS, *, blank_lines: bool = True) -> Iterator[tuple[int, str]]:
     """(line number, text without its line ending) of a UTF-8 file, gzipped when it ends in
-    ``.gz``, one line at a time. Refuses a missing file and one with nothing but blank lines
+    ``.gz``, streamed. ``blank_lines=False`` leaves out lines of nothing but whitespace (they
+    still count for the numbers). Refuses a missing file and one with nothing but blank lines
     before yielding anything, so a caller never sees a half-read empty file."""
     if not path.is_file():
         raise ImportFormatError(path, None, "file not found")
-    lines = _lines(path)
-    # Only the leading blank lines are held back (as a count): a file of any size streams.
-    blank = 0
+    lines = _lines(path, limits, blank_lines)
+    # The leading blank lines are held back as a count (a file of any size streams), and given
+    # back once a line with text shows that the file is not empty.
     for number, text in lines:
         if text.strip():
-            yield from ((n, "") for n in range(1, blank + 1))
+            if blank_lines:
+                yield from ((n, "") for n in range(1, number))
             yield number, text
             yield from lines
             return
-        blank += 1
     raise ImportFormatError(path, None, "the file is empty")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _lines(path: Path, limits: ReadLimits, blank_lines: bool) -> Iterator[tuple[int, str]]:
+    for number, raw in _raw_lines(path, limits, blank_lines):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError(
+                path, number, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+            ) from None
+        if number == 1:
+            text = text.lstrip("\ufeff")
+        yield number, text.rstrip("\r")
+
+
+def _raw_lines(path: Path, limits: ReadLimits, blank_lines: bool) -> Iterator[tuple[int, bytes]]:
     opener = gzip.open if path.suffix == ".gz" else open
+    longest = limits.max_line_bytes
     try:
         with opener(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
+            number, total, pending, seen_text = 0, 0, b"", False
+            while chunk := handle.read(_CHUNK):
+                total += len(chunk)
+                if limits.max_bytes is not None and total > limits.max_bytes:
+                    packed = " after decompression" if opener is gzip.open else ""
                     raise ImportFormatError(
-                        path, number, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
-                    ) from None
-                if number == 1:
-                    text = text.lstrip("\ufeff")
-                yield number, text.rstrip("\r\n")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                        path, None,
+                        f"more than {size_text(limits.max_bytes)} of data{packed} (the limit set by {limits.max_bytes_name})",
+                    )
+                data = pending + chunk if pending else chunk
+                # Blank lines are skipped whole chunks at a time, unless a caller that wants them
+                # (CSV: a quoted value may hold one) is past the leading ones.
+                if not (blank_lines and seen_text) and not data.strip():
+                    number += data.count(b"\n")
+                    pending = data[data.rfind(b"\n") + 1 :]
+                    continue
+                lines = data.split(b"\n")
+                pending = lines.pop()
+                for raw in lines:
+                    number += 1
+                    if longest is not None and len(raw) > longest:
+                        raise _too_long(path, number, limits)
+                    if raw.strip():
+                        seen_text = True
+                        yield number, raw
+                    elif blank_lines:
+                        yield number, raw
+                if longest is not None and len(pending) > longest:
+                    raise _too_long(path, number + 1, limits)
+            if pending and (blank_lines or pending.strip()):
+                yield number + 1, pending
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ImportFormatError(path, None, f"cannot read the file: {exc}") from None
+
+
+def _too_long(path: Path, number: int, limits: ReadLimits) -> ImportFormatError:
+    return ImportFormatError(
+        path, number, f"the line is longer than {size_text(limits.max_line_bytes)} (the limit set by {limits.max_line_bytes_name})"
+    )
 
 
 # -- field checks shared by the readers --------------------------------------------------

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect
@@ -15,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from pipeline.data import FORMATS, HIGH_CONFIDENCE_STRENGTH, ImportFormatError, readers
+from pipeline.data import FORMATS, HIGH_CONFIDENCE_STRENGTH, ImportFormatError, readers, size_text
 from webapp.experiments import selectors, services
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
 
@@ -25,7 +26,7 @@ def _short(text: str, words: int = 14) -> str:
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="JSONL, JSONL.gz or CSV, up to a few hundred MB.")
+    file = forms.FileField(help_text="JSONL, JSONL.gz or CSV.")
     format = forms.ChoiceField(choices=[(f, f) for f in FORMATS])
     split = forms.ChoiceField(
         choices=[("", "as given in the file"), ("train", "train"), ("test", "test")],
@@ -36,6 +37,21 @@ class ImportForm(forms.Form):
         required=False, help_text="TL;DR comparisons: keep only confidence 1, 2, 8 or 9 (as in the paper)."
     )
     seed = forms.IntegerField(initial=0, help_text="Seed of the candidate-order shuffle.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = size_text(settings.IMPORT_MAX_UPLOAD_BYTES)
+        self.fields["file"].help_text = f"JSONL, JSONL.gz or CSV, up to {limit} (IMPORT_MAX_UPLOAD_BYTES)."
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"Nothing was imported. {upload.name} is {size_text(upload.size)}, more than the upload limit "
+                f"of {size_text(limit)} (IMPORT_MAX_UPLOAD_BYTES)."
+            )
+        return upload
 
 
 @admin.register(Experiment)

@@ -7,9 +7,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
-from pipeline.data import SPLITS, ImportFormatError, Record, confidence_strength, read
+from pipeline.data import SPLITS, ImportFormatError, ReadLimits, Record, confidence_strength, read
 from pipeline.progress import Progress, ProgressFn, no_progress
 from webapp.experiments.models import Experiment, PreferencePair, Prompt, Task
 
@@ -44,16 +45,19 @@ def preferences_import(
     min_confidence: float | None = None,
     source: str | None = None,
     on_progress: ProgressFn | None = None,
+    limits: ReadLimits | None = None,
 ) -> ImportResult:
     """Import a preference file into ``experiment``, all or nothing.
 
     The whole file is parsed before anything is written, and the writes happen in one
     transaction, so a bad line anywhere leaves the database as it was. Pairs already in
-    the experiment (same prompt, same two candidates in either order) are skipped.
+    the experiment (same prompt, same two candidates in either order) are skipped. The file
+    is streamed: only the parsed records are held, and ``limits`` (by default the
+    IMPORT_MAX_* settings) stop an oversized file or line after at most one chunk more.
     """
     if split is not None and split not in SPLITS:
         raise ImportFormatError(path, None, f"split must be 'train' or 'test', got {split!r}")
-    records = list(read(path, fmt, seed=seed))
+    records = list(read(path, fmt, seed=seed, limits=limits or import_limits()))
     source = source or Path(path).name
     report = on_progress or no_progress
     skipped: Counter[str] = Counter()
@@ -137,6 +141,15 @@ def preferences_import(
         skipped=sum(skipped.values()),
         prompts_created=len(created),
         skipped_reasons=dict(skipped),
+    )
+
+
+def import_limits() -> ReadLimits:
+    return ReadLimits(
+        max_bytes=settings.IMPORT_MAX_DECOMPRESSED_BYTES,
+        max_line_bytes=settings.IMPORT_MAX_LINE_BYTES,
+        max_bytes_name="IMPORT_MAX_DECOMPRESSED_BYTES",
+        max_line_bytes_name="IMPORT_MAX_LINE_BYTES",
     )
 
 
