@@ -8,6 +8,7 @@ quietly falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -103,6 +104,22 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
     if not sep or scheme.lower() not in schemes:
         raise EnvError(f"{name}={value!r}: the scheme must be one of {sorted(schemes)}")
     return value
+
+
+_HEADER = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Django's SECURE_PROXY_SSL_HEADER from ``X-Forwarded-Proto`` (the value ``https`` implied)
+    or ``X-Forwarded-Proto=https``; unset or empty means no proxy is trusted to say so."""
+    value = _raw(name)
+    if not value:
+        return None
+    header, sep, expected = value.partition("=")
+    header, expected = header.strip(), expected.strip() if sep else "https"
+    if not _HEADER.match(header) or not expected:
+        raise EnvError(f"{name}={value!r} is not a header name, optionally with '=VALUE' (e.g. X-Forwarded-Proto=https)")
+    return "HTTP_" + header.upper().replace("-", "_"), expected
 
 
 def env_path(name: str, default: Path) -> str:

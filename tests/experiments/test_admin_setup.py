@@ -44,7 +44,7 @@ def test_staff_log_into_the_admin_and_see_the_demo_experiment_with_its_counts(cl
 
 def test_a_non_staff_user_is_refused_by_the_admin(client, demo):
     User.objects.create_user("rater1", password="pw-rater-123")
-    client.login(username="rater1", password="pw-rater-123")
+    client.force_login(User.objects.get(username="rater1"))
     response = client.get(reverse("admin:experiments_experiment_changelist"))
     assert response.status_code == 302 and reverse("admin:login") in response["Location"]
     assert client.get(reverse("admin:experiments_experiment_import", args=[demo.pk])).status_code == 302
