@@ -171,7 +171,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Uploads through the admin import form are streamed to disk, never held in memory whole.
+# Uploads through the admin import form are streamed to disk, never held in memory whole,
+# and no further than IMPORT_MAX_UPLOAD_BYTES (webapp/experiments/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "webapp.experiments.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # Caps on preference imports (bytes): the uploaded file, its data after decompression (a small

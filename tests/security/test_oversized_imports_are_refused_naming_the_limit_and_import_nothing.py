@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from pipeline.data import ImportFormatError, size_text
+from pipeline.data import ImportFormatError
 from webapp.experiments import services
 from webapp.experiments.models import Experiment, PreferencePair, Prompt
 
@@ -95,5 +95,15 @@ def test_the_admin_refuses_an_upload_over_the_limit_naming_the_setting(client, e
     )
     page = response.content.decode()
     assert response.status_code == 200
-    assert f"Nothing was imported. big.jsonl is {size_text(upload.size)}, more than the upload limit of 1 KiB (IMPORT_MAX_UPLOAD_BYTES)." in page
+    assert "Nothing was imported. big.jsonl is larger than the upload limit of 1 KiB (IMPORT_MAX_UPLOAD_BYTES)." in page
     assert PreferencePair.objects.count() == 0
+
+
+def test_the_upload_handler_stops_storing_a_file_past_the_limit(rf, settings):
+    # The file is skipped as it arrives, before a view or form sees it: no disk fills up.
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1024
+    request = rf.post("/", {"file": SimpleUploadedFile("big.jsonl", b"x" * 100_000), "format": "hh"})
+    assert "file" not in request.FILES and request.POST["format"] == "hh"
+    assert request.refused_uploads == {"file": "big.jsonl"}
+    small = rf.post("/", {"file": SimpleUploadedFile("small.jsonl", b"x" * 1000)})
+    assert small.FILES["file"].size == 1000 and not hasattr(small, "refused_uploads")

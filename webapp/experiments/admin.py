@@ -38,17 +38,21 @@ class ImportForm(forms.Form):
     )
     seed = forms.IntegerField(initial=0, help_text="Seed of the candidate-order shuffle.")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, refused_upload: str | None = None, **kwargs):
+        """``refused_upload``: the name of a file the upload handler stopped storing (too large)."""
         super().__init__(*args, **kwargs)
         limit = size_text(settings.IMPORT_MAX_UPLOAD_BYTES)
         self.fields["file"].help_text = f"JSONL, JSONL.gz or CSV, up to {limit} (IMPORT_MAX_UPLOAD_BYTES)."
+        self.refused_upload = refused_upload
+        if refused_upload:
+            self.fields["file"].required = False  # it is missing for the reason clean_file gives
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        if upload.size > limit:
+        if self.refused_upload or upload.size > limit:
             raise forms.ValidationError(
-                f"Nothing was imported. {upload.name} is {size_text(upload.size)}, more than the upload limit "
+                f"Nothing was imported. {self.refused_upload or upload.name} is larger than the upload limit "
                 f"of {size_text(limit)} (IMPORT_MAX_UPLOAD_BYTES)."
             )
         return upload
@@ -123,7 +127,9 @@ class ExperimentAdmin(admin.ModelAdmin):
         experiment = get_object_or_404(Experiment, pk=experiment_id)
         if not self.has_change_permission(request, experiment):
             return HttpResponseRedirect(reverse("admin:index"))
-        form = ImportForm(request.POST or None, request.FILES or None)
+        files = request.FILES if request.method == "POST" else None  # reading them runs the upload handlers
+        refused = getattr(request, "refused_uploads", {}).get("file")
+        form = ImportForm(request.POST or None, files or None, refused_upload=refused)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             suffix = ".jsonl.gz" if upload.name.endswith(".gz") else Path(upload.name).suffix
