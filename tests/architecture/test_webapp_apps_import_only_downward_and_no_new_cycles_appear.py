@@ -37,10 +37,6 @@ KNOWN_CYCLES = [
     # training runs a stage in several processes through the launcher, and the launcher asks
     # training for the run's folder (both imports inside functions).
     ("webapp.pipeline.launcher", "webapp.pipeline.services.training"),
-    # orchestration sends the Celery tasks (inside a function); the tasks call orchestration and
-    # stages, and stages imports orchestration to advance the run.
-    ("webapp.pipeline.services.orchestration", "webapp.pipeline.tasks", "webapp.pipeline.services.stages"),
-    ("webapp.pipeline.services.orchestration", "webapp.pipeline.tasks"),
 ]
 
 

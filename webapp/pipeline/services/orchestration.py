@@ -2,9 +2,9 @@
 
 The graph comes from ``pipeline.plan``; each node becomes a ``PipelineStage`` row. Nothing
 here trains anything: ``advance`` sends every stage whose dependencies succeeded to a Celery
-queue (once, guarded by a conditional UPDATE of ``enqueued_at``), and the stage's task
-(``webapp.pipeline.tasks`` -> ``webapp.pipeline.services.stages``) claims and executes it, then calls
-``advance`` again.
+queue (once, guarded by a conditional UPDATE of ``enqueued_at``; ``dispatch`` sends it to the
+queue stored on the stage), and the stage's task (``webapp.pipeline.tasks`` ->
+``webapp.pipeline.services.stages``) claims and executes it, then calls ``advance`` again.
 The run's own status is always recomputed from its stages. What a stage loads and counts
 comes with its plan (``pipeline.kinds``, ``pipeline.plan``); nothing here asks its kind.
 
@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipeline import plan as planning
-from webapp.pipeline import runs
+from webapp.pipeline import dispatch, runs
 from webapp.pipeline.models import (
     STALE_AFTER, PipelineRun, PipelineStage, PipelineStatus, StageKind, Status,
 )
@@ -186,15 +186,9 @@ def pipeline_advance(*, pipeline_id: int, enqueue: bool = True) -> list[int]:
             # finishing at once each call advance, and their common dependant is sent once.
             if PipelineStage.objects.filter(pk=stage.pk, status=Status.PENDING, enqueued_at=None).update(enqueued_at=timezone.now()):
                 queued.append(stage.pk)
-                transaction.on_commit(partial(stage_send, stage_id=stage.pk, kind=stage.kind))
+                transaction.on_commit(partial(dispatch.stage_send, stage_id=stage.pk, queue=stage.queue))
     pipeline_status_refresh(pipeline_id=pipeline_id)
     return queued
-
-
-def stage_send(*, stage_id: int, kind: str) -> None:
-    from webapp.pipeline import tasks  # tasks import the services: import here to keep the graph acyclic
-
-    tasks.TASK_FOR_KIND[kind].delay(stage_id)
 
 
 def pipeline_status_refresh(*, pipeline_id: int) -> PipelineRun:
@@ -296,7 +290,7 @@ def pipeline_recover(*, enqueue: bool = True) -> list[int]:
         for stage in [*stuck, *ready_stages(run)]:  # interrupted work first: it resumes, and others wait on it
             PipelineStage.objects.filter(pk=stage.pk, enqueued_at=None).update(enqueued_at=timezone.now())
             if enqueue:
-                transaction.on_commit(partial(stage_send, stage_id=stage.pk, kind=stage.kind))
+                transaction.on_commit(partial(dispatch.stage_send, stage_id=stage.pk, queue=stage.queue))
             sent.append(stage.pk)
     return sent
 
