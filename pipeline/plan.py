@@ -17,19 +17,13 @@ import copy
 from dataclasses import dataclass, field
 
 from pipeline.arms import ARMS, get_arm, runs_for
+from pipeline.kinds import KINDS, config_keys, get_kind, known_fields
 
 SIZES = ("demo", "full")
 DEFAULT_ARMS = ("sft", "rlhf", "rlaif")
-# Labeling, training and sampling want an accelerator; the rest is light work.
-GPU_KINDS = frozenset({"labeling", "sft", "reward", "policy", "sampling"})
-# What a stage's progress counts.
-UNITS = {"prepare": "steps", "labeling": "pairs", "sft": "steps", "reward": "steps", "policy": "steps",
-         "sampling": "prompts", "round": "round"}
 
-# Config per kind and size. Keys are the fields of the stage's config dataclass (LabelingConfig,
-# SFTConfig, RewardConfig, RLConfig, DPOConfig, GenerationConfig); labeling also takes
-# chunk_size (pairs saved per transaction: what a killed run resumes from) and limit;
-# "round" holds evaluation-round settings.
+# Config per config key (``pipeline.kinds``) and size: fields of the key's config dataclass,
+# plus its EXTRA_FIELDS.
 SIZE_CONFIGS: dict[str, dict[str, dict]] = {
     "demo": {
         "labeling": {"batch_size": 8, "chunk_size": 8},
@@ -54,16 +48,26 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
 
 @dataclass
 class StageSpec:
-    """One stage of the graph: a name unique in the run, its kind, what it waits for, its config."""
+    """One stage of the graph: a name unique in the run, its kind, what it waits for, its config,
+    and what the web app stores with it: the model roles it loads (``loads``; ``scored_by`` is
+    the role whose model scores a policy's samples, for a direct-reward arm) and the progress
+    total expected before it runs."""
 
     name: str
-    kind: str  # prepare | labeling | sft | reward | policy | sampling | round
+    kind: str  # a name in pipeline.kinds.KINDS
     depends_on: list[str]
     config: dict = field(default_factory=dict)
+    loads: tuple[str, ...] | None = None  # None: the kind's own
+    scored_by: str | None = None
+    expected_total: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loads is None:
+            self.loads = get_kind(self.kind).loads
 
     @property
     def queue(self) -> str:
-        return "gpu" if self.kind in GPU_KINDS else "default"
+        return get_kind(self.kind).queue
 
 
 def size_config(size: str, kind: str, overrides: dict | None = None) -> dict:
@@ -85,20 +89,31 @@ def _suffix(labeler: str | None) -> str:
     return "-policy-size" if labeler == "policy-size" else ""
 
 
+def check_overrides(overrides: dict | None) -> None:
+    """Refuse a misspelt key or field now, not when its stage fails an hour into the run."""
+    unknown = sorted(set(overrides or {}) - set(config_keys()))
+    if unknown:
+        raise ValueError(f"unknown override kinds: {', '.join(unknown)}")
+    for key, fields in (overrides or {}).items():
+        known = known_fields(key)  # imports the config classes (torch): only when overrides are given
+        wrong = sorted(set(fields) - known)
+        if wrong:
+            raise ValueError(f"unknown {key} settings: {', '.join(wrong)} (known: {', '.join(sorted(known))})")
+
+
 def plan_pipeline(
     *, arms, has_references: bool, size: str = "demo", overrides: dict | None = None,
-    algorithm: str = "reinforce", mixed_share: float = 0.5,
+    algorithm: str = "reinforce", mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
 
     SFT samples are always made: the paper reports every arm's win rate against SFT.
-    ``overrides`` maps a kind ("labeling", "sft", "reward", "rl", "dpo", "sampling", "round")
-    to config fields that replace the size's values.
+    ``overrides`` maps a config key ("labeling", "sft", "reward", "rl", "dpo", "sampling",
+    "round") to config fields that replace the size's values. ``train_pairs`` and
+    ``test_prompts`` (the experiment's counts) give the stages that count them their totals.
     """
     arms = check_arms(arms)
-    unknown = sorted(set(overrides or {}) - set(SIZE_CONFIGS["demo"]))
-    if unknown:
-        raise ValueError(f"unknown override kinds: {', '.join(unknown)}")
+    check_overrides(overrides)
     stages: dict[str, StageSpec] = {}
 
     def add(spec: StageSpec) -> str:
@@ -118,6 +133,7 @@ def plan_pipeline(
                 needs["labels"] = add(StageSpec(
                     f"ai-labels{_suffix(need.labeler)}", "labeling", [prepare],
                     {"labeler": need.labeler, "config": size_config(size, "labeling", overrides)},
+                    loads=("policy",) if need.labeler == "policy-size" else ("labeler",),
                 ))
             elif need.kind == "reward":
                 deps = [prepare] + ([needs["labels"]] if needs["labels"] else [])
@@ -133,6 +149,7 @@ def plan_pipeline(
                 policy_of[arm.name] = add(StageSpec(
                     f"policy-{arm.name}", "policy", deps,
                     {"arm": arm.name, "algorithm": need.method, "config": size_config(size, kind_key, overrides)},
+                    scored_by="labeler" if arm.reward == "direct" else None,  # the labeler is this arm's reward
                 ))
     sampled = ["sft", *[a for a in arms if a != "sft"]]
     samples = [
@@ -141,10 +158,24 @@ def plan_pipeline(
         for arm in sampled
     ]
     add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
+    counts = {"train_pairs": train_pairs, "test_prompts": test_prompts}
+    for spec in stages.values():
+        spec.expected_total = _expected_total(spec, counts)
     return _ordered(list(stages.values()))
 
 
-KIND_ORDER = ("prepare", "labeling", "sft", "reward", "policy", "sampling", "round")
+def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
+    """What the progress bar counts before the stage starts (the stage corrects it when it runs)."""
+    how = get_kind(spec.kind).counts
+    config = spec.config.get("config", {})
+    if how == "steps":
+        return int(config.get("steps") or config.get("max_steps") or 0)
+    if how not in counts:
+        return 1
+    return min(counts[how], config["limit"]) if config.get("limit") else counts[how]
+
+
+KIND_ORDER = tuple(kind.name for kind in KINDS)
 
 
 def _ordered(specs: list[StageSpec]) -> list[StageSpec]:

@@ -229,14 +229,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # Results live in the database rows the tasks update, not in a result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# Labeling, training and sampling need the accelerator: one `gpu` worker per device.
+# A stage goes to the queue stored with it (pipeline.kinds: `gpu` for labeling, training and
+# sampling, one worker per device); everything else, recovery included, to `default`.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "pipeline.label": {"queue": "gpu"},
-    "pipeline.train": {"queue": "gpu"},
-    "pipeline.sample": {"queue": "gpu"},
-    "pipeline.*": {"queue": "default"},
-}
 # A stage's message is acknowledged when the stage ends, and a worker takes one at a time:
 # a stage is hours of work, and a message held in a prefetch buffer waits behind it.
 CELERY_TASK_ACKS_LATE = True

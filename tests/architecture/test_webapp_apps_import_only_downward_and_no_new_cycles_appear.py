@@ -34,13 +34,6 @@ KNOWN_CYCLES = [
     # evaluate's learning curve trains reward models (a function-level import of train), and
     # train imports evaluate at module level for the accuracy it reports.
     ("pipeline.reward.evaluate", "pipeline.reward.train"),
-    # training runs a stage in several processes through the launcher, and the launcher asks
-    # training for the run's folder (both imports inside functions).
-    ("webapp.pipeline.launcher", "webapp.pipeline.services.training"),
-    # orchestration sends the Celery tasks (inside a function); the tasks call orchestration and
-    # stages, and stages imports orchestration to advance the run.
-    ("webapp.pipeline.services.orchestration", "webapp.pipeline.tasks", "webapp.pipeline.services.stages"),
-    ("webapp.pipeline.services.orchestration", "webapp.pipeline.tasks"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def messages_in(queue: Path) -> list[dict]:
         out.append({"task": message["headers"]["task"], "args": message["headers"].get("argsrepr"),
                     "queue": path.name.split(".")[-2]})
     return out
+
+
+def sent_stages(queue: Path) -> list[tuple[str, str]]:
+    """(stage name, queue) of each waiting message, in the order sent: every stage travels as
+    the one stage task, so its id and queue are what tell the messages apart."""
+    from webapp.pipeline.models import PipelineStage
+
+    messages = messages_in(queue)
+    assert {m["task"] for m in messages} <= {"pipeline.stage"}, messages
+    names = dict(PipelineStage.objects.values_list("pk", "name"))
+    return [(names[ast.literal_eval(m["args"])[0]], m["queue"]) for m in messages]
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def test_killing_the_claim_holder_kills_its_processes_and_the_run_resumes(tiny_l
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded" and summary["train/processes"] == 2
     [(attempts, folder)] = lab.query(
-        "from webapp.pipeline.models import TrainingRun\nfrom webapp.pipeline.services.training import run_dir\n"
+        "from webapp.pipeline.models import TrainingRun\nfrom webapp.pipeline.runs import run_dir\n"
         f"run = TrainingRun.objects.get(pk={run_id})\nresult = [[run.attempts, str(run_dir(run))]]")
     assert attempts == 2
     result = json.loads((Path(folder) / "result.json").read_text())

@@ -9,7 +9,7 @@ import pytest
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, Status
 from webapp.pipeline.services import orchestration, stages
-from tests.orchestration.conftest import TINY, messages_in
+from tests.orchestration.conftest import TINY, messages_in, sent_stages
 from webapp.experiments.models import PolicyResponse
 from webapp.rating.models import Round
 
@@ -24,7 +24,7 @@ def stage(run, name):
 def test_duplicates_and_early_messages_are_no_ops_and_each_dependant_is_queued_once(tiny_experiment, isolated_broker, bundled_lm):
     run = orchestration.pipeline_run_create(experiment=tiny_experiment, arms=["sft"], overrides=TINY)
     assert [s.name for s in run.stages.all()] == ["prepare-models", "samples-sft", "evaluation-round"]
-    assert messages_in(isolated_broker) == [{"task": "pipeline.prepare", "args": repr((stage(run, "prepare-models").pk,)), "queue": "default"}]
+    assert messages_in(isolated_broker) == [{"task": "pipeline.stage", "args": repr((stage(run, "prepare-models").pk,)), "queue": "default"}]
     run.refresh_from_db()
     assert run.status == "pending" and run.get_status_display() == "Queued"
 
@@ -37,9 +37,7 @@ def test_duplicates_and_early_messages_are_no_ops_and_each_dependant_is_queued_o
     assert stages.pipeline_stage_execute(stage_id=prepare.pk) is None  # delivered twice
     assert stage(run, "prepare-models").attempts == 1
     orchestration.pipeline_advance(pipeline_id=run.pk)  # a second advance (another stage finishing) sends nothing new
-    sent = [m["task"] for m in messages_in(isolated_broker)]
-    assert sent == ["pipeline.prepare", "pipeline.sample"]
-    assert messages_in(isolated_broker)[1]["queue"] == "gpu"
+    assert sent_stages(isolated_broker) == [("prepare-models", "default"), ("samples-sft", "gpu")]
 
     samples = stages.pipeline_stage_execute(stage_id=stage(run, "samples-sft").pk)
     assert samples.status == Status.SUCCEEDED and samples.sampling_run.policy == "sft"
@@ -52,7 +50,7 @@ def test_duplicates_and_early_messages_are_no_ops_and_each_dependant_is_queued_o
     assert final.round.mode == "harmless" and final.round.is_open  # one policy: judged for harm only
     assert stages.pipeline_stage_execute(stage_id=final.pk) is None
     assert Round.objects.filter(experiment=tiny_experiment).count() == 1
-    assert [m["task"] for m in messages_in(isolated_broker)] == ["pipeline.prepare", "pipeline.sample", "pipeline.round"]
+    assert sent_stages(isolated_broker) == [("prepare-models", "default"), ("samples-sft", "gpu"), ("evaluation-round", "default")]
     run.refresh_from_db()
     assert run.status == "succeeded" and run.get_status_display() == "Finished"
     assert run.finished_at is not None and run.wall_seconds > 0
@@ -93,6 +91,6 @@ def test_a_failed_stage_keeps_its_error_blocks_its_dependants_and_runs_again_onl
     assert not orchestration.pipeline_stage_retry(stage=prepare)  # already pending
     run.refresh_from_db()
     assert run.status == "running"
-    assert [m["task"] for m in messages_in(isolated_broker)] == ["pipeline.prepare", "pipeline.prepare"]
+    assert sent_stages(isolated_broker) == [("prepare-models", "default")] * 2
     again = stages.pipeline_stage_execute(stage_id=prepare.pk, advance=False)
     assert again.status == Status.SUCCEEDED and again.error == "" and again.attempts == 2

@@ -50,7 +50,7 @@ def test_the_recorded_progress_is_the_step_the_resume_continues_from(lab):
 
     resumed = lab.manage("train_reward", "--experiment", "tiny", "--resume", str(run_id), "--json")
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["status"] == "succeeded"
-    [folder] = lab.query("from webapp.pipeline.models import TrainingRun\nfrom webapp.pipeline.services.training import run_dir\n"
+    [folder] = lab.query("from webapp.pipeline.models import TrainingRun\nfrom webapp.pipeline.runs import run_dir\n"
                          f"result = [str(run_dir(TrainingRun.objects.get(pk={run_id})))]")
     result = json.loads((Path(folder) / "result.json").read_text())
     assert result["resumed_from"] == done and result["steps"] == 4

@@ -53,5 +53,6 @@ def test_the_worker_takes_every_stage_from_its_queue_and_the_round_opens(lab):
     assert facts["attempts"] == [1] and facts["workers"] == [str(worker.pid)]  # one worker process did it all, once each
     assert facts["queues"]["ai-labels"] == facts["queues"]["policy-rlaif"] == "gpu" and facts["queues"]["evaluation-round"] == "default"
     log = worker.log_path.read_text()
-    for task in ("pipeline.prepare", "pipeline.label", "pipeline.train", "pipeline.sample", "pipeline.round"):
-        assert f"Task {task}[" in log
+    # One stage task for every kind; each stage went to the queue stored on it, and this worker takes both.
+    finished = [line for line in log.splitlines() if "Task pipeline.stage[" in line and " succeeded in " in line]
+    assert len(finished) >= len(summary["stages"]), log

@@ -28,7 +28,7 @@ def test_every_training_stage_runs_in_two_processes_and_records_once(lab):
 
     facts = lab.query(
         "from webapp.pipeline.models import *\n"
-        "from webapp.pipeline.services.training import run_dir\n"
+        "from webapp.pipeline.runs import run_dir\n"
         f"run = PipelineRun.objects.get(pk={summary['run_id']})\n"
         "result = {}\n"
         "for stage in run.stages.exclude(training_run=None):\n"

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from webapp.pipeline.models import PipelineRun, PipelineStage, Status
 from webapp.pipeline.services import orchestration
-from tests.orchestration.conftest import messages_in
+from tests.orchestration.conftest import sent_stages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -34,7 +34,7 @@ def test_the_form_starts_a_run_of_the_chosen_arms_and_shows_it(staff_client, tin
     run = PipelineRun.objects.get()
     assert started.status_code == 302 and started["Location"] == page_url(run)
     assert run.arms == ["sft", "dpo-human"] and run.created_by.username == "boss"
-    assert [m["task"] for m in messages_in(isolated_broker)] == ["pipeline.prepare"]
+    assert sent_stages(isolated_broker) == [("prepare-models", "default")]
 
     page = staff_client.get(page_url(run))
     html = page.content.decode()
@@ -84,7 +84,7 @@ def test_staff_cancel_a_stage_and_retry_it_and_raters_may_not(staff_client, clie
     assert again.status_code == 302 and again["Location"] == page_url(run)
     prepare.refresh_from_db()
     assert prepare.status == Status.PENDING and prepare.enqueued_at is not None
-    assert [m["task"] for m in messages_in(isolated_broker)] == ["pipeline.prepare", "pipeline.prepare"]
+    assert sent_stages(isolated_broker) == [("prepare-models", "default")] * 2
     assert "Sent again: prepare-models." in staff_client.get(page_url(run)).content.decode()
     late = staff_client.post(retry, follow=True)
     assert "nothing to do" in late.content.decode()

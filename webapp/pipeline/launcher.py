@@ -67,9 +67,7 @@ def train_in_processes(run: TrainingRun, *, processes: int, on_progress: Progres
     Raises ``runs.RunCancelled`` when the run or the caller's stage is cancelled (the processes
     are stopped first) and ``TrainingProcessesFailed`` with the failing process's error.
     """
-    from webapp.pipeline.services.training import run_dir
-
-    folder = run_dir(run)
+    folder = runs.run_dir(run)
     errors = folder / ".rank-errors"  # a dot folder: never uploaded to a remote artifact root
     errors.mkdir(parents=True, exist_ok=True)
     for stale in errors.glob("*"):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from pipeline.kinds import KINDS
 from pipeline.progress import Progress
 from webapp.experiments.models import Experiment, PreferencePair
 
@@ -236,14 +237,8 @@ class PipelineStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class StageKind(models.TextChoices):
-    PREPARE = "prepare", "Prepare models"
-    LABELING = "labeling", "AI labels"
-    SFT = "sft", "SFT policy"
-    REWARD = "reward", "Reward model"
-    POLICY = "policy", "Policy"
-    SAMPLING = "sampling", "Samples"
-    ROUND = "round", "Evaluation round"
+# Built from the one table of stage kinds (pipeline.kinds): StageKind.POLICY == "policy".
+StageKind = models.TextChoices("StageKind", [(kind.name.upper(), (kind.name, kind.label)) for kind in KINDS])
 
 
 class PipelineRun(models.Model):

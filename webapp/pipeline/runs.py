@@ -18,12 +18,13 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Iterator, TypeVar
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from pipeline.progress import Progress
-from webapp.pipeline.models import StageRun, Status
+from webapp.pipeline.models import StageRun, Status, TrainingRun
 
 RunT = TypeVar("RunT", bound=StageRun)
 
@@ -172,3 +173,11 @@ def run_working(run: StageRun) -> Iterator[None]:
     else:
         type(run).objects.filter(pk=run.pk).update(wall_seconds=F("wall_seconds") + (time.perf_counter() - start))
         run.refresh_from_db()
+
+
+def run_dir(run: StageRun) -> Path:
+    """A training or sampling run's own folder, where its checkpoints are. The creation time is
+    in the name so that a run never resumes from the checkpoints of an older run that had the
+    same id in another database."""
+    kind = "training" if isinstance(run, TrainingRun) else "sampling"
+    return Path(settings.RUNS_ROOT) / f"{kind}-{run.pk}-{run.created_at:%Y%m%dT%H%M%S%f}"

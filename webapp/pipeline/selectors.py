@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from webapp.pipeline.models import PipelineRun, PipelineStage, Status
-from pipeline.plan import UNITS
+from pipeline.kinds import get_kind
 
 # What a stage's state is called on the page, and the CSS class of its badge.
 STATES = {
@@ -118,7 +118,7 @@ def _row(stage: PipelineStage, succeeded: set[str]) -> StageRow:
         from django.urls import reverse
 
         admin_url = reverse(f"admin:pipeline_{type(target).__name__.lower()}_change", args=[target.pk])
-    return StageRow(stage=stage, state=state, label=label, tone=tone, percent=percent, unit=UNITS.get(stage.kind, "steps"),
+    return StageRow(stage=stage, state=state, label=label, tone=tone, percent=percent, unit=get_kind(stage.kind).unit,
                     eta=eta, metrics=metrics, log="\n".join(stage.log.splitlines()[-12:]), admin_url=admin_url)
 
 

@@ -1,9 +1,10 @@
-"""Celery tasks of the pipeline: one per kind of stage, each taking a stage id.
+"""Celery tasks of the pipeline: one for every stage, taking a stage id, and recovery.
 
-Labeling, training and sampling are routed to the ``gpu`` queue, preparing models, making
-the evaluation round and recovery to ``default`` (``CELERY_TASK_ROUTES`` in settings). A
-GPU worker is ``celery -A webapp worker -Q gpu --concurrency 1`` per device, with the device
-chosen by ``CUDA_VISIBLE_DEVICES``; on a machine without one the same tasks run on the CPU.
+A stage's message goes to the queue stored on its row (``webapp.pipeline.dispatch``), which
+``pipeline.kinds`` chose: labeling, training and sampling to ``gpu``, preparing models and the
+evaluation round to ``default``; recovery runs on ``default``. A GPU worker is
+``celery -A webapp worker -Q gpu --concurrency 1`` per device, with the device chosen by
+``CUDA_VISIBLE_DEVICES``; on a machine without one the same tasks run on the CPU.
 
 Messages are acknowledged late and requeued when the worker is lost, so a task may arrive
 twice; the stage claim (one conditional UPDATE) makes the second delivery a no-op. Database
@@ -20,10 +21,9 @@ import sys
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
-from webapp.pipeline.models import StageKind
+from webapp.pipeline import dispatch
 from webapp.pipeline.services import orchestration, stages
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ STAGE_OPTIONS = dict(
     bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT, max_retries=5,
     retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
 )
-GPU_LIMITS = dict(soft_time_limit=settings.PIPELINE_TIME_LIMIT, time_limit=settings.PIPELINE_TIME_LIMIT + 120)
-LIGHT_LIMITS = dict(soft_time_limit=1800, time_limit=1900)
 
 
 def _execute(task, stage_id: int) -> None:
@@ -64,28 +62,9 @@ def _release_memory() -> None:
         pass
 
 
-@shared_task(name="pipeline.label", **STAGE_OPTIONS, **GPU_LIMITS)
-def label_stage(self, stage_id: int) -> None:
-    _execute(self, stage_id)
-
-
-@shared_task(name="pipeline.train", **STAGE_OPTIONS, **GPU_LIMITS)
-def train_stage(self, stage_id: int) -> None:
-    _execute(self, stage_id)
-
-
-@shared_task(name="pipeline.sample", **STAGE_OPTIONS, **GPU_LIMITS)
-def sample_stage(self, stage_id: int) -> None:
-    _execute(self, stage_id)
-
-
-@shared_task(name="pipeline.prepare", **STAGE_OPTIONS, **LIGHT_LIMITS)
-def prepare_stage(self, stage_id: int) -> None:
-    _execute(self, stage_id)
-
-
-@shared_task(name="pipeline.round", **STAGE_OPTIONS, **LIGHT_LIMITS)
-def round_stage(self, stage_id: int) -> None:
+@shared_task(name=dispatch.STAGE_TASK, **STAGE_OPTIONS)
+def stage_task(self, stage_id: int) -> None:
+    """Its time limits come with the message, by the stage's queue (``dispatch.time_limits``)."""
     _execute(self, stage_id)
 
 
@@ -93,17 +72,6 @@ def round_stage(self, stage_id: int) -> None:
 def recover() -> int:
     """Send again what a dead worker left behind (celery beat runs this every minute)."""
     return len(orchestration.pipeline_recover())
-
-
-TASK_FOR_KIND = {
-    StageKind.PREPARE: prepare_stage,
-    StageKind.LABELING: label_stage,
-    StageKind.SFT: train_stage,
-    StageKind.REWARD: train_stage,
-    StageKind.POLICY: train_stage,
-    StageKind.SAMPLING: sample_stage,
-    StageKind.ROUND: round_stage,
-}
 
 
 @worker_ready.connect

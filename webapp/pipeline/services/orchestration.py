@@ -2,9 +2,11 @@
 
 The graph comes from ``pipeline.plan``; each node becomes a ``PipelineStage`` row. Nothing
 here trains anything: ``advance`` sends every stage whose dependencies succeeded to a Celery
-queue (once, guarded by a conditional UPDATE of ``enqueued_at``), and the stage's task
-(``webapp.pipeline.tasks`` -> ``webapp.pipeline.services.stages``) claims and executes it, then calls
-``advance`` again. The run's own status is always recomputed from its stages.
+queue (once, guarded by a conditional UPDATE of ``enqueued_at``; ``dispatch`` sends it to the
+queue stored on the stage), and the stage's task (``webapp.pipeline.tasks`` ->
+``webapp.pipeline.services.stages``) claims and executes it, then calls ``advance`` again.
+The run's own status is always recomputed from its stages. What a stage loads and counts
+comes with its plan (``pipeline.kinds``, ``pipeline.plan``); nothing here asks its kind.
 
 Every message may be delivered twice or lost with a killed worker: a stage is only worked
 on by whoever holds its claim, and ``pipeline_recover`` (at every worker start, and every
@@ -21,8 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipeline import plan as planning
-from pipeline.arms import get_arm
-from webapp.pipeline import runs
+from webapp.pipeline import dispatch, runs
 from webapp.pipeline.models import (
     STALE_AFTER, PipelineRun, PipelineStage, PipelineStatus, StageKind, Status,
 )
@@ -47,15 +48,18 @@ def pipeline_run_create(
     ``enqueue=False`` leaves the ready stages for a caller that executes them itself
     (``run_experiment --in-process``).
     """
+    prompts = Prompt.objects.filter(experiment=experiment)
     try:
         arms = planning.check_arms(arms or planning.DEFAULT_ARMS)
-        has_references = Prompt.objects.filter(experiment=experiment, split="train").exclude(reference="").exists()
-        specs = planning.plan_pipeline(arms=arms, has_references=has_references, size=size, overrides=overrides)
+        specs = planning.plan_pipeline(
+            arms=arms, size=size, overrides=overrides,
+            has_references=prompts.filter(split="train").exclude(reference="").exists(),
+            train_pairs=PreferencePair.objects.filter(prompt__in=prompts.filter(split="train")).count(),
+            test_prompts=prompts.filter(split="test").count(),
+        )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
     _check_data(experiment, specs)
-    if overrides:
-        _check_overrides(overrides)
     data = _data_fingerprint(experiment)
     with transaction.atomic():
         run = PipelineRun.objects.create(
@@ -63,16 +67,14 @@ def pipeline_run_create(
         )
         fingerprints: dict[str, str] = {}
         for position, spec in enumerate(specs):
-            model_spec = _model_spec(experiment, spec)
+            model_spec = _model_spec(experiment, spec.loads)
+            models = model_spec + (f" scored by {_model_spec(experiment, [spec.scored_by])}" if spec.scored_by else "")
             upstream = [fingerprints[d] for d in spec.depends_on if d != "prepare-models"]
-            models = model_spec
-            if spec.kind == "policy" and get_arm(spec.config["arm"]).reward == "direct":
-                models += f" scored by {experiment.labeler_model}"  # the labeler is this arm's reward
             fingerprints[spec.name] = _fingerprint(spec, models, data, upstream)
             stage = PipelineStage.objects.create(
                 pipeline=run, experiment=experiment, name=spec.name, kind=spec.kind, queue=spec.queue,
                 position=position, depends_on=spec.depends_on, config=spec.config, model_spec=model_spec,
-                fingerprint=fingerprints[spec.name], progress_total=_expected_total(experiment, spec),
+                fingerprint=fingerprints[spec.name], progress_total=spec.expected_total,
             )
             if stage_reuse(stage=stage):
                 stage.refresh_from_db()
@@ -94,48 +96,10 @@ def _check_data(experiment: Experiment, specs: list[planning.StageSpec]) -> None
             raise PipelineError(f"{experiment.slug} has no training prompts for RL")
 
 
-def _check_overrides(overrides: dict) -> None:
-    """Refuse a misspelt field now, not when its stage fails an hour into the run."""
-    import dataclasses
-
-    from pipeline.dpo import DPOConfig  # these import torch: only loaded when overrides are given
-    from pipeline.generation import GenerationConfig
-    from pipeline.labeling.config import LabelingConfig
-    from pipeline.reward.train import RewardConfig
-    from pipeline.rl import RLConfig
-    from pipeline.sft import SFTConfig
-
-    known = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in (
-        ("labeling", LabelingConfig), ("sft", SFTConfig), ("reward", RewardConfig), ("rl", RLConfig),
-        ("dpo", DPOConfig), ("sampling", GenerationConfig))}
-    known["labeling"] |= {"chunk_size", "limit"}
-    known["round"] = {"overlap", "gold_share"}
-    for kind, fields in overrides.items():
-        unknown = sorted(set(fields) - known.get(kind, set()))
-        if unknown:
-            raise PipelineError(f"unknown {kind} settings: {', '.join(unknown)} (known: {', '.join(sorted(known.get(kind, [])))})")
-
-
-def _model_spec(experiment: Experiment, spec: planning.StageSpec) -> str:
-    if spec.kind == "labeling":
-        return experiment.policy_model if spec.config["labeler"] == "policy-size" else experiment.labeler_model
-    if spec.kind == "reward":
-        return experiment.reward_model
-    if spec.kind in ("sft", "policy", "sampling"):
-        return experiment.policy_model
-    if spec.kind == "prepare":
-        return ", ".join(dict.fromkeys([experiment.policy_model, experiment.labeler_model, experiment.reward_model]))
-    return ""
-
-
-def _expected_total(experiment: Experiment, spec: planning.StageSpec) -> int:
-    """What the progress bar counts before the stage starts (the stage corrects it when it runs)."""
-    if spec.kind == "labeling":
-        return PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split="train").count()
-    if spec.kind == "sampling":
-        return Prompt.objects.filter(experiment=experiment, split="test").count()
-    config = spec.config.get("config", {})
-    return int(config.get("steps") or config.get("max_steps") or 0) if spec.kind in ("sft", "reward", "policy") else 1
+def _model_spec(experiment: Experiment, roles) -> str:
+    """The experiment's models for the roles the plan says a stage loads, each once."""
+    specs = {"policy": experiment.policy_model, "labeler": experiment.labeler_model, "reward": experiment.reward_model}
+    return ", ".join(dict.fromkeys(specs[role] for role in roles))
 
 
 def _data_fingerprint(experiment: Experiment) -> str:
@@ -222,15 +186,9 @@ def pipeline_advance(*, pipeline_id: int, enqueue: bool = True) -> list[int]:
             # finishing at once each call advance, and their common dependant is sent once.
             if PipelineStage.objects.filter(pk=stage.pk, status=Status.PENDING, enqueued_at=None).update(enqueued_at=timezone.now()):
                 queued.append(stage.pk)
-                transaction.on_commit(partial(stage_send, stage_id=stage.pk, kind=stage.kind))
+                transaction.on_commit(partial(dispatch.stage_send, stage_id=stage.pk, queue=stage.queue))
     pipeline_status_refresh(pipeline_id=pipeline_id)
     return queued
-
-
-def stage_send(*, stage_id: int, kind: str) -> None:
-    from webapp.pipeline import tasks  # tasks import the services: import here to keep the graph acyclic
-
-    tasks.TASK_FOR_KIND[kind].delay(stage_id)
 
 
 def pipeline_status_refresh(*, pipeline_id: int) -> PipelineRun:
@@ -332,7 +290,7 @@ def pipeline_recover(*, enqueue: bool = True) -> list[int]:
         for stage in [*stuck, *ready_stages(run)]:  # interrupted work first: it resumes, and others wait on it
             PipelineStage.objects.filter(pk=stage.pk, enqueued_at=None).update(enqueued_at=timezone.now())
             if enqueue:
-                transaction.on_commit(partial(stage_send, stage_id=stage.pk, kind=stage.kind))
+                transaction.on_commit(partial(dispatch.stage_send, stage_id=stage.pk, queue=stage.queue))
             sent.append(stage.pk)
     return sent
 

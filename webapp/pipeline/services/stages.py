@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pipeline.kinds import config_classes
 from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
@@ -171,8 +172,7 @@ def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
 
 
 def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    from pipeline.labeling.config import LabelingConfig
-
+    LabelingConfig = config_classes()["labeling"]
     config = dict(stage.config["config"])
     chunk_size, limit = config.pop("chunk_size", None), config.pop("limit", None)
     run = stage.labeling_run
@@ -185,8 +185,7 @@ def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
 
 
 def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    from pipeline.reward.train import RewardConfig
-
+    RewardConfig = config_classes()["reward"]
     run = stage.training_run
     if run is None:
         labels = stage.config["labels"]
@@ -279,6 +278,7 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
             "policies": policies, "mode": round.mode, **({"skipped_prompts": made.skipped_prompts} if made else {})}
 
 
+# The Django side of each kind in pipeline.kinds: what its stage does. A test checks every kind has one.
 EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
     StageKind.PREPARE: _prepare,
     StageKind.LABELING: _labeling,

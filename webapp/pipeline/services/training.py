@@ -10,7 +10,6 @@ ARTIFACT_ROOT the run folder and the checkpoints a run reads are mirrored (``art
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 from django.conf import settings
@@ -21,13 +20,6 @@ from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, Tr
 from pipeline.progress import Progress, ProgressFn
 from pipeline.reward import data as reward_data
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
-
-
-def run_dir(run: TrainingRun | SamplingRun) -> Path:
-    """The run's own folder. The creation time is in the name so that a run never resumes
-    from the checkpoints of an older run that had the same id in another database."""
-    kind = "training" if isinstance(run, TrainingRun) else "sampling"
-    return Path(settings.RUNS_ROOT) / f"{kind}-{run.pk}-{run.created_at:%Y%m%dT%H%M%S%f}"
 
 
 # -- reading the experiment's data as plain pipeline inputs -----------------------------------
@@ -60,7 +52,7 @@ def preference_pairs(experiment: Experiment, split: str, labeling_run: LabelingR
 def _start(run: TrainingRun, *specs: str | None) -> None:
     """Bring what a run reads into the local mirror: its own folder (a run claimed again on
     another machine resumes from the checkpoints saved there) and its parent checkpoints."""
-    artifacts.pull(run_dir(run))
+    artifacts.pull(runs.run_dir(run))
     for spec in specs:
         artifacts.pull_spec(spec)
 
@@ -70,7 +62,7 @@ def _finish(run: TrainingRun, result, metrics: dict) -> None:
     another machine the moment the run shows as succeeded."""
     from pipeline.distributed import Ranks
 
-    artifacts.push(run_dir(run))
+    artifacts.push(runs.run_dir(run))
     metrics = {**metrics, "train/processes": Ranks.from_env().world}
     runs.run_finish(run, metrics=metrics, checkpoint_path=str(result.model_path), step=result.steps)
 
@@ -89,7 +81,7 @@ def _record_metrics(run: TrainingRun, on_progress: ProgressFn | None = None) -> 
             point.save(update_fields=["values"])
         runs.run_heartbeat(run, step=step)
 
-    pusher = artifacts.Pusher(run_dir(run))
+    pusher = artifacts.Pusher(runs.run_dir(run))
 
     def record_progress(progress: Progress) -> None:
         runs.run_heartbeat(run, **runs.progress_fields(progress))
@@ -139,7 +131,7 @@ def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool
     held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
     progress, record_metrics = _record_metrics(run, on_progress)
     result = train_reward_model(
-        config, examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
+        config, examples, runs.run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
         eval_pairs=held_out or None, on_progress=progress, on_metrics=record_metrics,
     )
     if not record:
@@ -215,12 +207,12 @@ def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool
 
         pairs = preference_pairs(run.experiment, "train", run.labeling_run)
         examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
-        result = train_dpo(DPOConfig.from_dict(run.config), examples, run_dir(run), **common)
+        result = train_dpo(DPOConfig.from_dict(run.config), examples, runs.run_dir(run), **common)
     else:
         from pipeline.rl import RLConfig, train_policy
 
         prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
-        result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), run_dir(run), algorithm=run.algorithm, **common)
+        result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), runs.run_dir(run), algorithm=run.algorithm, **common)
     if record:
         _finish(run, result, {**result.metrics, "rl/tokens_per_second": result.tokens_per_second})
 
@@ -241,7 +233,7 @@ def _train_sft(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -
     progress, record_metrics = _record_metrics(run, on_progress)
     prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
     examples = [SFTExample(p.context, p.reference) for p in prompts]
-    result = train_sft(SFTConfig.from_dict(run.config), examples, run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
+    result = train_sft(SFTConfig.from_dict(run.config), examples, runs.run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
                        on_progress=progress, on_metrics=record_metrics)
     if record:
         _finish(run, result, result.metrics)

@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from pipeline.arms import ARMS
 from webapp.pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
-from pipeline.plan import DEFAULT_ARMS, UNITS
+from pipeline.kinds import get_kind
+from pipeline.plan import DEFAULT_ARMS
 from pipeline.progress import Progress
 from webapp.pipeline.services import orchestration, stages
 from webapp.pipeline.management.commands.label import experiment_or_error
@@ -101,7 +102,7 @@ class Command(BaseCommand):
     def _bars(self, run: PipelineRun, quiet: bool) -> dict[int, tqdm]:
         width = max(len(s.name) for s in run.stages.all())
         return {
-            stage.pk: tqdm(total=stage.progress_total or 1, desc=stage.name.ljust(width), unit=UNITS.get(stage.kind, "step"),
+            stage.pk: tqdm(total=stage.progress_total or 1, desc=stage.name.ljust(width), unit=get_kind(stage.kind).unit,
                            position=i, leave=True, disable=quiet, file=self.stderr._out, mininterval=0.5)
             for i, stage in enumerate(run.stages.all())
         }

@@ -1,0 +1,86 @@
+"""The kinds of pipeline stage, declared once: everything the plan, the web app and the workers
+need to know about a kind that does not depend on a particular run.
+
+Per kind: its label, the queue its stage is sent to (``gpu`` for work that wants an accelerator,
+``default`` for light work), what its progress counts and how the expected total is known
+before it runs, which model of the experiment it loads, and which size-config keys configure
+it (each key names a config dataclass, see ``config_classes``). The order of ``KINDS`` is the
+paper's order, which breaks ties between stages that are ready at once.
+
+Adding a kind: a row here, a branch in ``pipeline.plan`` that plans its stages, and its
+executor in ``webapp/pipeline/services/stages.py`` (``EXECUTORS``). Everything else (the
+model's choices, the queues, the run page's units) derives from this table.
+
+Plain Python, no torch: the web process reads it on every page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+QUEUES = ("gpu", "default")
+# The roles of the experiment's models: which one a stage loads (spec resolved by the web app).
+ROLES = ("policy", "labeler", "reward")
+# How a stage's expected progress total is known before it starts.
+# "one" stands for work not known before it starts (the stage corrects its total when it runs).
+COUNTS = ("train_pairs", "test_prompts", "steps", "one")
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str  # shown on the run page and in the admin
+    queue: str  # the Celery queue its stage is sent to
+    unit: str  # what its progress counts, as shown
+    counts: str  # how its expected total is known: one of COUNTS
+    loads: tuple[str, ...]  # the model roles it loads (a stage may differ, e.g. a policy-size labeler)
+    config_keys: tuple[str, ...] = ()  # keys of SIZE_CONFIGS and of overrides that configure it
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("prepare", "Prepare models", "default", "steps", "one", ROLES),
+    Kind("labeling", "AI labels", "gpu", "pairs", "train_pairs", ("labeler",), ("labeling",)),
+    Kind("sft", "SFT policy", "gpu", "steps", "steps", ("policy",), ("sft",)),
+    Kind("reward", "Reward model", "gpu", "steps", "steps", ("reward",), ("reward",)),
+    Kind("policy", "Policy", "gpu", "steps", "steps", ("policy",), ("rl", "dpo")),
+    Kind("sampling", "Samples", "gpu", "prompts", "test_prompts", ("policy",), ("sampling",)),
+    Kind("round", "Evaluation round", "default", "round", "one", (), ("round",)),
+)
+BY_NAME = {kind.name: kind for kind in KINDS}
+
+# Fields a config key takes beyond its dataclass's: labeling's chunk_size (pairs saved per
+# transaction: what a killed run resumes from) and limit; the round has no dataclass at all.
+EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share"}}
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown stage kind {name!r}: one of {', '.join(BY_NAME)}") from None
+
+
+def config_keys() -> tuple[str, ...]:
+    return tuple(key for kind in KINDS for key in kind.config_keys)
+
+
+def config_classes() -> dict[str, type]:
+    """The config dataclass behind each config key. Imported on call: most of them still live
+    beside their trainers, which import torch, and the web process must not pay for that."""
+    from pipeline.dpo import DPOConfig
+    from pipeline.generation import GenerationConfig
+    from pipeline.labeling.config import LabelingConfig
+    from pipeline.reward.train import RewardConfig
+    from pipeline.rl import RLConfig
+    from pipeline.sft import SFTConfig
+
+    return {"labeling": LabelingConfig, "sft": SFTConfig, "reward": RewardConfig, "rl": RLConfig, "dpo": DPOConfig,
+            "sampling": GenerationConfig}
+
+
+def known_fields(key: str) -> set[str]:
+    """The fields a config key accepts (for overrides: a misspelt one is refused up front)."""
+    cls = config_classes().get(key)
+    fields = {f.name for f in dataclasses.fields(cls)} if cls else set()
+    return fields | EXTRA_FIELDS.get(key, set())
