@@ -1,10 +1,11 @@
-"""The shared world of the test suite: paths to the real data and the bundled model."""
+"""The shared world of the test suite: paths to the real data, the bundled model and a tiny random model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 pytest_plugins = ["tests.browser_fixtures"]
 
@@ -34,3 +35,25 @@ def bundled_lm(artifact_root):
 
     registry.prepare(registry.DEFAULT_MODEL, artifact_root)
     return registry.load_causal_lm(registry.DEFAULT_MODEL, artifact_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, artifact_root) -> Path:
+    """A 2-layer, 64-wide random Llama checkpoint with the bundled (chat-templated) tokenizer."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from pipeline import registry
+
+    registry.prepare(registry.DEFAULT_MODEL, artifact_root)
+    tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+    )
+    target = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target

@@ -22,9 +22,9 @@ from pipeline.reward.train import RewardConfig
 from webapp.experiments.models import Experiment
 from webapp.pipeline.services import training
 
-marker = Path(sys.argv[1])
-run = training.reward_run_create(experiment=Experiment.objects.get(slug="tiny"), label_source="human",
-                                 config=RewardConfig(batch_size=2, max_length=160, max_steps=4, checkpoint_every=2))
+marker, model = Path(sys.argv[1]), sys.argv[2]
+config = RewardConfig(model=model, batch_size=2, max_length=160, max_steps=4, checkpoint_every=2)
+run = training.reward_run_create(experiment=Experiment.objects.get(slug="tiny"), label_source="human", config=config)
 
 def pause_before_the_checkpoint(progress):
     if progress.phase == "training" and progress.phase_done == 3:
@@ -35,11 +35,13 @@ training.training_run_execute(run_id=run.pk, on_progress=pause_before_the_checkp
 """
 
 
-def test_the_recorded_progress_is_the_step_the_resume_continues_from(lab):
+def test_the_recorded_progress_is_the_step_the_resume_continues_from(lab, tiny_model_dir):
     lab.import_tiny(train=8, test=2)
     marker = lab.folder / "paused"
-    trainer = lab.start("trainer", sys.executable, "-c", PAUSED_TRAINER, str(marker))
-    lab.wait_for(marker.is_file, timeout=300, every=0.5, what="the trainer to pause after step 3")
+    # The tiny random model: the mechanics are the trainer's, and seconds of CPU keep the test
+    # far from its time limits on a loaded machine.
+    trainer = lab.start("trainer", sys.executable, "-c", PAUSED_TRAINER, str(marker), str(tiny_model_dir))
+    lab.wait_for(marker.is_file, timeout=600, every=0.5, what="the trainer to pause after step 3")
     lab.kill(trainer, signal.SIGKILL)
 
     run_id = int(marker.read_text())
