@@ -92,10 +92,12 @@ def round_items_create(*, round: Round, seed: int | None = None) -> ItemsCreated
         n_gold_have = sum(1 for _, is_gold in have if is_gold)
         gold_pool = [pid for pid in eligible if (pid, True) not in have]
         gold_new = rng.sample(gold_pool, min(len(gold_pool), max(0, n_gold_wanted - n_gold_have)))
-        for pid in regular:
-            _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=None)
-        for pid in gold_new:
-            _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=rng)
+        # Made in one shuffled order, so that gold items' ids (which raters see in the address)
+        # are interleaved with the real ones rather than the round's highest.
+        made = [(pid, False) for pid in regular] + [(pid, True) for pid in gold_new]
+        rng.shuffle(made)
+        for pid, is_gold in made:
+            _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=rng if is_gold else None)
     return ItemsCreated(regular=len(regular), gold=len(gold_new), skipped_prompts=skipped)
 
 
