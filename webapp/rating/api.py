@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -74,8 +75,9 @@ class JudgementList(generics.ListAPIView):
 
     def get_queryset(self):
         queryset = Judgement.objects.select_related("rater", "item").prefetch_related("marks__entry").order_by("id")
-        if self.request.query_params.get("round", "").isdigit():
-            queryset = queryset.filter(round_id=int(self.request.query_params["round"]))
+        round_id = self.request.query_params.get("round", "")
+        if re.fullmatch(r"[0-9]{1,18}", round_id):  # ASCII digits only: "²".isdigit() is true too
+            queryset = queryset.filter(round_id=int(round_id))
         if self.request.query_params.get("rater"):
             queryset = queryset.filter(rater__username=self.request.query_params["rater"])
         return queryset
