@@ -18,7 +18,12 @@ pytestmark = pytest.mark.django_db
 def rated_round(make_round, make_rater):
     round = make_round(n_prompts=2, mode="both", gold_share=0.5, overlap=1)
     rater = make_rater("ann")
+    judged_kinds = set()  # one gold and one real judgement, whichever order the queue gives them in
     while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
+        if lease.item.is_gold in judged_kinds:
+            leasing.lease_skip(rater=rater, token=lease.token)
+            continue
+        judged_kinds.add(lease.item.is_gold)
         judgements.judgement_submit(
             rater=rater, token=lease.token, ranks=full_ranks(lease), harmless={"A": True, "B": False, "C": True}, active_ms=900
         )

@@ -11,7 +11,14 @@ pytestmark = pytest.mark.django_db
 
 
 def rate_everything(rater, round, *, pass_gold: bool, active_ms: int):
+    # Gold ids follow no order, so the queue may hand out real items first: those are skipped
+    # until one gold item is judged (a skipped item's prompt keeps its gold copy).
+    gold_seen = not round.items.filter(is_gold=True).exists()
     while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
+        if not gold_seen and not lease.item.is_gold:
+            leasing.lease_skip(rater=rater, token=lease.token)
+            continue
+        gold_seen = True
         ranks = full_ranks(lease)
         if lease.item.is_gold:
             degraded = Entry.objects.get(item=lease.item, degraded=True).pk
