@@ -1,9 +1,9 @@
-"""Read-only REST API for staff (token or session; IsAdminUser from settings): rounds, progress,
-judgements, and the export of a round's judgements as JSONL or CSV."""
+"""Read-only REST API for staff (token or session) holding the rating app's view permissions
+(``webapp.access``): rounds, progress, judgements, and the export of a round's judgements as
+JSONL or CSV."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -13,9 +13,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
+from webapp.access import SEE_JUDGEMENTS, SEE_ROUNDS, staff_permission
+from webapp.csv_cells import csv_writer
 from webapp.rating import selectors
 from webapp.rating.models import Judgement, Mark, Round, RoundRater
 
@@ -59,11 +61,13 @@ class JudgementSerializer(serializers.ModelSerializer):
 
 
 class RoundList(generics.ListAPIView):
+    permission_classes = [staff_permission(SEE_ROUNDS)]
     queryset = Round.objects.select_related("experiment")
     serializer_class = RoundSerializer
 
 
 class RoundDetail(generics.RetrieveAPIView):
+    permission_classes = [staff_permission(SEE_ROUNDS)]
     queryset = Round.objects.select_related("experiment")
     serializer_class = RoundSerializer
 
@@ -71,6 +75,7 @@ class RoundDetail(generics.RetrieveAPIView):
 class JudgementList(generics.ListAPIView):
     """All judgements, newest last; ``?round=ID`` and ``?rater=USERNAME`` narrow them."""
 
+    permission_classes = [staff_permission(SEE_JUDGEMENTS)]
     serializer_class = JudgementSerializer
 
     def get_queryset(self):
@@ -115,6 +120,7 @@ class RoundProgressSerializer(serializers.Serializer):
 
 @extend_schema(responses=RoundProgressSerializer)
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_ROUNDS)])
 def round_progress(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
     progress = selectors.round_progress(round)
@@ -155,6 +161,7 @@ def _download(lines, round: Round, suffix: str, content_type: str) -> StreamingH
 
 @extend_schema(responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One judgement per line.")})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def export_jsonl(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
     lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in selectors.judgement_records(round))
@@ -168,26 +175,18 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv_cell(value) -> str:
-    # Lists and mappings are written as JSON so that a CSV reader gets them back unambiguously.
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    if value is None:
-        return ""
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One judgement per row.")})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def export_csv(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
 
     def lines():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(CSV_COLUMNS)
         for record in selectors.judgement_records(round):
-            writer.writerow([_csv_cell(record[c]) for c in CSV_COLUMNS])
+            writer.writerow([record[c] for c in CSV_COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
