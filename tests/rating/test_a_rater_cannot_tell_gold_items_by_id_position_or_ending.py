@@ -1,6 +1,7 @@
 """Gold items carry no mark a rater could see without reading: their ids (in the address bar) are
-interleaved with the real items', the queue hands them out spread through the round, and a
-degraded text ends the way the response it was made from ends."""
+interleaved with the real items', the queue hands them out spread through the round and never
+shows a rater both items on one prompt (the same context twice, one response made worse), and
+a degraded text ends the way the response it was made from ends."""
 
 from statistics import mean
 
@@ -47,13 +48,24 @@ def test_gold_item_ids_are_interleaved_with_the_real_ones(gold_round):
     assert min(i.pk for i in items if i.is_gold) < max(i.pk for i in items if not i.is_gold)
 
 
-def test_the_queue_hands_gold_items_out_spread_through_the_round(gold_round, rater):
-    served = []
+def test_the_queue_hands_gold_items_out_spread_through_the_round(gold_round, make_rater):
+    places = []
+    for name in ("r1", "r2", "r3", "r4", "r5"):
+        rater, served = make_rater(name), []
+        while (lease := leasing.item_lease(rater=rater, round=gold_round)) is not None:
+            served.append(lease.item)
+            leasing.lease_skip(rater=rater, token=lease.token)  # a skip moves on without filling a slot
+        assert len(served) == 40  # one item per prompt
+        places += [i / (len(served) - 1) for i, item in enumerate(served) if item.is_gold]
+    assert len(places) >= 10 and 0.3 < mean(places) < 0.7
+
+
+def test_after_a_skip_the_other_item_on_the_same_prompt_is_not_offered(gold_round, rater):
+    seen_prompts = []
     while (lease := leasing.item_lease(rater=rater, round=gold_round)) is not None:
-        served.append(lease.item)
-        leasing.lease_skip(rater=rater, token=lease.token)  # a skip moves on without judging the prompt
-    assert len(served) == 50
-    assert 0.2 < mean_place_of_gold(served) < 0.8
+        seen_prompts.append(lease.item.prompt_id)
+        leasing.lease_skip(rater=rater, token=lease.token)
+    assert len(seen_prompts) == len(set(seen_prompts)) == 40
 
 
 def test_a_degraded_text_ends_like_the_response_it_was_made_from(gold_round):
