@@ -24,6 +24,7 @@ from pipeline.data.records import (
     ImportFormatError,
     ReadLimits,
     Record,
+    choice_field,
     chosen_rejected_record,
     confidence_value,
     decoded_lines,
@@ -143,16 +144,16 @@ def _tldr_record(path: Path, number: int, row: dict) -> Record:
         if not isinstance(text, str) or not text.strip():
             raise ImportFormatError(path, number, f"missing field 'summaries[{index}].text'")
         texts.append(text.strip())
-    choice = row.get("choice")
-    if choice not in (0, 1):
-        raise ImportFormatError(path, number, f"field 'choice' must be 0 or 1, got {choice!r}")
+    choice = choice_field(path, number, row.get("choice"), {0: 1, 1: 2}, expected="0 or 1")
+    if choice is None:
+        raise ImportFormatError(path, number, "field 'choice' must be 0 or 1, got None")
     extra = row.get("extra") if isinstance(row.get("extra"), dict) else {}
     return Record(
         number,
         context,
         texts[0],
         texts[1],
-        choice + 1,
+        choice,
         human_confidence=confidence_value(path, number, extra.get("confidence")),
         source_id=str(info.get("id") or number),
         split=split_field(path, number, row),
@@ -191,7 +192,9 @@ def read_csv(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS)
             yield _table_record(path, start, cleaned, seed)
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise ImportFormatError(path, reader.line_num, f"malformed CSV ({exc})") from None
+        # The row being read starts at ``start``; reader.line_num lags behind on some errors
+        # (a cell over the field size limit reports the row before).
+        raise ImportFormatError(path, max(start, reader.line_num), f"malformed CSV ({exc})") from None
 
 
 def _table_record(path: Path, number: int, row: dict, seed: int) -> Record:
@@ -209,14 +212,7 @@ def _table_record(path: Path, number: int, row: dict, seed: int) -> Record:
     if "response_a" in row or "response_b" in row:
         first = text_field(path, number, row, "response_a")
         second = text_field(path, number, row, "response_b")
-        raw_choice = row.get("choice")
-        key = raw_choice.strip().lower() if isinstance(raw_choice, str) else raw_choice
-        if key in (None, ""):
-            choice = None
-        elif key in _CHOICES and not isinstance(key, bool):
-            choice = _CHOICES[key]
-        else:
-            raise ImportFormatError(path, number, f"field 'choice' must be a, b, 1, 2 or empty, got {raw_choice!r}")
+        choice = choice_field(path, number, row.get("choice"), _CHOICES, expected="a, b, 1, 2 or empty")
         return Record(number, context, first, second, choice, **extra)
     raise ImportFormatError(
         path, number, "missing fields: need 'chosen' and 'rejected', or 'response_a', 'response_b' and 'choice'"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,9 +185,26 @@ def confidence_value(path: Path, number: int, value) -> float | None:
     if value in (None, ""):
         return None
     try:
-        return float(value)
+        confidence = float(value)
     except (TypeError, ValueError):
         raise ImportFormatError(path, number, f"confidence must be a number, got {value!r}") from None
+    # float() also reads "nan" and "inf", which every confidence filter would misjudge.
+    if not math.isfinite(confidence) or isinstance(value, bool):
+        raise ImportFormatError(path, number, f"confidence must be a finite number, got {value!r}")
+    return confidence
+
+
+def choice_field(path: Path, number: int, value, choices: dict, *, expected: str) -> int | None:
+    """The human choice (1 or 2) that ``value`` names in ``choices``; None when it is empty.
+
+    Only text and whole numbers are looked up: a list or an object is not hashable, and JSON
+    ``true`` would equal 1 (Python's bool is an int), so either would pass for a label."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    key = value.strip().lower() if isinstance(value, str) else value
+    if (isinstance(key, str) or type(key) is int) and key in choices:
+        return choices[key]
+    raise ImportFormatError(path, number, f"field 'choice' must be {expected}, got {value!r}")
 
 
 # -- candidate order ------------------------------------------------------------------------

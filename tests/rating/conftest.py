@@ -85,3 +85,21 @@ def all_harmless(lease) -> dict[str, bool]:
 
 def token_in(html: str) -> str:
     return re.search(r'name="token" value="([^"]+)"', html).group(1)
+
+
+def lease_item(rater, item):
+    """Lease ``item`` itself to ``rater``, as the queue would (one slot claimed, entries in stored
+    order), for tests that need a rater on a gold or a real item whatever order the queue picks."""
+    from datetime import timedelta
+
+    from django.db.models import F
+    from django.utils import timezone
+
+    from webapp.rating.models import Entry, Item, Lease
+
+    assert Item.objects.filter(pk=item.pk, claimed__lt=item.round.overlap).update(claimed=F("claimed") + 1)
+    now = timezone.now()
+    return Lease.objects.create(
+        round=item.round, item=item, rater=rater, shown_order=list(Entry.objects.filter(item=item).values_list("id", flat=True)),
+        leased_at=now, expires_at=now + timedelta(minutes=item.round.lease_minutes),
+    )

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.rating.conftest import full_ranks
-from webapp.rating.services import judgements, leasing
+from tests.rating.conftest import full_ranks, lease_item
+from webapp.rating.services import judgements
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,11 @@ pytestmark = pytest.mark.django_db
 def rated_round(make_round, make_rater):
     round = make_round(n_prompts=2, mode="both", gold_share=0.5, overlap=1)
     rater = make_rater("ann")
-    while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
+    # One gold and one real judgement, on different prompts, whichever order the queue would pick.
+    gold = round.items.filter(is_gold=True).first()
+    real = round.items.filter(is_gold=False).exclude(prompt=gold.prompt).first()
+    for item in (gold, real):
+        lease = lease_item(rater, item)
         judgements.judgement_submit(
             rater=rater, token=lease.token, ranks=full_ranks(lease), harmless={"A": True, "B": False, "C": True}, active_ms=900
         )

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.access import staff_required
+from webapp.access import CONTROL_STAGES, SEE_EXPERIMENTS, SEE_RUNS, START_RUNS, staff_permission_required
 from webapp.experiments import selectors as experiment_selectors
 from webapp.experiments.models import Experiment
 from webapp.pipeline import selectors
@@ -24,7 +24,7 @@ from webapp.pipeline.models import PipelineRun, PipelineStage
 from webapp.pipeline.services import orchestration
 
 
-@staff_required
+@staff_permission_required(SEE_EXPERIMENTS)
 def experiment_detail(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     summary = experiment_selectors.experiment_summary(experiment, sample_size=10)
@@ -33,7 +33,7 @@ def experiment_detail(request, slug: str):
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required
+@staff_permission_required(START_RUNS)
 def run_new(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     form = RunForm(request.POST or None)
@@ -53,7 +53,7 @@ def run_new(request, slug: str):
 
 
 @require_GET
-@staff_required
+@staff_permission_required(SEE_RUNS)
 def run_detail(request, slug: str, run_id: int):
     run = get_object_or_404(PipelineRun.objects.select_related("experiment", "created_by"), pk=run_id, experiment__slug=slug)
     page = selectors.run_page(run)
@@ -84,12 +84,12 @@ def run_detail_partial(request, run_id: int):
 
 
 @require_POST
-@staff_required
+@staff_permission_required(CONTROL_STAGES)
 def stage_cancel(request, slug: str, run_id: int, stage_id: int):
     return _stage_action(request, slug, run_id, stage_id, orchestration.pipeline_stage_cancel)
 
 
 @require_POST
-@staff_required
+@staff_permission_required(CONTROL_STAGES)
 def stage_retry(request, slug: str, run_id: int, stage_id: int):
     return _stage_action(request, slug, run_id, stage_id, orchestration.pipeline_stage_retry)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -14,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from webapp.access import MAKE_RESPONSES, SEE_JUDGEMENTS
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors
 from webapp.rating.models import Item, Judgement, Lease, RaterInvite, Round, RoundRater
@@ -142,6 +144,9 @@ class RoundAdmin(admin.ModelAdmin):
 
     def quality_view(self, request: HttpRequest, round_id: int):
         round = get_object_or_404(Round.objects.select_related("experiment"), pk=round_id)
+        # admin_view only checks is_staff; the page lists every rater's judgements.
+        if not (self.has_view_permission(request, round) and request.user.has_perm(SEE_JUDGEMENTS)):
+            raise PermissionDenied
         if request.method == "POST":
             if not self.has_change_permission(request, round):
                 return HttpResponseRedirect(reverse("admin:index"))
@@ -161,6 +166,8 @@ class RoundAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/rating/round_quality.html", context)
 
     def prepare_view(self, request: HttpRequest):
+        if not request.user.has_perm(MAKE_RESPONSES):
+            raise PermissionDenied
         form = PrepareResponsesForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             created = rounds.policy_responses_from_pairs(experiment=form.cleaned_data["experiment"], naming=form.cleaned_data["naming"])

@@ -1,20 +1,23 @@
-"""Read-only REST API for staff (token or session; IsAdminUser from settings): rounds, progress,
-judgements, and the export of a round's judgements as JSONL or CSV."""
+"""Read-only REST API for staff (token or session) holding the rating app's view permissions
+(``webapp.access``): rounds, progress, judgements, and the export of a round's judgements as
+JSONL or CSV."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
+from webapp.access import SEE_JUDGEMENTS, SEE_ROUNDS, staff_permission
+from webapp.csv_cells import csv_writer
 from webapp.rating import selectors
 from webapp.rating.models import Judgement, Mark, Round, RoundRater
 
@@ -58,11 +61,13 @@ class JudgementSerializer(serializers.ModelSerializer):
 
 
 class RoundList(generics.ListAPIView):
+    permission_classes = [staff_permission(SEE_ROUNDS)]
     queryset = Round.objects.select_related("experiment")
     serializer_class = RoundSerializer
 
 
 class RoundDetail(generics.RetrieveAPIView):
+    permission_classes = [staff_permission(SEE_ROUNDS)]
     queryset = Round.objects.select_related("experiment")
     serializer_class = RoundSerializer
 
@@ -70,12 +75,14 @@ class RoundDetail(generics.RetrieveAPIView):
 class JudgementList(generics.ListAPIView):
     """All judgements, newest last; ``?round=ID`` and ``?rater=USERNAME`` narrow them."""
 
+    permission_classes = [staff_permission(SEE_JUDGEMENTS)]
     serializer_class = JudgementSerializer
 
     def get_queryset(self):
         queryset = Judgement.objects.select_related("rater", "item").prefetch_related("marks__entry").order_by("id")
-        if self.request.query_params.get("round", "").isdigit():
-            queryset = queryset.filter(round_id=int(self.request.query_params["round"]))
+        round_id = self.request.query_params.get("round", "")
+        if re.fullmatch(r"[0-9]{1,18}", round_id):  # ASCII digits only: "²".isdigit() is true too
+            queryset = queryset.filter(round_id=int(round_id))
         if self.request.query_params.get("rater"):
             queryset = queryset.filter(rater__username=self.request.query_params["rater"])
         return queryset
@@ -113,6 +120,7 @@ class RoundProgressSerializer(serializers.Serializer):
 
 @extend_schema(responses=RoundProgressSerializer)
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_ROUNDS)])
 def round_progress(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
     progress = selectors.round_progress(round)
@@ -153,6 +161,7 @@ def _download(lines, round: Round, suffix: str, content_type: str) -> StreamingH
 
 @extend_schema(responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One judgement per line.")})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def export_jsonl(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
     lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in selectors.judgement_records(round))
@@ -166,26 +175,18 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv_cell(value) -> str:
-    # Lists and mappings are written as JSON so that a CSV reader gets them back unambiguously.
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    if value is None:
-        return ""
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One judgement per row.")})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def export_csv(request, pk: int):
     round = get_object_or_404(Round, pk=pk)
 
     def lines():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(CSV_COLUMNS)
         for record in selectors.judgement_records(round):
-            writer.writerow([_csv_cell(record[c]) for c in CSV_COLUMNS])
+            writer.writerow([record[c] for c in CSV_COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

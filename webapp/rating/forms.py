@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
@@ -17,8 +19,10 @@ class JudgementForm(forms.Form):
         """Ranks as given; anything that is not a whole number counts as missing, for the service to name."""
         out = {}
         for alias in ALIASES:
-            raw = self.data.get(f"rank_{alias}", "")
-            if raw.strip().isdigit():
+            raw = self.data.get(f"rank_{alias}", "").strip()
+            # ASCII digits, a few of them: "²".isdigit() is true but int() refuses it, and
+            # int() of thousands of digits raises too. A longer number is out of range anyway.
+            if re.fullmatch(r"[0-9]{1,4}", raw):
                 out[alias] = int(raw)
         return out
 

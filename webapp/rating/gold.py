@@ -23,7 +23,22 @@ def degrade(text: str, rng: random.Random) -> str:
         if shuffled != words:
             break
     keep = max(3, (len(shuffled) + 1) // 2)
-    return " ".join(shuffled[:keep]).rstrip(".!?") + " ,"
+    # It ends the way the original ends (its closing punctuation, or none), so that no fixed
+    # mark at the end tells a rater which response is the gold one.
+    return _ending_cut(" ".join(shuffled[:keep])) + _ending(text)
+
+
+def _ending(text: str) -> str:
+    """The closing run of punctuation of ``text`` ("." or "?!" or '."' ...), empty when it ends in a word."""
+    stripped = text.rstrip()
+    return stripped[len(_ending_cut(stripped)):]
+
+
+def _ending_cut(text: str) -> str:
+    end = len(text)
+    while end and not text[end - 1].isalnum():
+        end -= 1
+    return text[:end] if end else text
 
 
 def gold_passed(*, ranks: dict[int, int], degraded: set[int]) -> bool | None:

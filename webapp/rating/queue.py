@@ -20,10 +20,14 @@ _QUEUE_WHERE = """
       AND i.prompt_id NOT IN (
         SELECT ji.prompt_id FROM {judgement} j JOIN {item} ji ON ji.id = j.item_id
         WHERE j.round_id = %s AND j.rater_id = %s)
-      AND i.id NOT IN (
-        SELECT l.item_id FROM {lease} l
-        WHERE l.round_id = %s AND l.rater_id = %s AND l.state IN ('active', 'skipped'))
+      AND NOT EXISTS (
+        SELECT 1 FROM {lease} l JOIN {item} li ON li.id = l.item_id
+        WHERE l.round_id = %s AND l.rater_id = %s AND li.prompt_id = i.prompt_id
+          AND (l.state IN ('active', 'skipped') OR li.id <> i.id))
 """
+# A prompt is held out as a whole: after a skip (or an expired lease) the rater is not given
+# the other item on the same prompt, because the same context coming back with one response
+# made worse would point at the gold item. The item of an expired lease itself may come back.
 
 
 def _queue_sql(select: str, tail: str = "") -> str:
@@ -36,8 +40,8 @@ def _queue_params(rater: User, round: Round) -> list:
 
 
 def queue_next_ids(*, rater: User, round: Round, limit: int = 20) -> list[int]:
-    """Items the rater may be given next: not judged (nor their prompt), not skipped or held by
-    them, with a free slot; least judged first. Among equals, a per-rater stable shuffle, so
+    """Items the rater may be given next: not judged, skipped or held by them (nor their prompt),
+    with a free slot; least judged first. Among equals, a per-rater stable shuffle, so
     that raters who ask at the same moment spread over different items."""
     sql = _queue_sql("SELECT i.id", " ORDER BY i.judged, i.claimed, (i.id * 7919 + %s) %% 1009, i.id LIMIT %s")
     with connection.cursor() as cursor:

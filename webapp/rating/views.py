@@ -89,7 +89,9 @@ def submit(request, round_id: int):
         lease = selectors.active_lease(round=round, rater=request.user)
         return _panel(request, round, lease, error=refusal.message, entered=form.entered(), status=refusal.status)
     except errors.RatingError as refusal:
-        return _panel(request, round, leasing.item_lease(rater=request.user, round=round), error=refusal.message, status=refusal.status)
+        # The refused lease is gone for good (saved, skipped, taken): say so and move on.
+        lease = leasing.item_lease(rater=request.user, round=round)
+        return _panel(request, round, lease, error=refusal.message, message="Here is the next item." if lease else "", status=refusal.status)
     return _panel(request, round, leasing.item_lease(rater=request.user, round=round), message="Saved. Here is the next item.")
 
 

@@ -1,4 +1,4 @@
-"""The report API for staff (token or session; IsAdminUser from settings): every table of the
+"""The report API for staff (token or session) who may see judgements (``webapp.access``): every table of the
 report pages as JSON, the same payloads ``python manage.py report SLUG --json`` prints.
 
 The views hand back the selectors' cached payloads unchanged; ``serializers.py`` describes
@@ -10,10 +10,11 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from pipeline.stats import plan_sample_size
+from webapp.access import SEE_JUDGEMENTS, staff_permission
 from webapp.experiments.models import Experiment
 from webapp.reports import run_selectors, selectors
 from webapp.reports import serializers as shapes
@@ -36,6 +37,7 @@ BASELINE = OpenApiParameter(
     responses={200: shapes.HumanReport, 400: OpenApiResponse(shapes.Detail, description="Unknown baseline."), 404: NOT_FOUND},
 )
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def report(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     try:
@@ -48,6 +50,7 @@ def report(request, slug: str):
 @extend_schema(summary="Rater quality: agreement, gold accuracy, time per item, excluded raters",
                parameters=[SLUG], responses={200: shapes.RaterReport, 404: NOT_FOUND})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def raters(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return Response(selectors.rater_report(experiment))
@@ -56,6 +59,7 @@ def raters(request, slug: str):
 @extend_schema(summary="AI-labeler alignment: prompt techniques, labeler models, position bias, calibration, reward models",
                parameters=[SLUG], responses={200: shapes.AlignmentReport, 404: NOT_FOUND})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def alignment(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return Response(run_selectors.alignment_report(experiment))
@@ -64,6 +68,7 @@ def alignment(request, slug: str):
 @extend_schema(summary="Training curves of every training run", parameters=[SLUG],
                responses={200: shapes.TrainingReport, 404: NOT_FOUND})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def training(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return Response(run_selectors.training_report(experiment))
@@ -72,6 +77,7 @@ def training(request, slug: str):
 @extend_schema(summary="AI vs human cost per 1,000 labels, per labeling run", parameters=[SLUG],
                responses={200: shapes.CostReport, 404: NOT_FOUND})
 @api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def cost(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return Response(run_selectors.cost_report(experiment))

@@ -8,7 +8,6 @@ which htmx leaves alone, so an idle page costs a few aggregate queries every ten
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -18,7 +17,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from pipeline.stats import plan_sample_size
-from webapp.access import staff_required
+from webapp.access import SEE_JUDGEMENTS, staff_permission_required
+from webapp.csv_cells import csv_writer
 from webapp.experiments.models import Experiment
 from webapp.reports import pages
 from webapp.reports.forms import BaselineForm, PlanForm
@@ -33,7 +33,7 @@ def _baseline(request) -> str | None:
 
 
 @require_GET
-@staff_required
+@staff_permission_required(SEE_JUDGEMENTS)
 def results(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     baseline = _baseline(request)
@@ -49,28 +49,28 @@ def results(request, slug: str):
 
 
 @require_GET
-@staff_required
+@staff_permission_required(SEE_JUDGEMENTS)
 def alignment(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return render(request, "reports/alignment.html", {**pages.alignment_context(experiment), "page": "alignment"})
 
 
 @require_GET
-@staff_required
+@staff_permission_required(SEE_JUDGEMENTS)
 def raters(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return render(request, "reports/raters.html", {**pages.raters_context(experiment), "page": "raters"})
 
 
 @require_GET
-@staff_required
+@staff_permission_required(SEE_JUDGEMENTS)
 def cost(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return render(request, "reports/cost.html", {**pages.cost_context(experiment), "page": "cost"})
 
 
 @require_GET
-@staff_required
+@staff_permission_required(SEE_JUDGEMENTS)
 def plan(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     form = PlanForm(request.GET if "p1" in request.GET else None)
@@ -80,16 +80,8 @@ def plan(request, slug: str):
     return render(request, template, context, status=400 if form.is_bound and not form.is_valid() else 200)
 
 
-def _csv_value(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 @require_GET
-@staff_required
+@staff_permission_required(SEE_JUDGEMENTS)
 def table_csv(request, slug: str, name: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     try:
@@ -100,9 +92,9 @@ def table_csv(request, slug: str, name: str):
         raise Http404(f"no table named {name!r}")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-{table.name}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(table.csv_header)
-    writer.writerows([_csv_value(v) for v in row] for row in table.csv_rows())
+    writer.writerows(table.csv_rows())
     return response
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
 from tests.reports.conftest import PASSWORD, fill_round
@@ -29,7 +29,9 @@ def charts_drawn(page, at_least: int) -> None:
 
 
 def test_staff_see_the_charts_render_and_the_results_update_live(open_page, artifacts, make_filled, make_runs, make_rater):
-    User.objects.create_user(username="boss", password=PASSWORD, is_staff=True)
+    boss = User.objects.create_user(username="boss", password=PASSWORD, is_staff=True)
+    # Staff see an experiment's pages and its report with these two permissions (webapp.access).
+    boss.user_permissions.add(*Permission.objects.filter(codename__in=["view_experiment", "view_judgement"]))
     filled = make_filled(slug="browsed", n_prompts=40, n_raters=4, overlap=3, contrarian=True)
     rounds.round_rater_exclude(round=filled.round, rater=filled.contrarian, excluded=True, reason="always ranks SFT first")
     make_runs(filled.experiment)

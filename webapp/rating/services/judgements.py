@@ -41,6 +41,25 @@ def judgement_check(*, aliases: list[str], ranks: dict[str, int] | None, harmles
     return problems
 
 
+def _expired_lease_reclaim(*, lease: Lease, rater: User, now) -> None:
+    """Take a slot on the item again for a submit that arrives after its lease expired.
+
+    A stale tab is the usual source: its lease ran out, and a reload elsewhere may already
+    have leased the same item to the same rater again. That newer lease holds the slot this
+    judgement needs, so it is ended and its slot handed over (``claimed`` is unchanged:
+    one lease fewer, one judgement more); otherwise the rater would be handed back an item
+    they have already judged, which every later submit would refuse. Without such a lease
+    the slot is taken again only if the item still has room.
+    """
+    if Judgement.objects.filter(item_id=lease.item_id, rater=rater).exists():
+        raise AlreadySubmitted("You already saved a judgement of this item.")
+    reissued = Lease.objects.filter(item_id=lease.item_id, rater=rater, state=Lease.State.ACTIVE).exclude(pk=lease.pk)
+    if reissued.update(state=Lease.State.EXPIRED, ended_at=now):
+        return
+    if not Item.objects.filter(pk=lease.item_id, claimed__lt=lease.round.overlap).update(claimed=F("claimed") + 1):
+        raise LeaseLost("Your time on this item ran out and other raters have filled it.")
+
+
 def judgement_submit(
     *,
     rater: User,
@@ -73,9 +92,7 @@ def judgement_submit(
         if problems:
             raise InvalidJudgement(" ".join(problems))
         if lease.state == Lease.State.EXPIRED:
-            # Its slot was given back; take it again if the item still has room.
-            if not Item.objects.filter(pk=lease.item_id, claimed__lt=round.overlap).update(claimed=F("claimed") + 1):
-                raise LeaseLost("Your time on this item ran out and other raters have filled it.")
+            _expired_lease_reclaim(lease=lease, rater=rater, now=now)
         if not Lease.objects.filter(pk=lease.pk, state__in=[Lease.State.ACTIVE, Lease.State.EXPIRED]).update(state=Lease.State.DONE, ended_at=now):
             raise AlreadySubmitted("This judgement was already saved.")
         by_alias = dict(zip(aliases, lease.shown_order))

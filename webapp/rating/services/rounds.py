@@ -6,10 +6,12 @@ Every function is keyword-only and runs in one transaction.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -92,10 +94,12 @@ def round_items_create(*, round: Round, seed: int | None = None) -> ItemsCreated
         n_gold_have = sum(1 for _, is_gold in have if is_gold)
         gold_pool = [pid for pid in eligible if (pid, True) not in have]
         gold_new = rng.sample(gold_pool, min(len(gold_pool), max(0, n_gold_wanted - n_gold_have)))
-        for pid in regular:
-            _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=None)
-        for pid in gold_new:
-            _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=rng)
+        # Made in one shuffled order, so that gold items' ids (which raters see in the address)
+        # are interleaved with the real ones rather than the round's highest.
+        made = [(pid, False) for pid in regular] + [(pid, True) for pid in gold_new]
+        rng.shuffle(made)
+        for pid, is_gold in made:
+            _item_build(round=round, prompt_id=pid, responses=responses[pid], gold_rng=rng if is_gold else None)
     return ItemsCreated(regular=len(regular), gold=len(gold_new), skipped_prompts=skipped)
 
 
@@ -111,6 +115,7 @@ def round_create(
     ``mode`` defaults to ranking plus harm labels for harmless experiments, ranking otherwise;
     a single policy can only be judged for harm. Nothing is kept when the items cannot be made.
     """
+    round_settings_check(overlap=overlap, gold_share=gold_share)
     available = set(PolicyResponse.objects.filter(prompt__experiment=experiment).values_list("policy", flat=True))
     absent = sorted(set(policies) - available)
     if absent:
@@ -130,6 +135,24 @@ def round_create(
         if is_open:
             round_open(round=round, is_open=True)
     return round, made
+
+
+def round_settings_check(*, overlap, gold_share) -> None:
+    """Refuse an overlap or gold share outside the limits the round's fields declare (the admin
+    form applies them; a command or a script calling ``round_create`` must too)."""
+    problems = []
+    for name, value in (("overlap", overlap), ("gold_share", gold_share)):
+        field = Round._meta.get_field(name)
+        number_ok = isinstance(value, int) if name == "overlap" else isinstance(value, (int, float)) and math.isfinite(value)
+        try:
+            if not number_ok or isinstance(value, bool):
+                raise ValidationError("not a number")
+            field.run_validators(value)
+        except ValidationError:
+            low, high = (v.limit_value for v in field.validators if hasattr(v, "limit_value"))
+            problems.append(f"{name.replace('_', ' ')} must be between {low} and {high}, got {value!r}")
+    if problems:
+        raise RatingError("; ".join(problems) + ".")
 
 
 def round_gold_count(n_regular: int, share: float) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_slug
 from tqdm import tqdm
 
 from pipeline.data import FORMATS, HIGH_CONFIDENCE_STRENGTH, SPLITS, ImportFormatError
@@ -30,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
     def handle(self, *args, path, experiment, fmt, split, task, seed, min_confidence, high_confidence, json, **options):
+        is_new = not Experiment.objects.filter(slug=experiment).exists()
         exp = self._experiment(experiment, task, fmt)
         if high_confidence:
             min_confidence = max(min_confidence or 0, HIGH_CONFIDENCE_STRENGTH)
@@ -51,6 +54,8 @@ class Command(BaseCommand):
                 on_progress=progress,
             )
         except ImportFormatError as exc:
+            if is_new:  # "nothing was imported" includes the experiment this command made for it
+                Experiment.objects.filter(pk=exp.pk, prompts__isnull=True).delete()
             raise CommandError(f"import failed, nothing was imported: {exc}") from None
         finally:
             bar.close()
@@ -63,6 +68,10 @@ class Command(BaseCommand):
             return Experiment.objects.get(slug=slug)
         except Experiment.DoesNotExist:
             pass
+        try:
+            validate_slug(slug)  # it goes into every address of the experiment's pages
+        except ValidationError:
+            raise CommandError(f"{slug!r} is not a valid experiment slug: use letters, digits, '-' and '_' only") from None
         if task is None:
             task = {"tldr-comparisons": "summarization", "hh": "harmless"}.get(fmt)
         if task is None:
