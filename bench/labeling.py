@@ -41,7 +41,7 @@ from pipeline.labeling.config import LabelingConfig  # noqa: E402
 from pipeline.labeling.data import read_hh  # noqa: E402
 from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402
-from pipeline.labeling.runtime import model_for_precision, non_embedding_params  # noqa: E402
+from pipeline.inference.precision import model_for_precision, non_embedding_params  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
@@ -108,7 +108,7 @@ def main() -> None:
     log(f"float32 matmul: {peak:.1f} GFLOP/s")
 
     # warm-up (also builds the fast copy of the model once); fresh labelers are timed below
-    model_for_precision(lm, "fast")
+    model_for_precision(lm.model, "bf16-mlp")
     score_naive(lm, samples[:1], exact_config)
     Labeler(lm, exact_config).label(samples[:2])
     Labeler(lm, fast_config).label(samples[:2])

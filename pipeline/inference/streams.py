@@ -33,7 +33,7 @@ class Streams:
 
     def __init__(self, count: int):
         self.count = count
-        self.pool = ThreadPoolExecutor(count, thread_name_prefix="labeling-stream")
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="inference-stream")
         ready = threading.Barrier(count)
 
         def single_core() -> None:

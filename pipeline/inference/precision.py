@@ -1,4 +1,4 @@
-"""The reduced-precision ("fast") copy of a model, and parameter counting.
+"""The reduced-precision ("bf16-mlp") copy of a model, and parameter counting.
 
 Plain Python + torch; no Django.
 """
@@ -10,6 +10,8 @@ import weakref
 
 import torch
 import torch.nn.functional as F
+
+from pipeline.inference import PRECISIONS
 
 
 class Bf16Linear(torch.nn.Module):
@@ -30,9 +32,9 @@ class Bf16Linear(torch.nn.Module):
 _CONVERTED: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
 
 
-def model_for_precision(lm, precision: str) -> torch.nn.Module:
-    """The model to compute with: "exact" = float32 everywhere (the model itself when it was
-    loaded in float32); "fast" = a float32 copy whose feed-forward (MLP) Linear layers are
+def model_for_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """The model to compute with: "exact" = float32 everywhere (the model itself when it is
+    float32 already); "bf16-mlp" = a float32 copy whose feed-forward (MLP) Linear layers are
     ``Bf16Linear``; attention projections, norms, attention and the output head stay float32.
 
     Why only the MLP (measured on 320 HH pairs against exact, 2-core AMD CPU with
@@ -43,15 +45,14 @@ def model_for_precision(lm, precision: str) -> torch.nn.Module:
     (0.0014 for their 25 % of the FLOPs). A pure-bfloat16 model agreed on only ~83 %.
     Copies are made once per (model, precision).
     """
-    if precision not in ("exact", "fast"):
-        raise ValueError(f"unknown precision {precision!r}")
-    model = lm.model
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use one of {PRECISIONS}")
     if precision == "exact" and next(model.parameters()).dtype == torch.float32:
         return model
     copies = _CONVERTED.setdefault(model, {})
     if precision not in copies:
         converted = copy.deepcopy(model).float().eval()
-        if precision == "fast":
+        if precision == "bf16-mlp":
             head = converted.get_output_embeddings()
             for path, module in list(converted.named_modules()):
                 if _is_attention(path):
