@@ -68,10 +68,6 @@ class LabelingConfig:
         """How many candidate orders each pair is scored in (2 with swap, else 1)."""
         return 2 if self.swap else 1
 
-    @property
-    def ending_name(self) -> str:
-        return "Summary" if self.task == "summarization" else "Response"
-
     def replace(self, **changes: Any) -> "LabelingConfig":
         return dataclasses.replace(self, **changes)
 
