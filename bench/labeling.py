@@ -1,4 +1,4 @@
-"""Benchmark of the AI labeler: the plain way vs our engine (exact and fast) on real HH pairs.
+"""Benchmark of the AI labeler: the plain way vs our engine (exact and bf16-mlp) on real HH pairs.
 
     .venv/bin/python bench/labeling.py [--pairs 64] [--model SPEC] [--chunk 16]
 
@@ -8,11 +8,14 @@ are run in chunks, and within each chunk the three ways take turns in a rotating
 that load from other processes on a shared machine falls on all three alike. Progress goes to
 stderr; the last stdout line is one JSON object:
 
-  naive_pairs_per_s, exact_pairs_per_s, fast_pairs_per_s   pairs labelled per wall second
-  exact_speedup, fast_speedup                              vs the plain way
-  exact_max_abs_diff      max |p - p_naive| over p, p_order1 and p_order2 (target <= 1e-3)
-  fast_label_agreement    share of pairs where fast and exact pick the same candidate
-  fast_alignment_delta    alignment(fast) - alignment(exact) against the human labels
+  naive_pairs_per_s, exact_pairs_per_s, bf16_mlp_pairs_per_s   pairs labelled per wall second
+  exact_speedup, bf16_mlp_speedup                              vs the plain way
+  exact_max_abs_diff          max |p - p_naive| over p, p_order1 and p_order2 (target <= 1e-3)
+  bf16_mlp_label_agreement    share of pairs where bf16-mlp and exact pick the same candidate
+  bf16_mlp_alignment_delta    alignment(bf16-mlp) - alignment(exact) against the human labels
+  core_gflops             one core's rate on a layer-sized product [800, 576] x [576, 3072] per
+                          kernel: torch's float32 matmul (MKL), oneDNN's float32 linear (the
+                          exact engine's) and a bfloat16 linear (bf16-mlp's feed-forward layers)
   matmul_gflops           float32 2048x2048 matmul, best of several (MKL and oneDNN), timed in this run
   exact_useful_gflops     2 x non-embedding params x tokens the exact engine ran / its wall time
   exact_peak_share        exact_useful_gflops / matmul_gflops
@@ -43,7 +46,8 @@ from pipeline.labeling.config import LabelingConfig  # noqa: E402
 from pipeline.labeling.data import labeled_samples  # noqa: E402
 from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402
-from pipeline.labeling.runtime import model_for_precision, non_embedding_params  # noqa: E402
+from pipeline.inference.fused import ONEDNN  # noqa: E402
+from pipeline.inference.precision import model_for_precision, non_embedding_params  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
@@ -68,6 +72,35 @@ def matmul_gflops(n: int = 2048, repeats: int = 8) -> float:
             kernel()
             best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+def core_gflops(m: int = 800, k: int = 576, n: int = 3072, repeats: int = 5) -> dict[str, float]:
+    """One core's GFLOP/s on [m, k] x [k, n] per kernel the engine may run (see the docstring):
+    on AMD CPUs MKL runs only its AVX2 code and oneDNN AVX-512, and CPUs with bfloat16
+    instructions run the bfloat16 product faster again; this measures what this one does."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x, w = torch.randn(m, k), torch.randn(n, k)
+        xb, wb = x.bfloat16(), w.bfloat16()
+        kernels = {"float32_matmul": lambda: x @ w.T}
+        if ONEDNN:
+            kernels["float32_onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
+            kernels["bfloat16_onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(xb, wb, None, "none", [], "")
+        else:
+            kernels["bfloat16_linear"] = lambda: torch.nn.functional.linear(xb, wb)
+        rates = {}
+        for name, kernel in kernels.items():
+            kernel()  # warm-up
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                kernel()
+                best = min(best, time.perf_counter() - start)
+            rates[name] = round(2 * m * k * n / best / 1e9, 1)
+        return rates
+    finally:
+        torch.set_num_threads(threads)
 
 
 def cpu_ticks() -> tuple[float, float] | None:
@@ -103,23 +136,25 @@ def main() -> None:
     pairs = labeled_samples(islice(read(args.data, "hh"), args.pairs))
     samples, human = [s for s, _ in pairs], [h for _, h in pairs]
     exact_config = LabelingConfig(batch_size=args.batch_size)  # 0-shot, base preamble, swap on
-    fast_config = exact_config.replace(precision="fast")
+    bf16_config = exact_config.replace(precision="bf16-mlp")
     log(f"{len(samples)} pairs from {args.data}; model {args.model} on {lm.device}, {torch.get_num_threads()} threads")
 
+    cores = core_gflops()
+    log("one core, GFLOP/s: " + ", ".join(f"{name} {rate}" for name, rate in cores.items()))
     peak = matmul_gflops()  # timed again after every round; the best is the machine's peak
     log(f"float32 matmul: {peak:.1f} GFLOP/s")
 
-    # warm-up (also builds the fast copy of the model once); fresh labelers are timed below
-    model_for_precision(lm, "fast")
+    # warm-up (also builds the bf16-mlp copy of the model once); fresh labelers are timed below
+    model_for_precision(lm.model, "bf16-mlp")
     score_naive(lm, samples[:1], exact_config)
     Labeler(lm, exact_config).label(samples[:2])
-    Labeler(lm, fast_config).label(samples[:2])
-    exact, fast = Labeler(lm, exact_config), Labeler(lm, fast_config)
+    Labeler(lm, bf16_config).label(samples[:2])
+    exact, bf16 = Labeler(lm, exact_config), Labeler(lm, bf16_config)
 
     ways = {
         "naive": lambda chunk: score_naive(lm, chunk, exact_config),
         "exact": exact.label,
-        "fast": fast.label,
+        "bf16_mlp": bf16.label,
     }
     labels = {name: [] for name in ways}
     wall = {name: 0.0 for name in ways}
@@ -134,11 +169,11 @@ def main() -> None:
             labels[name].extend(ways[name](chunk))
             took[name] = time.perf_counter() - t0
             wall[name] += took[name]
-        round_speedups.append([round(took["naive"] / took["exact"], 2), round(took["naive"] / took["fast"], 2)])
+        round_speedups.append([round(took["naive"] / took["exact"], 2), round(took["naive"] / took["bf16_mlp"], 2)])
         peak = max(peak, matmul_gflops(repeats=4))
         done = start + len(chunk)
         rates = ", ".join(f"{n} {done / wall[n]:.2f}" for n in names)
-        log(f"[{done}/{len(samples)}] pairs/s: {rates}; this round's speedups exact, fast: {round_speedups[-1]}")
+        log(f"[{done}/{len(samples)}] pairs/s: {rates}; this round's speedups exact, bf16-mlp: {round_speedups[-1]}")
     ticks_after, own_after, run_wall = cpu_ticks(), own_cpu(), time.perf_counter() - run_start
 
     n = len(samples)
@@ -148,7 +183,7 @@ def main() -> None:
         for x, y in zip(labels["exact"], labels["naive"])
         for a, b in [(x.p, y.p), (x.p_order1, y.p_order1), (x.p_order2, y.p_order2)]
     ]
-    same = [x.choice == y.choice for x, y in zip(labels["fast"], labels["exact"])]
+    same = [x.choice == y.choice for x, y in zip(labels["bf16_mlp"], labels["exact"])]
     metrics = {name: evaluate(labels[name], human) for name in ways}
     params = non_embedding_params(lm.model)
     useful = 2 * params * exact.stats.real_tokens / wall["exact"] / 1e9
@@ -165,12 +200,13 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "naive_pairs_per_s": round(rate["naive"], 4),
         "exact_pairs_per_s": round(rate["exact"], 4),
-        "fast_pairs_per_s": round(rate["fast"], 4),
+        "bf16_mlp_pairs_per_s": round(rate["bf16_mlp"], 4),
         "exact_speedup": round(rate["exact"] / rate["naive"], 3),
-        "fast_speedup": round(rate["fast"] / rate["naive"], 3),
+        "bf16_mlp_speedup": round(rate["bf16_mlp"] / rate["naive"], 3),
         "exact_max_abs_diff": float(f"{max(diffs):.3g}"),
-        "fast_label_agreement": round(sum(same) / n, 4),
-        "fast_alignment_delta": round(metrics["fast"].alignment.z_acc - metrics["exact"].alignment.z_acc, 4),
+        "bf16_mlp_label_agreement": round(sum(same) / n, 4),
+        "bf16_mlp_alignment_delta": round(metrics["bf16_mlp"].alignment.z_acc - metrics["exact"].alignment.z_acc, 4),
+        "core_gflops": cores,
         "matmul_gflops": round(peak, 2),
         "exact_useful_gflops": round(useful, 2),
         "exact_peak_share": round(useful / peak, 4),
@@ -178,7 +214,7 @@ def main() -> None:
         "exact_alignment": round(metrics["exact"].alignment.z_acc, 4),
         "exact_alignment_ci": [round(metrics["exact"].alignment.ci_low, 4), round(metrics["exact"].alignment.ci_high, 4)],
         "exact_alignment_no_swap": round(metrics["exact"].alignment_single_order.z_acc, 4),
-        "fast_alignment": round(metrics["fast"].alignment.z_acc, 4),
+        "bf16_mlp_alignment": round(metrics["bf16_mlp"].alignment.z_acc, 4),
         "position1_rate": round(metrics["exact"].position_bias.position1_rate, 4),
         "order_disagreement": round(metrics["exact"].position_bias.order_disagreement, 4),
         "label_mass": round(metrics["exact"].label_mass, 4),

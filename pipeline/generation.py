@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
+from pipeline.inference.api import eos_ids as engine_eos_ids
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.training_utils import ConfigMixin
 
@@ -102,14 +103,8 @@ def position_ids(mask: torch.Tensor, offset: torch.Tensor | None = None) -> torc
 
 
 def eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    """Every token that ends a response: the tokenizer's EOS and the model's generation EOS(s)."""
-    found = {tokenizer.eos_token_id}
-    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(config_eos, int):
-        found.add(config_eos)
-    elif config_eos:
-        found.update(config_eos)
-    return sorted(i for i in found if i is not None)
+    """Every token that ends a response (``pipeline.inference.api.eos_ids``), in order."""
+    return sorted(engine_eos_ids(model, tokenizer))
 
 
 @dataclass

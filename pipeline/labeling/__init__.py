@@ -6,9 +6,9 @@ Modules (plain Python, never Django):
   exemplars the few-shot exemplar sets of each task
   engine    Sample, PairLabel, Labeler (the fast scorer) and score_naive (the plain reference)
   direct    DirectScorer: 1-10 ratings as rewards in [-1, 1] for direct RLAIF
-  runtime   KV states, padded batched forwards, batch planning, the "fast" precision copy
   metrics   alignment with a Wilson CI, position bias, label mass, calibration (numpy/scipy)
   data      records of pipeline.data as samples with their human labels
 
-Importing this package imports nothing heavy; import the module you need.
+The model runs in ``pipeline.inference`` (token ids in, logits out); this package knows the
+prompts and answer tokens. Importing this package imports nothing heavy; import the module you need.
 """

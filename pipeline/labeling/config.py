@@ -9,9 +9,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.inference import PRECISIONS
+
 TASKS = ("summarization", "helpful", "harmless")
 PREAMBLES = ("base", "detailed")
-PRECISIONS = ("exact", "fast")
+# Older names of a precision, still accepted (stored configs, command lines) and stored as the
+# new name: "fast" was bf16-mlp before it said what it computes.
+PRECISION_ALIASES = {"fast": "bf16-mlp"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class LabelingConfig:
     self_consistency: int = 1  # rationales sampled per order and averaged (1 = off, greedy rationale)
     temperature: float = 1.0  # sampling temperature of self-consistency rationales (unused when greedy)
     swap: bool = True  # score both candidate orders and average, to cancel position bias
-    precision: str = "exact"  # "exact" = float32, same numbers as the plain way; "fast" = bfloat16 MLP matmuls
+    precision: str = "exact"  # "exact" = float32, same numbers as the plain way; "bf16-mlp" = bfloat16 MLP matmuls
     batch_size: int = 8  # pairs per forward batch (length-sorted); rows in a batch = pairs x orders x samples
     max_rationale_tokens: int = 64  # cap on the tokens decoded for one rationale
     seed: int = 0  # seeds rationale sampling (per pair, so results do not depend on batching)
@@ -33,6 +37,8 @@ class LabelingConfig:
     exemplar_set: str = "default"  # name of the exemplar set of the task that few-shot exemplars come from
 
     def __post_init__(self) -> None:
+        if self.precision in PRECISION_ALIASES:
+            object.__setattr__(self, "precision", PRECISION_ALIASES[self.precision])
         problems = []
         if self.task not in TASKS:
             problems.append(f"task must be one of {TASKS}, got {self.task!r}")
@@ -61,10 +67,6 @@ class LabelingConfig:
     def orders(self) -> int:
         """How many candidate orders each pair is scored in (2 with swap, else 1)."""
         return 2 if self.swap else 1
-
-    @property
-    def ending_name(self) -> str:
-        return "Summary" if self.task == "summarization" else "Response"
 
     def replace(self, **changes: Any) -> "LabelingConfig":
         return dataclasses.replace(self, **changes)

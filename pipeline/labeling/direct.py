@@ -15,10 +15,9 @@ of being confused with "1". Then::
     reward = (s - 5.5) / 4.5                              linear map onto [-1, 1]
     mass   = sum_k exp(log P(k))                          how much the model meant a score at all
 
-Fast path: the head (chat header + preamble) is cached once; prompts run in length-sorted,
-left-padded (or packed) batches (last logits only = the first continuation token); then the
-ten continuations of each prompt run as right-padded rows on that prompt's cache, with logits at
-every continuation position.
+Fast path: the inference engine (``pipeline.inference``) keeps the head (chat header +
+preamble), computes each prompt once on it, and runs the ten continuations of each prompt as
+rows on that prompt's cache, reading the log-probability of every continuation token.
 """
 
 from __future__ import annotations
@@ -28,17 +27,10 @@ from typing import Sequence
 
 import torch
 
+from pipeline.inference.api import EngineStats
+from pipeline.inference.engines import build_engine
 from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.prompts import DIRECT_SCORES, DirectPromptBuilder, score_continuation
-from pipeline.labeling.runtime import (
-    BatchRunner,
-    EngineStats,
-    HeadCache,
-    eos_ids,
-    model_for_precision,
-    pad_token_id,
-    plan_batches,
-)
 
 
 @dataclass
@@ -83,13 +75,19 @@ class DirectScorer:
     def __init__(self, lm, config: LabelingConfig, packed: bool = True):
         self.config = config
         self.tokenizer = lm.tokenizer
-        self.device = lm.device
-        self.model = model_for_precision(lm, config.precision)
         self.prompts = DirectPromptBuilder(config, lm.tokenizer)
-        eos = eos_ids(self.model, lm.tokenizer)
-        self.stats = EngineStats()
-        self.runner = BatchRunner(self.model, pad_token_id(lm.tokenizer, eos), self.device, self.stats, packed=packed)
-        self.head = HeadCache(self.runner, self._tokenize(self.prompts.head))
+        self.engine = build_engine(
+            lm.model,
+            lm.tokenizer,
+            precision=config.precision,
+            packed=packed,
+            batch_size=config.batch_size,
+            shared_prefix=self._tokenize(self.prompts.head),
+        )
+
+    @property
+    def stats(self) -> EngineStats:
+        return self.engine.stats
 
     def _tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=self.prompts.add_special_tokens)["input_ids"]
@@ -112,32 +110,17 @@ class DirectScorer:
         if len(contexts) != len(responses):
             raise ValueError("contexts and responses must have the same length")
         encoded = [self._encode(c, r) for c, r in zip(contexts, responses)]
-        results: list[DirectScore | None] = [None] * len(encoded)
-        for batch in plan_batches([len(ids) for ids, _ in encoded], self.config.batch_size, padded=self.runner.pads):
-            for i, logprobs in zip(batch, self._batch([encoded[i] for i in batch])):
-                results[i] = score_from_logprobs(logprobs)
-                results[i].prompt_tokens = len(encoded[i][0])
-        return results  # type: ignore[return-value]
-
-    def _batch(self, encoded: list[tuple[list[int], list[list[int]]]]) -> list[list[float]]:
-        n, head = self.head.get([ids for ids, _ in encoded])
-        # The prompts, left-padded: the last column gives each prompt's first-token distribution.
-        first, state = self.runner.forward([ids[n:] for ids, _ in encoded], head.refs([0] * len(encoded)), side="left")
-        first = torch.log_softmax(first.float(), dim=-1)  # [B, V]
-        out: list[list[float]] = []
-        for b, (_, continuations) in enumerate(encoded):
-            # Ten rows on this prompt's cache; logits at every position but the last are needed.
-            rows = [c[:-1] for c in continuations]
-            logp = torch.zeros(len(continuations), dtype=torch.float64)
-            for r, c in enumerate(continuations):
-                logp[r] = first[b, c[0]]
-            runnable = [r for r in range(len(rows)) if rows[r]]
-            if runnable:
-                past = state.refs([b] * len(runnable))
-                logits, _ = self.runner.forward([rows[r] for r in runnable], past, side="right", keep="all")
-                steps = torch.log_softmax(logits.float(), dim=-1)  # [R, L, V]
-                for i, r in enumerate(runnable):
-                    targets = continuations[r][1:]
-                    logp[r] += steps[i, torch.arange(len(targets)), torch.tensor(targets)].double().sum()
-            out.append(logp.tolist())
-        return out
+        prompts = [ids for ids, _ in encoded]
+        continuations = [c for _, cs in encoded for c in cs]
+        prompt_of = [i for i, (_, cs) in enumerate(encoded) for _ in cs]
+        try:
+            logprobs = self.engine.token_logprobs(prompts, continuations, prompt_of)
+        finally:
+            self.engine.release()
+        results = []
+        for i, ids in enumerate(prompts):
+            rows = logprobs[i * len(DIRECT_SCORES) : (i + 1) * len(DIRECT_SCORES)]
+            result = score_from_logprobs([float(row.double().sum()) for row in rows])
+            result.prompt_tokens = len(ids)
+            results.append(result)
+        return results

@@ -19,22 +19,15 @@ probability that c1 wins, so ``p = (p_order1 + p_order2) / 2``, and labelling (c
 samples at temperature T for self-consistency), then score ``prompt + rationale + ending``;
 the k distributions are averaged per order, then over the orders.
 
-Fast path (``Labeler``). Work is split into groups of pairs sorted by context length; a group
-runs in three stages, each on the KV cache of the one before, so no token is computed twice:
-
-    G  head: chat header + preamble + exemplars       [1, g]     once per Labeler
-    C  each pair's context                            [b, c]     batches of pairs
-    S  each (pair, order) suffix: candidates + ending [r, s]     batches re-sorted by suffix
-                                                                 length, each row on its
-                                                                 pair's cached context
-
-Only the last position's logits are computed. Stages C and S are sorted and batched separately
-(``plan_batches``). With Llama-style models the runner packs rows (no padding at all, see
-``fused``); otherwise C is right-padded and S left-padded, so no query ever faces an
-all-masked row, and the sorting keeps padding at a few per cent. Token ids come from
-tokenizing each order's *whole* prompt and splitting at the longest common token prefix, so
-the fast path feeds the model exactly the ids of the plain way (``score_naive``: one unbatched
-forward per order, full logits).
+Fast path (``Labeler``). Each pair is tokenized per order and split into the ids its orders
+share (the prefix: chat header, preamble, exemplars, context) and each order's remaining ids
+(the suffix: candidates + ending). The inference engine (``pipeline.inference``) computes each
+prefix once, on the kept head (chat header + preamble + exemplars), and each suffix on its
+pair's prefix, reading only the last position's logits. Pairs go to it in groups whose cached
+prefixes fit its memory, so a chain of thought's two steps reuse the same cached prefixes.
+Token ids come from tokenizing each order's *whole* prompt and splitting at the longest common
+token prefix, so the fast path feeds the model exactly the ids of the plain way
+(``score_naive``: one unbatched forward per order, full logits).
 """
 
 from __future__ import annotations
@@ -45,21 +38,12 @@ from typing import Sequence
 
 import torch
 
+from pipeline.inference.api import EngineStats
+from pipeline.inference.engines import build_engine
+from pipeline.inference.staged import lcp
 from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.prompts import PromptBuilder
 from pipeline.progress import Progress, ProgressFn
-from pipeline.labeling.runtime import (
-    BatchRunner,
-    EngineStats,
-    HeadCache,
-    KVState,
-    RowRef,
-    eos_ids,
-    lcp,
-    model_for_precision,
-    pad_token_id,
-    plan_batches,
-)
 
 
 @dataclass(frozen=True)
@@ -132,13 +116,19 @@ def answer_token_ids(tokenizer, ending: str = "=", answers: Sequence[str] = ("1"
 def two_way(logits: torch.Tensor, answer_ids: list[list[int]]) -> tuple[list[float], list[float]]:
     """logits [R, V] at the answer position -> (P(answer 1), label mass), one per row.
 
-    In float64 from the log-softmax, so a tiny mass neither underflows nor loses its ratio.
+    In float64 from the log-softmax, so a tiny mass neither underflows nor loses its ratio;
+    64 rows at a time, so the float64 copy stays small however many rows come.
     """
-    logp = torch.log_softmax(logits.double(), dim=-1)
-    m1 = torch.logsumexp(logp[:, answer_ids[0]], dim=-1)
-    m2 = torch.logsumexp(logp[:, answer_ids[1]], dim=-1)
-    both = torch.logaddexp(m1, m2)
-    return torch.exp(m1 - both).tolist(), torch.exp(both).tolist()
+    p1: list[float] = []
+    mass: list[float] = []
+    for block in logits.split(64):
+        logp = torch.log_softmax(block.double(), dim=-1)
+        m1 = torch.logsumexp(logp[:, answer_ids[0]], dim=-1)
+        m2 = torch.logsumexp(logp[:, answer_ids[1]], dim=-1)
+        both = torch.logaddexp(m1, m2)
+        p1 += torch.exp(m1 - both).tolist()
+        mass += torch.exp(both).tolist()
+    return p1, mass
 
 
 def row_seed(seed: int, *parts: object) -> int:
@@ -148,10 +138,6 @@ def row_seed(seed: int, *parts: object) -> int:
 
 
 # -- the fast labeler -----------------------------------------------------------------------
-
-# KV memory a group of pairs may hold at once (their contexts stay cached while suffixes run).
-GROUP_KV_BYTES = 768 * 2**20
-GROUP_MAX_PAIRS = 64
 
 
 @dataclass
@@ -165,39 +151,34 @@ class _Encoded:
     full_lengths: list[int]  # whole prompt length per order
 
 
-@dataclass
-class _Contexts:
-    """Stage C of a group: where each pair's cached context row is, cut to its real length
-    (the batches were right-padded or packed, so a row's real tokens come first)."""
-
-    refs: list[RowRef]
-
-    def rows(self, pairs: list[int]) -> list[RowRef]:
-        return [self.refs[p] for p in pairs]
-
-
 class Labeler:
-    """Labels pairs with an LLM, fast (see the module docstring for the stages).
+    """Labels pairs with an LLM, fast (see the module docstring).
 
     ``Labeler(lm, config).label(samples, on_progress)`` -> one PairLabel per sample, in order.
-    ``lm`` is a ``registry.LoadedModel`` (anything with .model, .tokenizer, .device).
-    ``config.batch_size`` bounds the pairs in a stage-C forward; stage S takes up to twice as
-    many rows. ``stats`` counts what was run (real and padded tokens, forwards).
-    ``packed=False`` runs the transformers forward even where the packed one applies (the
-    generic path every other causal LM takes; see ``runtime.BatchRunner``).
+    ``lm`` is a ``registry.LoadedModel`` (anything with .model, .tokenizer). ``config.batch_size``
+    bounds the pairs in a forward of contexts; answer rows take up to twice as many. ``stats``
+    counts what the engine ran (real and padded tokens, forwards). ``packed=False`` runs the
+    transformers forward even where the packed one applies (the padded path every other causal
+    LM takes; see ``pipeline.inference.engines``).
     """
 
     def __init__(self, lm, config: LabelingConfig, packed: bool = True):
         self.config = config
         self.tokenizer = lm.tokenizer
-        self.device = lm.device
-        self.model = model_for_precision(lm, config.precision)
         self.prompts = PromptBuilder(config, lm.tokenizer)
         self.answer_ids = answer_token_ids(lm.tokenizer, self.prompts.ending)
-        self.eos = eos_ids(self.model, lm.tokenizer)
-        self.stats = EngineStats()
-        self.runner = BatchRunner(self.model, pad_token_id(lm.tokenizer, self.eos), self.device, self.stats, packed=packed)
-        self.head = HeadCache(self.runner, self._tokenize(self.prompts.head))
+        self.engine = build_engine(
+            lm.model,
+            lm.tokenizer,
+            precision=config.precision,
+            packed=packed,
+            batch_size=config.batch_size,
+            shared_prefix=self._tokenize(self.prompts.head),
+        )
+
+    @property
+    def stats(self) -> EngineStats:
+        return self.engine.stats
 
     def _tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=self.prompts.add_special_tokens)["input_ids"]
@@ -222,65 +203,25 @@ class Labeler:
         """Label every sample; ``on_progress`` hears the pairs labelled after each group."""
         encoded = [self._encode(s) for s in samples]
         results: list[PairLabel | None] = [None] * len(encoded)
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].shared))
         done = 0
-        for group in self._groups([encoded[i] for i in order]):
-            for i, label in zip(order[done : done + len(group)], self._label_group(group)):
-                results[i] = label
-            done += len(group)
-            if on_progress is not None:
-                on_progress(Progress.durable(done, len(encoded), "labeling"))
+        try:
+            for group in self.engine.plan_groups([len(e.shared) for e in encoded]):
+                for i, label in zip(group, self._label_group([encoded[i] for i in group])):
+                    results[i] = label
+                done += len(group)
+                if on_progress is not None:
+                    on_progress(Progress.durable(done, len(encoded), "labeling"))
+        finally:
+            self.engine.release()  # the last group's cached contexts
         return results  # type: ignore[return-value]
 
-    def _groups(self, encoded: list[_Encoded]) -> list[list[_Encoded]]:
-        """Consecutive runs of the length-sorted pairs whose padded context caches fit the budget."""
-        if not encoded:
-            return []
-        per_token = self.head.get([encoded[0].shared])[1].bytes_per_token()
-        groups: list[list[_Encoded]] = [[]]
-        for e in encoded:
-            full = len(groups[-1]) >= GROUP_MAX_PAIRS or (len(groups[-1]) + 1) * len(e.shared) * per_token > GROUP_KV_BYTES
-            if groups[-1] and full:
-                groups.append([])
-            groups[-1].append(e)
-        return groups
-
-    def _contexts(self, encoded: list[_Encoded]) -> _Contexts:
-        """Stage C: every pair's context on the head cache, right-padded (or packed), in planned batches."""
-        n, head = self.head.get([e.shared for e in encoded])
-        refs: list[RowRef | None] = [None] * len(encoded)
-        for batch in plan_batches([len(e.shared) - n for e in encoded], self.config.batch_size, padded=self.runner.pads):
-            rows = [encoded[i].shared[n:] for i in batch]
-            _, state = self.runner.forward(rows, head.refs([0] * len(batch)), side="right")
-            for row, i in enumerate(batch):
-                refs[i] = RowRef(state, row, len(encoded[i].shared))
-        return _Contexts(refs)  # type: ignore[arg-type]
-
-    def _suffix_batches(self, ctx: _Contexts, pair_of_row: list[int], suffixes: list[list[int]], max_rows: int):
-        """Stage S: yields (row indices, last logits [R, V], state) over planned batches of the
-        suffix rows (left-padded, or packed), each row on its pair's cached context (gathered, trimmed)."""
-        for batch in plan_batches([len(s) for s in suffixes], max_rows, padded=self.runner.pads):
-            past = ctx.rows([pair_of_row[r] for r in batch])
-            logits, state = self.runner.forward([suffixes[r] for r in batch], past, side="left")
-            yield batch, logits, state
-
-    def _score_rows(self, ctx: _Contexts, pair_of_row: list[int], suffixes: list[list[int]]):
-        """P("1") and label mass of each suffix row."""
-        p1, mass = [0.0] * len(suffixes), [0.0] * len(suffixes)
-        for batch, logits, _ in self._suffix_batches(ctx, pair_of_row, suffixes, 2 * self.config.batch_size):
-            for r, p, m in zip(batch, *two_way(logits, self.answer_ids)):
-                p1[r], mass[r] = p, m
-        return p1, mass
-
     def _label_group(self, encoded: list[_Encoded]) -> list[PairLabel]:
-        ctx = self._contexts(encoded)
         orders = self.config.orders
         rows = [(b, o) for b in range(len(encoded)) for o in range(orders)]
-        self.stats.naive_tokens += sum(sum(e.full_lengths) for e in encoded)
         if self.config.cot:
-            per_row, gen_tokens, step2_tokens = self._chain_of_thought(encoded, ctx, rows)
+            per_row, gen_tokens, step2_tokens = self._chain_of_thought(encoded, rows)
         else:
-            p1, mass = self._score_rows(ctx, [b for b, _ in rows], [encoded[b].suffixes[o] for b, o in rows])
+            p1, mass = self._score(encoded, [b for b, _ in rows], [encoded[b].suffixes[o] for b, o in rows])
             per_row = {r: ([p1[i]], [mass[i]], []) for i, r in enumerate(rows)}
             gen_tokens = step2_tokens = {r: 0 for r in rows}
 
@@ -308,20 +249,25 @@ class Labeler:
             )
         return labels
 
+    def _score(self, encoded: list[_Encoded], pair_of_row: list[int], suffixes: list[list[int]]):
+        """P("1") and label mass of each suffix row, on its pair's context."""
+        logits = self.engine.last_logits([e.shared for e in encoded], suffixes, pair_of_row)
+        return two_way(logits, self.answer_ids)
+
     # two-step chain of thought --------------------------------------------------------------
-    def _chain_of_thought(self, encoded: list[_Encoded], ctx: _Contexts, rows: list[tuple[int, int]]):
+    def _chain_of_thought(self, encoded: list[_Encoded], rows: list[tuple[int, int]]):
         k = self.config.self_consistency
         samples = [(b, o, j) for b, o in rows for j in range(k)]  # row r's j-th sample is r * k + j
-        generated: list[list[int]] = [[] for _ in samples]
-        # Step 1: the rationale request once per (pair, order); the k decodes continue from it.
-        suffixes = [encoded[b].suffixes[o] for b, o in rows]
-        max_rows = max(1, 2 * self.config.batch_size // k)
-        for batch, logits, state in self._suffix_batches(ctx, [b for b, _ in rows], suffixes, max_rows):
-            expand = torch.arange(len(batch), device=self.device).repeat_interleave(k)
-            ids = [r * k + j for r in batch for j in range(k)]
-            seeds = [self._seed(encoded[samples[i][0]].sample, *samples[i][1:]) for i in ids]
-            for i, out in zip(ids, self._decode(logits.index_select(0, expand), state.refs(expand.tolist()), seeds)):
-                generated[i] = out
+        # Step 1: the rationale request once per (pair, order); k decodes continue from it.
+        generated = self.engine.decode(
+            [e.shared for e in encoded],
+            [encoded[b].suffixes[o] for b, o in rows],
+            [b for b, _ in rows],
+            self.config.max_rationale_tokens,
+            n=k,
+            temperature=self.config.temperature if k > 1 else 0.0,
+            seeds=[self._seed(encoded[b].sample, o, j) for b, o, j in samples],
+        )
         texts = [self._clean(ids) for ids in generated]
 
         # Step 2: score prompt + rationale + ending, on the cached contexts again.
@@ -334,7 +280,7 @@ class Labeler:
                 raise RuntimeError("the CoT scoring prompt does not start with the shared prefix tokens")
             suffixes.append(full[len(shared):])
             step2_tokens[(b, o)] += len(full)
-        p1, mass = self._score_rows(ctx, [b for b, _, _ in samples], suffixes)
+        p1, mass = self._score(encoded, [b for b, _, _ in samples], suffixes)
 
         per_row = {r: ([], [], []) for r in rows}
         gen_tokens = {r: 0 for r in rows}
@@ -347,40 +293,6 @@ class Labeler:
 
     def _seed(self, sample: Sample, order: int, j: int) -> int:
         return row_seed(self.config.seed, sample.context, sample.candidate_1, sample.candidate_2, order, j)
-
-    def _decode(self, logits: torch.Tensor, past: list[RowRef], seeds: list[int]) -> list[list[int]]:
-        """Greedy (self_consistency 1) or temperature sampling, up to max_rationale_tokens or EOS.
-
-        The rows are gathered once with room for the whole rationale; each step then writes its
-        keys/values in place (no copy of the past per step).
-
-        Sampling is Gumbel-max, ``argmax(logits / T + g)`` with g ~ Gumbel(0, 1) drawn from one
-        generator per row seeded by content, so a pair's rationales do not depend on its batch.
-        """
-        greedy = self.config.self_consistency == 1
-        generators = []
-        for seed in [] if greedy else seeds:
-            generators.append(torch.Generator(device=self.device))
-            generators[-1].manual_seed(seed)
-        out: list[list[int]] = [[] for _ in seeds]
-        finished = [False] * len(seeds)
-        for step in range(self.config.max_rationale_tokens):
-            scores = logits.float()
-            if not greedy:
-                u = torch.stack([torch.rand(scores.shape[-1], generator=g, device=self.device) for g in generators])
-                scores = scores / self.config.temperature - torch.log(-torch.log(u.clamp_min(1e-20)))
-            picked = scores.argmax(dim=-1).tolist()
-            for i, token in enumerate(picked):
-                if not finished[i]:
-                    if token in self.eos:
-                        finished[i] = True
-                    else:
-                        out[i].append(token)
-            if all(finished) or step == self.config.max_rationale_tokens - 1:
-                break
-            room = self.config.max_rationale_tokens if step == 0 else 0
-            logits, past = self.runner.forward([[t] for t in picked], past, side="left", reserve=room)
-        return out
 
     def _clean(self, ids: list[int]) -> str:
         """The rationale text: special tokens dropped, on one line, cut where the model starts
@@ -400,7 +312,7 @@ def score_naive(lm, samples: Sequence[Sample], config: LabelingConfig, model: to
     """The reference: for each pair and order one unbatched forward of the whole prompt with
     full logits [1, T, V], read at the last position. No batching, no cache, no reuse.
 
-    Answer-step prompts only (no CoT). ``model`` overrides ``lm.model`` (e.g. a "fast" copy).
+    Answer-step prompts only (no CoT). ``model`` overrides ``lm.model`` (e.g. a bf16-mlp copy).
     """
     if config.cot:
         raise ValueError("score_naive is the plain reference for direct answers; it has no CoT")

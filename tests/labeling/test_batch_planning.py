@@ -1,6 +1,6 @@
 """Batches are planned over length-sorted items to keep padding low."""
 
-from pipeline.labeling.runtime import plan_batches
+from pipeline.inference.staged import plan_batches
 
 
 def test_every_item_lands_in_exactly_one_batch_of_at_most_max_rows():

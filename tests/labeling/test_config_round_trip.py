@@ -40,3 +40,9 @@ def test_invalid_settings_are_refused_with_a_reason(changes, message):
 def test_unknown_keys_in_a_saved_config_are_an_error():
     with pytest.raises(ValueError, match="unknown LabelingConfig fields: shot"):
         LabelingConfig.from_dict({"shot": 1})
+
+
+def test_the_old_precision_name_fast_is_read_and_stored_as_bf16_mlp():
+    config = LabelingConfig.from_dict({"precision": "fast"})
+    assert config.precision == "bf16-mlp" and config.to_dict()["precision"] == "bf16-mlp"
+    assert config == LabelingConfig(precision="bf16-mlp") == LabelingConfig().replace(precision="fast")

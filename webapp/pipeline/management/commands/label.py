@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.labeling.config import PRECISION_ALIASES, PRECISIONS, LabelingConfig
 from webapp.pipeline.management.commands._training import execute_with_bar as run_with_bar
 from webapp.pipeline.models import LabelingRun
 from webapp.pipeline.services import labeling
@@ -20,7 +20,14 @@ def add_config_arguments(parser) -> None:
     parser.add_argument("--split", choices=["train", "test"], default="train")
     parser.add_argument("--limit", type=int, help="label only the first N pairs")
     parser.add_argument("--model", help="labeler model spec (default: the experiment's labeler model)")
-    parser.add_argument("--precision", choices=["exact", "fast"], default="exact")
+    parser.add_argument(
+        "--precision",
+        choices=[*PRECISIONS, *PRECISION_ALIASES],
+        default="exact",
+        help="exact: float32, the plain forward's numbers; bf16-mlp: the feed-forward matmuls in bfloat16 "
+        "(faster, picks the same candidate on nearly every pair). 'fast' is a deprecated name of bf16-mlp, "
+        "stored as bf16-mlp",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-rationale-tokens", type=int, default=64, help="cap on a chain-of-thought rationale")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")

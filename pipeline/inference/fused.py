@@ -1,12 +1,12 @@
 """A direct forward for Llama-style decoders on packed rows: the transformers model's
 arithmetic (float32 stays float32), without padding and without its per-call machinery.
 
-Why (profiles of the exact labeler on the 2-core AMD CPU, float32): through transformers,
-~80 % of the time was matmuls, ~12 % attention, the rest small ops (4-D mask building,
-``repeat_kv`` copies of the cache per query head, rotary ``cat``/``neg``, padding). And the
-matmuls themselves ran at half the core's rate: torch's float32 ``matmul`` goes to MKL, which
-runs its AVX2 code on AMD CPUs (~90 GFLOP/s a core here), while oneDNN's float32 linear
-kernel runs AVX-512 (~200). So, per forward:
+Why: profiled on a CPU, the exact labeler through transformers spent most of its time in
+matmuls and much of the rest in small ops (4-D mask building, ``repeat_kv`` copies of the
+cache per query head, rotary ``cat``/``neg``, padding). And torch's float32 ``matmul`` goes to
+MKL, which runs only its AVX2 code on AMD CPUs, while oneDNN's float32 linear kernel runs
+AVX-512 there (``bench/labeling.py`` prints both kernels' rates on the machine it runs on).
+So, per forward:
 
   * rows are packed: every matmul runs on the real tokens only ([M, d], M = sum of lengths);
   * the linear layers run on oneDNN (``_Proj``): q|k|v one matmul, gate and up with SiLU as
@@ -28,7 +28,7 @@ Supported: ``model_type`` llama / mistral / qwen2 without sliding windows, SiLU 
 RoPE over the whole head (``FusedDecoder.build`` returns None for anything else, and the
 caller runs the transformers forward instead). Linear layers may be ``nn.Linear`` or any
 module with ``weight`` (and ``bias``) computing ``F.linear(x.to(weight.dtype), weight)
-.to(x.dtype) + bias``, as the fast mode's ``Bf16Linear`` does.
+.to(x.dtype) + bias``, as the bf16-mlp precision's ``Bf16Linear`` does.
 """
 
 from __future__ import annotations
@@ -111,11 +111,10 @@ class _Proj:
 
     float32 weights on a CPU: oneDNN's linear kernel (``mkldnn::_linear_pointwise``, the one
     torch's compiler uses), with the residual add or SiLU fused into it as a post-op. It is
-    plain float32 (each product correctly rounded, float32 accumulation), but on this AMD CPU
-    it runs AVX-512 code: ~2x the single-core rate of the MKL sgemm behind ``torch.matmul``
-    (measured ~200 vs ~90 GFLOP/s for [800, 576] x [576, 3072]). Elsewhere: ``addmm``.
+    plain float32 (each product correctly rounded, float32 accumulation), but it runs AVX-512
+    code where MKL's sgemm behind ``torch.matmul`` would not (AMD CPUs). Elsewhere: ``addmm``.
     Reduced-precision weights: x is rounded to the weights' dtype and the product rounded
-    back, as the ``Bf16Linear`` modules do, so the fast mode computes the same numbers.
+    back, as the ``Bf16Linear`` modules do, so the bf16-mlp precision computes the same numbers.
     ``rows`` reorders the output features (see ``_rope_order``)."""
 
     def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None):

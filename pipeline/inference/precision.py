@@ -1,4 +1,4 @@
-"""The reduced-precision ("fast") copy of a model, and parameter counting.
+"""The reduced-precision ("bf16-mlp") copy of a model, and parameter counting.
 
 Plain Python + torch; no Django.
 """
@@ -10,6 +10,8 @@ import weakref
 
 import torch
 import torch.nn.functional as F
+
+from pipeline.inference import PRECISIONS
 
 
 class Bf16Linear(torch.nn.Module):
@@ -30,28 +32,27 @@ class Bf16Linear(torch.nn.Module):
 _CONVERTED: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
 
 
-def model_for_precision(lm, precision: str) -> torch.nn.Module:
-    """The model to compute with: "exact" = float32 everywhere (the model itself when it was
-    loaded in float32); "fast" = a float32 copy whose feed-forward (MLP) Linear layers are
+def model_for_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """The model to compute with: "exact" = float32 everywhere (the model itself when it is
+    float32 already); "bf16-mlp" = a float32 copy whose feed-forward (MLP) Linear layers are
     ``Bf16Linear``; attention projections, norms, attention and the output head stay float32.
 
-    Why only the MLP (measured on 320 HH pairs against exact, 2-core AMD CPU with
-    avx512_bf16, where a bf16 matmul runs ~2x a float32 one): every Linear in bf16 moved p by
-    0.0020 on average and flipped the chosen candidate on 4.4 % of pairs (HH pairs crowd
-    near p = 0.5: 6.5 % lie within 0.002 of it); the MLP alone, 75 % of the matmul FLOPs,
-    moved p by 0.0012 and flipped 0.6 %. The attention projections are the sensitive part
-    (0.0014 for their 25 % of the FLOPs). A pure-bfloat16 model agreed on only ~83 %.
+    Why only the MLP (measured on 320 HH pairs against exact): every Linear in bf16 moved p by
+    0.0020 on average and flipped the chosen candidate on 4.4 % of pairs (HH pairs crowd near
+    p = 0.5: 6.5 % lie within 0.002 of it); the MLP alone, 75 % of the matmul FLOPs, moved p
+    by 0.0012 and flipped 0.6 %. The attention projections are the sensitive part (0.0014 for
+    their 25 % of the FLOPs). A pure-bfloat16 model agreed on only ~83 %. What it gains is the
+    bfloat16 matmul rate over the float32 one (``bench/labeling.py`` prints both).
     Copies are made once per (model, precision).
     """
-    if precision not in ("exact", "fast"):
-        raise ValueError(f"unknown precision {precision!r}")
-    model = lm.model
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use one of {PRECISIONS}")
     if precision == "exact" and next(model.parameters()).dtype == torch.float32:
         return model
     copies = _CONVERTED.setdefault(model, {})
     if precision not in copies:
         converted = copy.deepcopy(model).float().eval()
-        if precision == "fast":
+        if precision == "bf16-mlp":
             head = converted.get_output_embeddings()
             for path, module in list(converted.named_modules()):
                 if _is_attention(path):

@@ -3,10 +3,9 @@ torch ops on a single core, instead of letting every op split itself over all th
 
 Why. With torch's intra-op threading every op (30 layers x ~15 ops per forward) ends in a
 barrier across the cores; small ops barely scale, and when another process holds a core the
-whole forward waits for it at every barrier (measured on the shared 2-core machine: two
-single-core streams ran the same forwards twice as fast as one 2-thread stream under load).
-Independent rows need no synchronisation until the forward ends, and a single-core matmul
-of a few hundred rows already runs at the core's peak.
+whole forward waits for it at every barrier. Independent rows need no synchronisation until
+the forward ends, and a single-core matmul of a few hundred rows already runs at the core's
+peak.
 
 ``Streams.get()`` returns the process's streams for torch's current thread count, or None
 when that is 1. The workers are set to one intra-op thread each (a per-thread setting); the
@@ -33,7 +32,7 @@ class Streams:
 
     def __init__(self, count: int):
         self.count = count
-        self.pool = ThreadPoolExecutor(count, thread_name_prefix="labeling-stream")
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="inference-stream")
         ready = threading.Barrier(count)
 
         def single_core() -> None:

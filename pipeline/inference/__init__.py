@@ -1,0 +1,33 @@
+"""The inference engine: a causal LM run fast on many token rows that share prefixes.
+
+Callers give token ids and get tensors back; KV caches, row references, padding and batch
+planning never leave the package. Every row is a *prefix* (often shared by several rows: a
+dialogue, a prompt) and a *suffix* run on top of it::
+
+    engine = build_engine(model, tokenizer, precision="exact", shared_prefix=system_ids)
+    engine.last_logits(prefixes, suffixes, prefix_of)           # [R, V] at each row's last token
+    engine.token_logprobs(prefixes, continuations, prefix_of)   # log P of every continuation token
+    engine.decode(prefixes, suffixes, prefix_of, max_new_tokens, n=k, temperature=T, seeds=...)
+
+``prefix_of[r]`` is the index of row r's prefix in ``prefixes``. Each prefix is computed once
+per call, on the kept ``shared_prefix``, and the prefixes of the latest call stay cached, so a
+second call on the same prefixes (decode, then score) computes only its suffixes.
+
+Modules (plain Python + torch + transformers, never Django):
+  api        InferenceEngine (the interface), EngineStats, eos_ids
+  engines    build_engine; PackedEngine (Llama-style models through ``fused``, rows packed
+             without padding) and PaddedEngine (any causal LM, transformers forward, padded rows)
+  staged     StagedEngine, the stages both engines share (head, prefixes, suffixes, decoding),
+             and their planning (batches, groups, longest common prefix)
+  kv         KV states and row references, the cache handed from one stage to the next
+  fused      the direct forward of Llama-style decoders on packed rows
+  streams    single-core worker threads that split a packed forward's rows on a CPU
+  precision  the bf16-mlp copy of a model, parameter counting
+
+Importing this package imports nothing heavy; import the module you need.
+"""
+
+# What an engine computes in: "exact" = float32, the plain transformers forward's numbers;
+# "bf16-mlp" = float32 except the feed-forward matmuls, which take bfloat16 operands
+# (``precision.model_for_precision`` says why only those).
+PRECISIONS = ("exact", "bf16-mlp")
