@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from django.utils import timezone
@@ -56,8 +55,8 @@ def _user(username: str, *, staff: bool = False, rater: bool = False, permission
     return user
 
 
-@pytest.fixture
-def world(db) -> World:
+def build_world() -> World:
+    """The probes' world (needs the database): see the module docstring."""
     experiment = Experiment.objects.create(slug="probe", name="Probe", task="harmless")
     for i in range(4):
         prompt = Prompt.objects.create(experiment=experiment, split="test", context=f"Human: probe question {i}?", content_hash=Prompt.hash_for(f"probe-{i}"))

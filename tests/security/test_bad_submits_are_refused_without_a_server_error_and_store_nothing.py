@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.hardening_world import world  # noqa: F401  (fixture)
 from webapp.rating.models import Judgement, Lease
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.security.hardening_world import ROLES, world  # noqa: F401  (fixture)
+from tests.security.hardening_world import ROLES
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,6 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from tests.security.hardening_world import world  # noqa: F401  (fixture)
 from webapp.access import RATERS_GROUP
 from webapp.csv_cells import csv_cell
 from webapp.rating.models import Entry

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.security.hardening_world import SECRET_POLICIES, world  # noqa: F401  (fixture)
+from tests.security.hardening_world import SECRET_POLICIES
 from webapp.experiments.models import PolicyResponse
 from webapp.rating.models import Entry, Lease
 from webapp.rating.services import leasing, rounds

@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.security.hardening_world import world  # noqa: F401  (fixture)
 from webapp.experiments.models import PolicyResponse
 from webapp.pipeline.models import PipelineRun, PipelineStage
 
