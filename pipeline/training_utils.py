@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import random
 import shutil
@@ -422,17 +421,3 @@ class Laps:
         now = time.perf_counter()
         self.times[f"time/{phase}_seconds"] = now - self.last
         self.last = now
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """95% Wilson score interval for a binomial share (well-behaved near 0 and 1, unlike Wald)."""
-    if trials == 0:
-        return 0.0, 1.0
-    share = successes / trials
-    denom = 1 + z * z / trials
-    centre = (share + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / denom
-    # At 0 and n successes the bound is exactly 0 or 1; rounding would leave 1e-16 off.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == trials else min(1.0, centre + half)
-    return low, high

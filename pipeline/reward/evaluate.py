@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.progress import Progress, ProgressFn
-from pipeline.training_utils import MetricsFn, wilson_interval
+from pipeline.stats import wilson_interval
+from pipeline.training_utils import MetricsFn
 
 if TYPE_CHECKING:  # imported lazily at run time (train imports this module)
     from pipeline.reward.model import RewardModel
