@@ -43,7 +43,7 @@ def letter_share(contexts: list[str], responses: list[str]) -> list[float]:
 
 def bench_prompts(tokenizer, n: int, max_tokens: int) -> list[str]:
     from pipeline.data import read
-    from pipeline.generation import encode_prompt, format_prompt
+    from pipeline.tokens import encode_prompt, format_prompt
 
     picked = []
     for record in islice(read(HH, "hh"), 400):

@@ -38,7 +38,7 @@ def bench_examples(artifact_root: Path, n: int, max_length: int):
 
     from pipeline import registry
     from pipeline.data import read
-    from pipeline.generation import encode_prompt, encode_response, format_prompt
+    from pipeline.tokens import encode_prompt, encode_response, format_prompt
     from pipeline.reward.data import human_examples, preference_pair
 
     tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)

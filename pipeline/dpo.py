@@ -19,7 +19,7 @@ from typing import Sequence
 
 from pipeline import registry
 from pipeline.distributed import Ranks
-from pipeline.generation import format_prompt
+from pipeline.tokens import format_prompt
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample
 from pipeline.rl.config import PolicyResult

@@ -23,7 +23,7 @@ import torch
 
 from pipeline import registry
 from pipeline.distributed import Ranks
-from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_left, position_ids
+from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_left, position_ids
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.config import PolicyResult
 from pipeline.training_utils import (

@@ -34,11 +34,11 @@ from pipeline.labeling.runtime import (
     BatchRunner,
     EngineStats,
     HeadCache,
-    eos_ids,
     model_for_precision,
     pad_token_id,
     plan_batches,
 )
+from pipeline.tokens import eos_ids
 
 
 @dataclass

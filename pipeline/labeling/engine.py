@@ -54,12 +54,12 @@ from pipeline.labeling.runtime import (
     HeadCache,
     KVState,
     RowRef,
-    eos_ids,
     lcp,
     model_for_precision,
     pad_token_id,
     plan_batches,
 )
+from pipeline.tokens import eos_ids
 
 
 @dataclass(frozen=True)

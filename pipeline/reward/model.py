@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_right, position_ids
+from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_right, position_ids
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.training_utils import is_peft, save_atomically, unwrap_lora
 

@@ -50,7 +50,8 @@ import torch
 import torch.nn.functional as F
 
 from pipeline import registry
-from pipeline.generation import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids, sample
+from pipeline.generation import sample
+from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids
 from pipeline.distributed import Ranks
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel

@@ -27,7 +27,7 @@ import torch
 
 from pipeline import registry
 from pipeline.distributed import Ranks
-from pipeline.generation import format_prompt
+from pipeline.tokens import format_prompt
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
 from pipeline.training_utils import (

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pipeline.generation import pad_left, pad_right
+from pipeline.tokens import pad_left, pad_right
 from pipeline.reward.model import RewardModel, last_token_index, pool_last
 
 
