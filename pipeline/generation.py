@@ -14,9 +14,9 @@ from typing import Any, Sequence
 
 import torch
 
+from pipeline.configs import GenerationConfig
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, position_ids
-from pipeline.training_utils import ConfigMixin
 
 @dataclass
 class Rollout:
@@ -116,18 +116,6 @@ def _pick(logits: torch.Tensor, temperature: float, generators) -> torch.Tensor:
 
 
 # -- samples for human evaluation --------------------------------------------------------------
-
-
-@dataclass
-class GenerationConfig(ConfigMixin):
-    """How policy samples for raters are generated."""
-
-    max_new_tokens: int = 128  # cap on a response's length in tokens
-    temperature: float = 0.7  # sampling temperature (0 = greedy)
-    seed: int = 0  # with the prompt text, fixes each response (independent of batching and order)
-    batch_size: int = 8  # prompts decoded together (left-padded, length-sorted)
-    max_prompt_tokens: int = 768  # prompts longer than this are cut from the left
-    chat_template: bool = True  # apply the tokenizer's chat template (False: prompts are already formatted)
 
 
 @dataclass

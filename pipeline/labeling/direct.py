@@ -28,7 +28,7 @@ from typing import Sequence
 
 import torch
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.prompts import DIRECT_SCORES, DirectPromptBuilder, score_continuation
 from pipeline.labeling.runtime import (
     BatchRunner,

@@ -45,7 +45,7 @@ from typing import Sequence
 
 import torch
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.prompts import PromptBuilder
 from pipeline.progress import Progress, ProgressFn
 from pipeline.labeling.runtime import (

@@ -14,7 +14,7 @@ from pipeline.training_utils import MetricsFn
 
 if TYPE_CHECKING:  # imported lazily at run time (train imports this module)
     from pipeline.reward.model import RewardModel
-    from pipeline.reward.train import RewardConfig
+    from pipeline.configs import RewardConfig
 
 
 @dataclass

@@ -55,7 +55,8 @@ from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, pad
 from pipeline.distributed import Ranks
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel
-from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
+from pipeline.configs import RLConfig
+from pipeline.rl.interface import PolicyResult, RewardFn
 from pipeline.training_utils import (
     Checkpointer,
     Laps,

@@ -29,7 +29,8 @@ from pipeline import registry
 from pipeline.distributed import Ranks
 from pipeline.tokens import format_prompt
 from pipeline.progress import ProgressFn, StepProgress
-from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
+from pipeline.configs import RLConfig
+from pipeline.rl.interface import PolicyResult, RewardFn
 from pipeline.training_utils import (
     MetricsFn,
     RunFiles,

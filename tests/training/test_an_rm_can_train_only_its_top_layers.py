@@ -4,7 +4,8 @@ so a step costs about one forward pass (how the real-data RM accuracy runs fit a
 import pytest
 import torch
 
-from pipeline.reward import PreferenceExample, RewardConfig, train_reward_model
+from pipeline.reward import PreferenceExample, train_reward_model
+from pipeline.configs import RewardConfig
 from pipeline.reward.train import build_reward_model
 from pipeline.training_utils import is_peft, train_only_top_layers
 

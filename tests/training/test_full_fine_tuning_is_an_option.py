@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-from pipeline.reward import PreferenceExample, RewardConfig, train_reward_model
+from pipeline.reward import PreferenceExample, train_reward_model
+from pipeline.configs import RewardConfig
 from pipeline.reward.train import build_reward_model
-from pipeline.rl import RLConfig, train_policy
+from pipeline.rl import train_policy
+from pipeline.configs import RLConfig
 from pipeline.training_utils import is_peft, use_lora
 
 

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 from transformers.trainer_utils import get_last_checkpoint
 
-from pipeline.dpo import DPOConfig, train_dpo
-from pipeline.reward import PreferenceExample, PreferencePair, RewardConfig, train_reward_model
-from pipeline.rl import RLConfig, train_policy
-from pipeline.sft import SFTConfig, SFTExample, train_sft
+from pipeline.dpo import train_dpo
+from pipeline.configs import DPOConfig
+from pipeline.reward import PreferenceExample, PreferencePair, train_reward_model
+from pipeline.configs import RewardConfig
+from pipeline.rl import train_policy
+from pipeline.configs import RLConfig
+from pipeline.sft import SFTExample, train_sft
+from pipeline.configs import SFTConfig
 from pipeline.training_utils import Checkpointer
 
 PROMPTS = ["Say something.", "Hello there!", "Write a word.", "What time is it?", "Name a colour.", "Count to three."]

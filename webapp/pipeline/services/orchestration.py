@@ -98,12 +98,7 @@ def _check_overrides(overrides: dict) -> None:
     """Refuse a misspelt field now, not when its stage fails an hour into the run."""
     import dataclasses
 
-    from pipeline.dpo import DPOConfig  # these import torch: only loaded when overrides are given
-    from pipeline.generation import GenerationConfig
-    from pipeline.labeling.config import LabelingConfig
-    from pipeline.reward.train import RewardConfig
-    from pipeline.rl import RLConfig
-    from pipeline.sft import SFTConfig
+    from pipeline.configs import DPOConfig, GenerationConfig, LabelingConfig, RewardConfig, RLConfig, SFTConfig
 
     known = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in (
         ("labeling", LabelingConfig), ("sft", SFTConfig), ("reward", RewardConfig), ("rl", RLConfig),

@@ -171,7 +171,7 @@ def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
 
 
 def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    from pipeline.labeling.config import LabelingConfig
+    from pipeline.configs import LabelingConfig
 
     config = dict(stage.config["config"])
     chunk_size, limit = config.pop("chunk_size", None), config.pop("limit", None)
@@ -185,7 +185,7 @@ def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
 
 
 def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    from pipeline.reward.train import RewardConfig
+    from pipeline.configs import RewardConfig
 
     run = stage.training_run
     if run is None:
