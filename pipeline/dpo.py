@@ -19,18 +19,13 @@ from typing import Sequence
 from pipeline import registry
 from pipeline.configs import DPOConfig
 from pipeline.distributed import Ranks
-from pipeline.tokens import format_prompt
+from pipeline.lora import lora_config, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample
 from pipeline.rl.interface import PolicyResult
-from pipeline.training_utils import (
-    MetricsFn,
-    begin_run,
-    export_causal_lm,
-    trl_progress_callback,
-    trl_settings,
-    use_lora,
-)
+from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
+from pipeline.steps import trl_progress_callback, trl_settings
+from pipeline.tokens import format_prompt
 
 
 def dpo_rows(tokenizer, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
@@ -73,13 +68,7 @@ def train_dpo(
         raise ValueError("no decided preference pairs for DPO (all labels were 0.5 or none were given)")
     on_cpu = loaded.device.type == "cpu"
 
-    peft_config = None
-    if use_lora(config.lora, loaded.device):
-        from peft import LoraConfig
-
-        targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
-        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                                 target_modules=targets, task_type="CAUSAL_LM")
+    peft_config = lora_config(config.lora_settings(), causal_lm=True) if use_lora(config.lora, loaded.device) else None
 
     settings = trl_settings(config, out_dir, on_cpu=on_cpu) | dict(
         beta=config.beta,

@@ -22,21 +22,15 @@ from typing import Sequence
 import torch
 
 from pipeline import registry
+from pipeline.checkpoints import Checkpointer
 from pipeline.configs import SFTConfig
 from pipeline.distributed import Ranks
-from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_left, position_ids
+from pipeline.lora import add_lora, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.interface import PolicyResult
-from pipeline.training_utils import (
-    Checkpointer,
-    MetricsFn,
-    add_lora,
-    begin_run,
-    clip_and_step,
-    export_causal_lm,
-    length_grouped_batches,
-    use_lora,
-)
+from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
+from pipeline.steps import clip_and_step, length_grouped_batches
+from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_left, position_ids
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.progress import Progress, ProgressFn
+from pipeline.reward.data import PreferenceExample, PreferencePair
+from pipeline.runfiles import MetricsFn
 from pipeline.stats import wilson_interval
-from pipeline.training_utils import MetricsFn
 
 if TYPE_CHECKING:  # imported lazily at run time (train imports this module)
     from pipeline.reward.model import RewardModel

@@ -18,24 +18,17 @@ from typing import Any, Sequence
 
 import torch
 
+from pipeline.checkpoints import Checkpointer, seed_everything
 from pipeline.configs import RewardConfig
 from pipeline.distributed import Ranks
+from pipeline.lora import add_lora, train_only_top_layers, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.reward.evaluate import AccuracyResult, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
 from pipeline.reward.model import RewardModel
-from pipeline.training_utils import (
-    Checkpointer,
-    MetricsFn,
-    RunFiles,
-    add_lora,
-    clip_and_step,
-    length_grouped_batches,
-    seed_everything,
-    train_only_top_layers,
-    use_lora,
-)
+from pipeline.runfiles import MetricsFn, RunFiles
+from pipeline.steps import clip_and_step, length_grouped_batches
 
 
 @dataclass

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pipeline.configs import RLConfig
+from pipeline.progress import ProgressFn
 from pipeline.rl.interface import ALGORITHMS, PolicyResult, RewardFn
 from pipeline.rl.reinforce import kl_penalised_reward, prompt_batch, reinforce_losses, response_logprobs, train_reinforce
-from pipeline.progress import ProgressFn
-from pipeline.training_utils import MetricsFn
+from pipeline.runfiles import MetricsFn
 
 
 def train_policy(

@@ -3,8 +3,8 @@
 import pytest
 
 from pipeline import registry
-from pipeline.generation import generate_samples
 from pipeline.configs import GenerationConfig
+from pipeline.generation import generate_samples
 from pipeline.tokens import format_prompt
 
 CONTEXTS = ["Human: Tell me a joke.", "Human: What is the capital of France?\n\nAssistant: Paris.\n\nHuman: And of Italy?",
