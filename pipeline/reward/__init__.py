@@ -18,7 +18,8 @@ from pipeline.reward.data import (
     human_examples,
     preference_pair,
 )
-from pipeline.reward.evaluate import AccuracyResult, CurvePoint, accuracy_from_scores, accuracy_vs_train_size, pairwise_accuracy
+from pipeline.reward.curve import CurvePoint, accuracy_vs_train_size
+from pipeline.reward.evaluate import AccuracyResult, accuracy_from_scores, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
 from pipeline.reward.model import RewardModel, last_token_index, pool_last
 from pipeline.reward.train import RewardResult, build_reward_model, train_reward_model
