@@ -18,6 +18,7 @@ from pipeline.configs import GenerationConfig
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, position_ids
 
+
 @dataclass
 class Rollout:
     """Sampled continuations of a left-padded prompt batch."""

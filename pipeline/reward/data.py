@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from pipeline.data import Record
 
+
 @dataclass(frozen=True)
 class PreferencePair:
     """One stored comparison with whatever labels it has."""
