@@ -48,10 +48,14 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from pipeline import registry
-    from pipeline.dpo import DPOConfig, train_dpo
-    from pipeline.generation import GenerationConfig, generate_for_checkpoint
-    from pipeline.reward import RewardConfig, build_examples, train_reward_model
-    from pipeline.rl import RLConfig, train_policy
+    from pipeline.dpo import train_dpo
+    from pipeline.configs import DPOConfig
+    from pipeline.generation import generate_for_checkpoint
+    from pipeline.configs import GenerationConfig
+    from pipeline.reward import build_examples, train_reward_model
+    from pipeline.configs import RewardConfig
+    from pipeline.rl import train_policy
+    from pipeline.configs import RLConfig
 
     artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))
     registry.prepare(registry.DEFAULT_MODEL, artifact_root)
@@ -71,7 +75,7 @@ def main() -> None:
                 reward_fn = rm.model.as_reward_fn()
                 times["reward_model_s"] = time.perf_counter() - t
             else:
-                from pipeline.labeling.config import LabelingConfig
+                from pipeline.configs import LabelingConfig
                 from pipeline.labeling.direct import DirectScorer
                 from pipeline.rl import direct_reward_fn
 

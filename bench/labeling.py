@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from pipeline import registry  # noqa: E402
+from pipeline.configs import LabelingConfig  # noqa: E402
 from pipeline.data import read  # noqa: E402
-from pipeline.labeling.config import LabelingConfig  # noqa: E402
 from pipeline.labeling.data import labeled_samples  # noqa: E402
 from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402

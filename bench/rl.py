@@ -43,7 +43,7 @@ def letter_share(contexts: list[str], responses: list[str]) -> list[float]:
 
 def bench_prompts(tokenizer, n: int, max_tokens: int) -> list[str]:
     from pipeline.data import read
-    from pipeline.generation import encode_prompt, format_prompt
+    from pipeline.tokens import encode_prompt, format_prompt
 
     picked = []
     for record in islice(read(HH, "hh"), 400):
@@ -60,7 +60,8 @@ def run_phase(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     from pipeline import registry
-    from pipeline.rl import RLConfig, train_policy
+    from pipeline.rl import train_policy
+    from pipeline.configs import RLConfig
 
     artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))
     registry.prepare(registry.DEFAULT_MODEL, artifact_root)

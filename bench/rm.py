@@ -38,7 +38,7 @@ def bench_examples(artifact_root: Path, n: int, max_length: int):
 
     from pipeline import registry
     from pipeline.data import read
-    from pipeline.generation import encode_prompt, encode_response, format_prompt
+    from pipeline.tokens import encode_prompt, encode_response, format_prompt
     from pipeline.reward.data import human_examples, preference_pair
 
     tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
@@ -57,7 +57,8 @@ def bench_examples(artifact_root: Path, n: int, max_length: int):
 
 def run_ours(args, artifact_root: Path, step_seconds: list[float]) -> None:
     from pipeline import registry
-    from pipeline.reward import RewardConfig, train_reward_model
+    from pipeline.reward import train_reward_model
+    from pipeline.configs import RewardConfig
 
     examples, _ = bench_examples(artifact_root, args.steps * args.batch, args.max_length)
     config = RewardConfig(model=registry.DEFAULT_MODEL, lora=True, batch_size=args.batch, max_length=args.max_length,

@@ -35,7 +35,7 @@ HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl
 def ai_label_file(pairs, model: str, precision: str) -> Path:
     """Label ``pairs`` with the labeler once; the file is keyed by model, precision and pair count."""
     from pipeline import registry
-    from pipeline.labeling.config import LabelingConfig
+    from pipeline.configs import LabelingConfig
     from pipeline.labeling.engine import Labeler, Sample
 
     target = ROOT / "var" / "bench" / f"ai_labels-{model.replace('/', '_')}-{precision}-{len(pairs)}.jsonl"
@@ -89,7 +89,8 @@ def main() -> None:
 
     from pipeline import registry
     from pipeline.data import read
-    from pipeline.reward import RewardConfig, build_examples, preference_pair, train_reward_model
+    from pipeline.reward import build_examples, preference_pair, train_reward_model
+    from pipeline.configs import RewardConfig
 
     pairs = [preference_pair(record) for record in read(HH, "hh", seed=0)]
     if args.train + args.test > len(pairs):

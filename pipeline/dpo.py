@@ -13,49 +13,19 @@ Checkpoints are TRL's (out_dir/trl/checkpoint-N); a rerun resumes from the last 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from pipeline import registry
+from pipeline.configs import DPOConfig
 from pipeline.distributed import Ranks
-from pipeline.generation import format_prompt
+from pipeline.lora import lora_config, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample
-from pipeline.rl.config import PolicyResult
-from pipeline.training_utils import (
-    ConfigMixin,
-    MetricsFn,
-    begin_run,
-    export_causal_lm,
-    trl_progress_callback,
-    trl_settings,
-    use_lora,
-)
-
-
-@dataclass
-class DPOConfig(ConfigMixin):
-    """Every knob of a DPO run (saved with the run as config.json)."""
-
-    policy: str = "smollm2-135m-instruct"  # the SFT policy (spec or checkpoint dir): start point and frozen reference
-    beta: float = 0.1  # strength of the pull towards the reference (higher = stay closer)
-    lr: float = 5e-5  # learning rate (LoRA; use ~5e-7..5e-6 for full fine-tuning)
-    epochs: int = 1  # passes over the pairs
-    max_steps: int | None = None  # stop after this many steps (None: epochs decide)
-    batch_size: int = 4  # pairs per step
-    max_length: int = 512  # prompt + response tokens (TRL truncates the end beyond this)
-    lora: bool | None = None  # LoRA (True), full fine-tuning (False), or auto: LoRA on CPU (None)
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scaling numerator
-    lora_targets: str = "all-linear"  # peft target modules
-    grad_clip: float = 1.0  # max gradient norm
-    seed: int = 0  # seeds data order and LoRA init
-    checkpoint_every: int = 50  # steps between checkpoints (0 = none)
-    keep_checkpoints: int = 2  # checkpoints kept on disk
-    chat_template: bool = True  # format contexts with the tokenizer's chat template
-    device: str = "auto"  # "auto", "cpu", "cuda", ...
-    precision: str = "exact"  # "exact" = float32; "fast" = bf16 mixed precision on CUDA
+from pipeline.rl.interface import PolicyResult
+from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
+from pipeline.steps import trl_progress_callback, trl_settings
+from pipeline.tokens import format_prompt
 
 
 def dpo_rows(tokenizer, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
@@ -98,13 +68,7 @@ def train_dpo(
         raise ValueError("no decided preference pairs for DPO (all labels were 0.5 or none were given)")
     on_cpu = loaded.device.type == "cpu"
 
-    peft_config = None
-    if use_lora(config.lora, loaded.device):
-        from peft import LoraConfig
-
-        targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
-        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                                 target_modules=targets, task_type="CAUSAL_LM")
+    peft_config = lora_config(config.lora_settings(), causal_lm=True) if use_lora(config.lora, loaded.device) else None
 
     settings = trl_settings(config, out_dir, on_cpu=on_cpu) | dict(
         beta=config.beta,

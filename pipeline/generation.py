@@ -1,8 +1,4 @@
-"""Prompt formatting and sampling: one place for how a context becomes model input and output.
-
-``format_prompt`` is the single definition of "the prompt a policy sees for a context"; the reward
-model, SFT, RL, DPO and the samples raters rank all go through it, so a reward model scores
-exactly the text a policy was asked to continue.
+"""Sampling: how a policy turns a prompt batch into responses (the prompt itself is ``pipeline.tokens``).
 
 ``sample`` is a small KV-cached decoding loop (prefill once, then one token per step) used by RL
 rollouts and by ``generate_samples``. It is leaner per step than ``model.generate`` (no logits
@@ -13,98 +9,14 @@ of each decoding step in per-op overhead.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 
-from pipeline.inference.api import eos_ids as engine_eos_ids
+from pipeline.configs import GenerationConfig
 from pipeline.progress import Progress, ProgressFn, no_progress
-from pipeline.training_utils import ConfigMixin
-
-_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant|User):\s?")
-
-
-def dialogue_messages(context: str) -> list[dict[str, str]]:
-    """An HH-style dialogue ("Human: ...\\n\\nAssistant: ...") as chat messages; else one user message."""
-    marks = list(_TURN.finditer(context.strip()))
-    if not marks or marks[0].start() != 0:
-        return [{"role": "user", "content": context.strip()}]
-    text = context.strip()
-    messages = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        role = "assistant" if mark.group(1) == "Assistant" else "user"
-        messages.append({"role": role, "content": text[mark.end() : end].strip()})
-    return messages
-
-
-def format_prompt(tokenizer: Any, context: str, chat_template: bool = True) -> str:
-    """The text a policy continues for ``context``.
-
-    With a chat template (instruction-tuned models): the dialogue's turns become chat messages
-    and the assistant turn is opened (add_generation_prompt). Without one (base models), or with
-    ``chat_template=False`` (prompts that are already formatted), the context is used as written,
-    HH-style: ``context + "\\n\\nAssistant: "`` unless it already ends that way.
-    """
-    if chat_template and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(dialogue_messages(context), tokenize=False, add_generation_prompt=True)
-    if not chat_template:
-        return context
-    stripped = context.rstrip()
-    return stripped + " " if stripped.endswith("Assistant:") else stripped + "\n\nAssistant: "
-
-
-def encode_prompt(tokenizer: Any, prompt: str, max_tokens: int | None = None) -> list[int]:
-    """Token ids of a formatted prompt, cut from the left to ``max_tokens`` (the end is what matters)."""
-    # A chat template writes its special tokens as text; adding BOS again would duplicate it.
-    has_template = bool(getattr(tokenizer, "chat_template", None))
-    ids = tokenizer(prompt, add_special_tokens=not has_template)["input_ids"]
-    if max_tokens is not None and len(ids) > max_tokens:
-        ids = ids[-max_tokens:]
-    return ids
-
-
-def encode_response(tokenizer: Any, response: str, max_tokens: int | None = None) -> list[int]:
-    """Token ids of a response followed by EOS (the end of the turn), cut to ``max_tokens``."""
-    ids = tokenizer(response, add_special_tokens=False)["input_ids"]
-    if max_tokens is not None:
-        ids = ids[: max(0, max_tokens - 1)]
-    return ids + [tokenizer.eos_token_id]
-
-
-def pad_left(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and attention mask: every row's last real token sits in the last column."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, width - len(r) :] = torch.tensor(r)
-            mask[i, width - len(r) :] = 1
-    return ids.to(device), mask.to(device)
-
-
-def pad_right(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, : len(r)] = 1
-    return ids.to(device), mask.to(device)
-
-
-def position_ids(mask: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
-    """Positions that skip padding (0 at each row's first real token), for any padding side."""
-    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
-    return pos if offset is None else pos + offset.unsqueeze(-1)
-
-
-def eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    """Every token that ends a response (``pipeline.inference.api.eos_ids``), in order."""
-    return sorted(engine_eos_ids(model, tokenizer))
+from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, position_ids
 
 
 @dataclass
@@ -205,18 +117,6 @@ def _pick(logits: torch.Tensor, temperature: float, generators) -> torch.Tensor:
 
 
 # -- samples for human evaluation --------------------------------------------------------------
-
-
-@dataclass
-class GenerationConfig(ConfigMixin):
-    """How policy samples for raters are generated."""
-
-    max_new_tokens: int = 128  # cap on a response's length in tokens
-    temperature: float = 0.7  # sampling temperature (0 = greedy)
-    seed: int = 0  # with the prompt text, fixes each response (independent of batching and order)
-    batch_size: int = 8  # prompts decoded together (left-padded, length-sorted)
-    max_prompt_tokens: int = 768  # prompts longer than this are cut from the left
-    chat_template: bool = True  # apply the tokenizer's chat template (False: prompts are already formatted)
 
 
 @dataclass

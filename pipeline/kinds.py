@@ -4,7 +4,7 @@ need to know about a kind that does not depend on a particular run.
 Per kind: its label, the queue its stage is sent to (``gpu`` for work that wants an accelerator,
 ``default`` for light work), what its progress counts and how the expected total is known
 before it runs, which model of the experiment it loads, and which size-config keys configure
-it (each key names a config dataclass, see ``config_classes``). The order of ``KINDS`` is the
+it (each key names a config dataclass, see ``CONFIG_CLASSES``). The order of ``KINDS`` is the
 paper's order, which breaks ties between stages that are ready at once.
 
 Adding a kind: a row here, a branch in ``pipeline.plan`` that plans its stages, and its
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+
+from pipeline.configs import DPOConfig, GenerationConfig, LabelingConfig, RewardConfig, RLConfig, SFTConfig
 
 QUEUES = ("gpu", "default")
 # The roles of the experiment's models: which one a stage loads (spec resolved by the web app).
@@ -65,22 +67,13 @@ def config_keys() -> tuple[str, ...]:
     return tuple(key for kind in KINDS for key in kind.config_keys)
 
 
-def config_classes() -> dict[str, type]:
-    """The config dataclass behind each config key. Imported on call: most of them still live
-    beside their trainers, which import torch, and the web process must not pay for that."""
-    from pipeline.dpo import DPOConfig
-    from pipeline.generation import GenerationConfig
-    from pipeline.labeling.config import LabelingConfig
-    from pipeline.reward.train import RewardConfig
-    from pipeline.rl import RLConfig
-    from pipeline.sft import SFTConfig
-
-    return {"labeling": LabelingConfig, "sft": SFTConfig, "reward": RewardConfig, "rl": RLConfig, "dpo": DPOConfig,
-            "sampling": GenerationConfig}
+# The config dataclass behind each config key (pipeline.configs imports no torch).
+CONFIG_CLASSES: dict[str, type] = {"labeling": LabelingConfig, "sft": SFTConfig, "reward": RewardConfig, "rl": RLConfig,
+                                   "dpo": DPOConfig, "sampling": GenerationConfig}
 
 
 def known_fields(key: str) -> set[str]:
     """The fields a config key accepts (for overrides: a misspelt one is refused up front)."""
-    cls = config_classes().get(key)
+    cls = CONFIG_CLASSES.get(key)
     fields = {f.name for f in dataclasses.fields(cls)} if cls else set()
     return fields | EXTRA_FIELDS.get(key, set())

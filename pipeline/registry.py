@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -269,9 +268,3 @@ def load_causal_lm(
     model.to(torch_device)
     model.eval()
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, device=torch_device, dtype=dtype)
-
-
-def timed_load(spec: str, artifact_root: str | os.PathLike, **kwargs) -> tuple[LoadedModel, float]:
-    start = time.perf_counter()
-    loaded = load_causal_lm(spec, artifact_root, **kwargs)
-    return loaded, time.perf_counter() - start

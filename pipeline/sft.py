@@ -22,22 +22,15 @@ from typing import Sequence
 import torch
 
 from pipeline import registry
+from pipeline.checkpoints import Checkpointer
+from pipeline.configs import SFTConfig
 from pipeline.distributed import Ranks
-from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_left, position_ids
+from pipeline.lora import add_lora, use_lora
 from pipeline.progress import ProgressFn, StepProgress
-from pipeline.rl.config import PolicyResult
-from pipeline.training_utils import (
-    Checkpointer,
-    ConfigMixin,
-    LoraSettings,
-    MetricsFn,
-    add_lora,
-    begin_run,
-    clip_and_step,
-    export_causal_lm,
-    length_grouped_batches,
-    use_lora,
-)
+from pipeline.rl.interface import PolicyResult
+from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
+from pipeline.steps import clip_and_step, length_grouped_batches
+from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_left, position_ids
 
 
 @dataclass(frozen=True)
@@ -46,32 +39,6 @@ class SFTExample:
 
     context: str
     reference: str
-
-
-@dataclass
-class SFTConfig(ConfigMixin):
-    """Every knob of an SFT run (saved with the run as config.json)."""
-
-    model: str = "smollm2-135m-instruct"  # the base model (spec or checkpoint dir)
-    lora: bool | None = None  # LoRA (True), full fine-tuning (False), or auto: LoRA on CPU (None)
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scaling numerator
-    lora_targets: str = "all-linear"  # peft target modules
-    lr: float = 1e-4  # learning rate (1e-4 suits LoRA; ~1e-5 for full fine-tuning)
-    epochs: int = 1  # passes over the examples
-    max_steps: int | None = None  # stop after this many steps in total (None: epochs decide)
-    batch_size: int = 8  # examples per step
-    max_length: int = 512  # prompt + reference tokens; the prompt is cut from the left, the reference to half
-    grad_clip: float = 1.0  # max gradient norm (0 = none)
-    seed: int = 0  # seeds batch order and LoRA init
-    checkpoint_every: int = 50  # steps between checkpoints (0 = only at the end)
-    keep_checkpoints: int = 2  # checkpoints kept on disk
-    chat_template: bool = True  # format contexts with the tokenizer's chat template
-    device: str = "auto"  # "auto", "cpu", "cuda", ...
-    precision: str = "exact"  # "exact" = float32, "fast" = bfloat16 weights
-
-    def lora_settings(self) -> LoraSettings:
-        return LoraSettings(r=self.lora_r, alpha=self.lora_alpha, targets=self.lora_targets)
 
 
 def sft_policy_for(base_model: str, sft_result: PolicyResult | None) -> str:

@@ -14,7 +14,7 @@ per call, on the kept ``shared_prefix``, and the prefixes of the latest call sta
 second call on the same prefixes (decode, then score) computes only its suffixes.
 
 Modules (plain Python + torch + transformers, never Django):
-  api        InferenceEngine (the interface), EngineStats, eos_ids
+  api        InferenceEngine (the interface), EngineStats
   engines    build_engine; PackedEngine (Llama-style models through ``fused``, rows packed
              without padding) and PaddedEngine (any causal LM, transformers forward, padded rows)
   staged     StagedEngine, the stages both engines share (head, prefixes, suffixes, decoding),

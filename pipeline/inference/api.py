@@ -74,15 +74,3 @@ class InferenceEngine(Protocol):
     def release(self) -> None:
         """Drop the cached prefixes of the latest call (the shared prefix stays)."""
         ...
-
-
-def eos_ids(model: torch.nn.Module, tokenizer) -> set[int]:
-    """Every id that ends a generation: the tokenizer's EOS and the model's generation config's."""
-    ids: set[int] = set()
-    config = getattr(model, "generation_config", None)
-    for source in (getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None)):
-        if isinstance(source, int):
-            ids.add(source)
-        elif source:
-            ids.update(int(i) for i in source)
-    return ids

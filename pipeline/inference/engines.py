@@ -21,12 +21,13 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from pipeline.inference.api import InferenceEngine, Tokens, eos_ids
+from pipeline.inference.api import InferenceEngine, Tokens
 from pipeline.inference.fused import FusedDecoder, Slabs
 from pipeline.inference.kv import KVState, RowRef, SlabLayer, gather, kv_bytes_per_token
 from pipeline.inference.precision import model_for_precision, non_embedding_params
 from pipeline.inference.staged import StagedEngine
 from pipeline.inference.streams import Streams, split_rows
+from pipeline.tokens import eos_ids
 
 
 def build_engine(

@@ -27,9 +27,9 @@ from typing import Sequence
 
 import torch
 
+from pipeline.configs import LabelingConfig
 from pipeline.inference.api import EngineStats
 from pipeline.inference.engines import build_engine
-from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.prompts import DIRECT_SCORES, DirectPromptBuilder, score_continuation
 
 

@@ -38,10 +38,10 @@ from typing import Sequence
 
 import torch
 
+from pipeline.configs import LabelingConfig
 from pipeline.inference.api import EngineStats
 from pipeline.inference.engines import build_engine
 from pipeline.inference.staged import lcp
-from pipeline.labeling.config import LabelingConfig
 from pipeline.labeling.prompts import PromptBuilder
 from pipeline.progress import Progress, ProgressFn
 

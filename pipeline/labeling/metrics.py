@@ -24,27 +24,13 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
+
+from pipeline.stats import wilson_interval
 
 
 def choice(p: float) -> int | None:
     """The AI's hard choice: 1, 2, or None for an exact tie."""
     return 1 if p > 0.5 else 2 if p < 0.5 else None
-
-
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion; (nan, nan) when trials == 0.
-
-        centre = (k/n + z^2/2n) / (1 + z^2/n),  half = z/(1 + z^2/n) * sqrt(k/n (1-k/n)/n + z^2/4n^2)
-    """
-    if trials == 0:
-        return math.nan, math.nan
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    phat = successes / trials
-    denom = 1 + z * z / trials
-    centre = (phat + z * z / (2 * trials)) / denom
-    half = z / denom * math.sqrt(phat * (1 - phat) / trials + z * z / (4 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class _Result:

@@ -73,7 +73,7 @@ split in token space, so a tokenizer that merges differently gets correct result
 
 from __future__ import annotations
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.exemplars import EXEMPLAR_SETS, Exemplar
 
 # -- the task vocabulary ---------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Plain Python; never imports Django. Entry points:
 
-    RewardConfig, train_reward_model(config, examples, out_dir, artifact_root=..., eval_pairs=...)
+    train_reward_model(RewardConfig(...), examples, out_dir, artifact_root=..., eval_pairs=...)
     RewardModel.from_pretrained(path_or_spec, artifact_root) -> .score(contexts, responses) / .as_reward_fn()
     build_examples(pairs, "human" | "ai" | "mixed:0.5", seed) -> training examples
     preference_pair(record) -> a pair of a record read by pipeline.data
@@ -18,13 +18,14 @@ from pipeline.reward.data import (
     human_examples,
     preference_pair,
 )
-from pipeline.reward.evaluate import AccuracyResult, CurvePoint, accuracy_from_scores, accuracy_vs_train_size, pairwise_accuracy
+from pipeline.reward.curve import CurvePoint, accuracy_vs_train_size
+from pipeline.reward.evaluate import AccuracyResult, accuracy_from_scores, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
 from pipeline.reward.model import RewardModel, last_token_index, pool_last
-from pipeline.reward.train import RewardConfig, RewardResult, build_reward_model, train_reward_model
+from pipeline.reward.train import RewardResult, build_reward_model, train_reward_model
 
 __all__ = [
-    "AccuracyResult", "CurvePoint", "LabelSource", "PreferenceExample", "PreferencePair", "RewardConfig",
+    "AccuracyResult", "CurvePoint", "LabelSource", "PreferenceExample", "PreferencePair",
     "RewardModel", "RewardResult", "accuracy_from_scores", "accuracy_vs_train_size", "ai_examples",
     "build_examples", "build_reward_model", "human_examples", "last_token_index", "pairwise_accuracy",
     "pool_last", "preference_pair", "soft_preference_loss", "train_reward_model",

@@ -13,8 +13,6 @@ from typing import Iterable, Sequence
 
 from pipeline.data import Record
 
-SOURCES = ("human", "ai", "mixed")
-
 
 @dataclass(frozen=True)
 class PreferencePair:

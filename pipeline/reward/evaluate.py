@@ -1,19 +1,16 @@
-"""Reward-model evaluation: pairwise accuracy on held-out human preferences, and its learning curve."""
+"""Reward-model evaluation: pairwise accuracy on held-out human preferences (ties count as wrong)."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from pipeline.reward.data import PreferenceExample, PreferencePair
-from pipeline.progress import Progress, ProgressFn
-from pipeline.training_utils import MetricsFn, wilson_interval
+from pipeline.progress import ProgressFn
+from pipeline.reward.data import PreferencePair
+from pipeline.stats import wilson_interval
 
-if TYPE_CHECKING:  # imported lazily at run time (train imports this module)
+if TYPE_CHECKING:
     from pipeline.reward.model import RewardModel
-    from pipeline.reward.train import RewardConfig
 
 
 @dataclass
@@ -52,53 +49,3 @@ def pairwise_accuracy(rm: "RewardModel", pairs: Sequence[PreferencePair], batch_
         raise ValueError("no human-labelled pairs to evaluate on")
     s1, s2 = rm.score_pairs(labelled, batch_size=batch_size, share_prefix=share_prefix, on_progress=on_progress)
     return accuracy_from_scores(s1, s2, [p.human_choice for p in labelled])
-
-
-@dataclass
-class CurvePoint:
-    """One point of the paper's Figure 5: RM accuracy after training on ``n`` pairs."""
-
-    n: int
-    accuracy: AccuracyResult
-    model_path: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "accuracy": self.accuracy.to_dict(), "model_path": self.model_path}
-
-
-def accuracy_vs_train_size(
-    config: "RewardConfig",
-    examples: Sequence[PreferenceExample],
-    eval_pairs: Sequence[PreferencePair],
-    sizes: Sequence[int],
-    out_dir: str | Path,
-    *,
-    artifact_root: str | Path,
-    seed: int = 0,
-    on_progress: ProgressFn | None = None,
-    on_metrics: MetricsFn | None = None,
-) -> list[CurvePoint]:
-    """Train one RM per size on *nested* subsets (the first n of one seeded shuffle) and evaluate each.
-
-    Nesting means a larger set only adds pairs, so the curve shows the effect of more data rather
-    than of a different sample. Each size trains in ``out_dir/n-<size>`` (resumable like any run).
-    ``on_progress`` counts finished sizes; ``on_metrics(n, {...})`` reports each point.
-    """
-    from pipeline.reward.train import train_reward_model
-
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    points = []
-    wanted = sorted(set(min(n, len(examples)) for n in sizes))
-    for done, n in enumerate(wanted, start=1):
-        subset = [examples[i] for i in order[:n]]
-        result = train_reward_model(config, subset, Path(out_dir) / f"n-{n}", artifact_root=artifact_root,
-                                    eval_pairs=eval_pairs)
-        assert result.accuracy is not None
-        points.append(CurvePoint(n, result.accuracy, str(result.model_path)))
-        if on_metrics:
-            on_metrics(n, {"reward/accuracy": result.accuracy.accuracy, "reward/accuracy_low": result.accuracy.ci_low,
-                           "reward/accuracy_high": result.accuracy.ci_high})
-        if on_progress:
-            on_progress(Progress.durable(done, len(wanted), "training"))
-    return points

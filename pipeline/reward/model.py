@@ -17,9 +17,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from pipeline.generation import encode_prompt, encode_response, format_prompt, pad_right, position_ids
+from pipeline.lora import is_peft, unwrap_lora
 from pipeline.progress import Progress, ProgressFn, no_progress
-from pipeline.training_utils import is_peft, save_atomically, unwrap_lora
+from pipeline.runfiles import save_atomically
+from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_right, position_ids
 
 HEAD_FILE = "reward_head.pt"
 META_FILE = "reward_model.json"

@@ -18,56 +18,17 @@ from typing import Any, Sequence
 
 import torch
 
+from pipeline.checkpoints import Checkpointer, seed_everything
+from pipeline.configs import RewardConfig
 from pipeline.distributed import Ranks
+from pipeline.lora import add_lora, train_only_top_layers, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.reward.evaluate import AccuracyResult, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
 from pipeline.reward.model import RewardModel
-from pipeline.training_utils import (
-    Checkpointer,
-    ConfigMixin,
-    LoraSettings,
-    MetricsFn,
-    RunFiles,
-    add_lora,
-    clip_and_step,
-    length_grouped_batches,
-    seed_everything,
-    train_only_top_layers,
-    use_lora,
-)
-
-
-@dataclass
-class RewardConfig(ConfigMixin):
-    """Every knob of a reward-model training run (saved with the run as config.json)."""
-
-    model: str = "smollm2-135m-instruct"  # base: a registry spec or checkpoint directory (the SFT policy or the labeler)
-    lora: bool | None = None  # LoRA adapters (True), full fine-tuning (False), or auto: LoRA on CPU (None)
-    train_top_layers: int = 0  # >0: no LoRA; fine-tune only the top K blocks + final norm + head (cheap on CPU)
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scaling numerator (update scaled by alpha / r)
-    lora_targets: str = "all-linear"  # peft target modules
-    lr: float = 1e-4  # learning rate of the body (1e-4 suits LoRA; use ~1e-5 for full fine-tuning)
-    head_lr: float = 1e-3  # learning rate of the new scalar head
-    weight_decay: float = 0.0  # AdamW weight decay
-    epochs: int = 1  # passes over the training examples
-    max_steps: int | None = None  # stop after this many steps in total (None: epochs decide)
-    batch_size: int = 8  # preference pairs per step
-    max_length: int = 512  # tokens of prompt + candidate; prompts are cut from the left to fit
-    grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
-    share_prefix: bool = True  # run each pair's shared context once (off: concatenate, for odd architectures)
-    seed: int = 0  # seeds the head, the batch order and LoRA init
-    checkpoint_every: int = 50  # steps between checkpoints (0 = only at the end)
-    keep_checkpoints: int = 2  # checkpoints kept on disk
-    eval_batch_size: int = 16  # pairs per batch when scoring held-out pairs
-    chat_template: bool = True  # format contexts with the tokenizer's chat template
-    device: str = "auto"  # "auto" (CUDA if present), "cpu", "cuda", "cuda:1"...
-    precision: str = "exact"  # "exact" = float32, "fast" = bfloat16 weights
-
-    def lora_settings(self) -> LoraSettings:
-        return LoraSettings(r=self.lora_r, alpha=self.lora_alpha, targets=self.lora_targets)
+from pipeline.runfiles import MetricsFn, RunFiles
+from pipeline.steps import clip_and_step, length_grouped_batches
 
 
 @dataclass

@@ -15,10 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.rl.config import ALGORITHMS, PolicyResult, RewardFn, RLConfig
-from pipeline.rl.reinforce import kl_penalised_reward, prompt_batch, reinforce_losses, response_logprobs, train_reinforce
+from pipeline.configs import RLConfig
 from pipeline.progress import ProgressFn
-from pipeline.training_utils import MetricsFn
+from pipeline.rl.interface import ALGORITHMS, PolicyResult, RewardFn
+from pipeline.rl.reinforce import kl_penalised_reward, prompt_batch, reinforce_losses, response_logprobs, train_reinforce
+from pipeline.runfiles import MetricsFn
 
 
 def train_policy(
@@ -59,5 +60,5 @@ def direct_reward_fn(scorer: Any) -> RewardFn:
     return reward_fn
 
 
-__all__ = ["ALGORITHMS", "PolicyResult", "RLConfig", "RewardFn", "direct_reward_fn", "kl_penalised_reward", "prompt_batch", "reinforce_losses",
+__all__ = ["ALGORITHMS", "PolicyResult", "RewardFn", "direct_reward_fn", "kl_penalised_reward", "prompt_batch", "reinforce_losses",
            "response_logprobs", "train_policy", "train_reinforce"]

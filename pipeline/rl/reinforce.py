@@ -50,22 +50,17 @@ import torch
 import torch.nn.functional as F
 
 from pipeline import registry
-from pipeline.generation import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids, sample
+from pipeline.checkpoints import Checkpointer
+from pipeline.configs import RLConfig
 from pipeline.distributed import Ranks
+from pipeline.generation import sample
+from pipeline.lora import add_lora, lora_merged, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel
-from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
-from pipeline.training_utils import (
-    Checkpointer,
-    Laps,
-    MetricsFn,
-    add_lora,
-    begin_run,
-    clip_and_step,
-    export_causal_lm,
-    lora_merged,
-    use_lora,
-)
+from pipeline.rl.interface import PolicyResult, RewardFn
+from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
+from pipeline.steps import Laps, clip_and_step
+from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids
 
 
 def response_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,

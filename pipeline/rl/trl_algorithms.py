@@ -26,19 +26,14 @@ from typing import Sequence
 import torch
 
 from pipeline import registry
+from pipeline.configs import RLConfig
 from pipeline.distributed import Ranks
-from pipeline.generation import format_prompt
+from pipeline.lora import lora_config, use_lora
 from pipeline.progress import ProgressFn, StepProgress
-from pipeline.rl.config import PolicyResult, RewardFn, RLConfig
-from pipeline.training_utils import (
-    MetricsFn,
-    RunFiles,
-    begin_run,
-    export_causal_lm,
-    trl_progress_callback,
-    trl_settings,
-    use_lora,
-)
+from pipeline.rl.interface import PolicyResult, RewardFn
+from pipeline.runfiles import MetricsFn, RunFiles, begin_run, export_causal_lm
+from pipeline.steps import trl_progress_callback, trl_settings
+from pipeline.tokens import format_prompt
 
 
 def _reward_adapter(reward_fn: RewardFn):
@@ -132,14 +127,7 @@ def train_with_trl(
         dataloader_num_workers=0,
     )
     settings.update(trainer_overrides or {})
-    peft_config = None
-    if use_lora(config.lora, loaded.device):
-        from peft import LoraConfig
-
-        lora = config.lora_settings()
-        targets = lora.targets if lora.targets == "all-linear" else [t.strip() for t in lora.targets.split(",")]
-        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                 target_modules=targets, task_type="CAUSAL_LM")
+    peft_config = lora_config(config.lora_settings(), causal_lm=True) if use_lora(config.lora, loaded.device) else None
 
     last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
     start = int(Path(last).name.split("-")[-1]) if last else 0

@@ -79,13 +79,19 @@ def z_quantile(confidence: float) -> float:
 def wilson_interval(successes, trials, confidence: float = 0.95):
     """Wilson score interval for a binomial proportion (vectorised over arrays).
 
-    With ``p̂ = k/n`` and ``z`` the two-sided critical value::
+    The one Wilson interval of the project: win rates, harmless rates, labeler alignment and
+    reward-model accuracy all use it. With ``p̂ = k/n`` and ``z`` the two-sided critical value::
 
         centre = (p̂ + z²/2n) / (1 + z²/n)
         half   = z / (1 + z²/n) · sqrt(p̂(1 − p̂)/n + z²/4n²)
 
-    Returns ``(low, high)`` as floats for scalar input, arrays otherwise; ``n = 0`` gives NaN.
-    Unlike the Wald interval it stays inside [0, 1] and behaves at p̂ = 0 or 1.
+    Returns ``(low, high)`` as floats for scalar input, arrays otherwise.
+    Unlike the Wald interval it stays inside [0, 1] and behaves at p̂ = 0 or 1; there the bound is
+    exactly 0 or 1 (the formula's rounding would leave 1e-17 off).
+
+    ``n = 0`` gives ``(nan, nan)``: no trials, no interval. NaN rather than (0, 1) so a table
+    cannot mistake it for a measured "anything between 0 and 1"; ``to_jsonable`` writes it as
+    null and the report pages show "—".
     """
     z = z_quantile(confidence)
     k = np.asarray(successes, dtype=float)
@@ -96,8 +102,8 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
         denom = 1.0 + z2n
         centre = (p + z2n / 2.0) / denom
         half = z / denom * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
-        low = np.clip(centre - half, 0.0, 1.0)
-        high = np.clip(centre + half, 0.0, 1.0)
+        low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+        high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
     low = np.where(n > 0, low, np.nan)
     high = np.where(n > 0, high, np.nan)
     if low.ndim == 0:

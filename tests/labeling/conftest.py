@@ -52,7 +52,7 @@ def six_pairs(hh_pairs):
 @pytest.fixture(scope="session")
 def naive_labels(lm, six_pairs):
     """The plain way's labels of six_pairs (default config: base preamble, 0-shot, swap)."""
-    from pipeline.labeling.config import LabelingConfig
+    from pipeline.configs import LabelingConfig
     from pipeline.labeling.engine import score_naive
 
     return score_naive(lm, six_pairs, LabelingConfig())
@@ -60,7 +60,7 @@ def naive_labels(lm, six_pairs):
 
 @pytest.fixture(scope="session")
 def exact_labeler(lm):
-    from pipeline.labeling.config import LabelingConfig
+    from pipeline.configs import LabelingConfig
     from pipeline.labeling.engine import Labeler
 
     return Labeler(lm, LabelingConfig(batch_size=4))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.engine import Labeler, two_way, answer_token_ids
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 
 
 def test_a_config_survives_a_json_round_trip():

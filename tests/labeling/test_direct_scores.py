@@ -4,7 +4,7 @@ normalised; expected score mapped onto [-1, 1]."""
 import pytest
 import torch
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.direct import DirectScorer, score_from_logprobs
 from pipeline.labeling.prompts import score_continuation
 

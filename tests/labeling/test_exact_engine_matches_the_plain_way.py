@@ -3,7 +3,7 @@ order, full logits) within 1e-3, on real HH pairs."""
 
 import pytest
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.engine import Labeler
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.labeling.metrics import alignment, calibration, evaluate, position_bias, wilson_interval
+from pipeline.labeling.metrics import alignment, calibration, evaluate, position_bias
+from pipeline.stats import wilson_interval
 
 #                 p     p_order1  p_order2  mass   human
 ROWS = [

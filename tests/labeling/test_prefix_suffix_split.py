@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.prompts import PromptBuilder
 
 CONFIGS = [

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.prompts import (
     COT_INSTRUCTIONS,
     EXEMPLAR_SETS,

@@ -3,7 +3,7 @@ labelling (c2, c1) gives 1 - p for the same pair."""
 
 import pytest
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.engine import Labeler, Sample, combine_orders
 
 

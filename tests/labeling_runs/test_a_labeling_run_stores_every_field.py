@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from webapp.pipeline.models import AILabel, LabelingRun
 from webapp.pipeline.services import labeling
 

@@ -18,7 +18,7 @@ import sys, time
 from pathlib import Path
 import django
 django.setup()
-from pipeline.reward.train import RewardConfig
+from pipeline.configs import RewardConfig
 from webapp.experiments.models import Experiment
 from webapp.pipeline.services import training
 

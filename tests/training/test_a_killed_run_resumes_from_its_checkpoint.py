@@ -6,8 +6,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pipeline.reward import PreferenceExample, RewardConfig, train_reward_model
-from pipeline.rl import RLConfig, train_policy
+from pipeline.configs import RewardConfig
+from pipeline.configs import RLConfig
+from pipeline.reward import PreferenceExample, train_reward_model
+from pipeline.rl import train_policy
 
 PROMPTS = ["Say something.", "Hello there!", "Write a word.", "What time is it?", "Name a colour.", "Count to three."]
 

@@ -4,9 +4,10 @@ so a step costs about one forward pass (how the real-data RM accuracy runs fit a
 import pytest
 import torch
 
-from pipeline.reward import PreferenceExample, RewardConfig, train_reward_model
+from pipeline.configs import RewardConfig
+from pipeline.lora import is_peft, train_only_top_layers
+from pipeline.reward import PreferenceExample, train_reward_model
 from pipeline.reward.train import build_reward_model
-from pipeline.training_utils import is_peft, train_only_top_layers
 
 
 def test_only_the_top_blocks_the_final_norm_and_the_head_train(tiny_model_dir, artifact_root):

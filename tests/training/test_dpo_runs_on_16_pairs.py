@@ -3,7 +3,8 @@
 import json
 
 from pipeline import registry
-from pipeline.dpo import DPOConfig, dpo_rows, train_dpo
+from pipeline.configs import DPOConfig
+from pipeline.dpo import dpo_rows, train_dpo
 from pipeline.reward import PreferencePair, build_examples
 
 

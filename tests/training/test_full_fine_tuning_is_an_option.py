@@ -3,10 +3,12 @@
 import pytest
 import torch
 
-from pipeline.reward import PreferenceExample, RewardConfig, train_reward_model
+from pipeline.configs import RewardConfig
+from pipeline.configs import RLConfig
+from pipeline.lora import is_peft, use_lora
+from pipeline.reward import PreferenceExample, train_reward_model
 from pipeline.reward.train import build_reward_model
-from pipeline.rl import RLConfig, train_policy
-from pipeline.training_utils import is_peft, use_lora
+from pipeline.rl import train_policy
 
 
 def test_lora_is_on_by_default_on_cpu_only():

@@ -3,7 +3,9 @@
 import pytest
 
 from pipeline import registry
-from pipeline.generation import GenerationConfig, format_prompt, generate_samples
+from pipeline.configs import GenerationConfig
+from pipeline.generation import generate_samples
+from pipeline.tokens import format_prompt
 
 CONTEXTS = ["Human: Tell me a joke.", "Human: What is the capital of France?\n\nAssistant: Paris.\n\nHuman: And of Italy?",
             "Summarise: the cat sat on the mat all day long.", "Human: hi"]

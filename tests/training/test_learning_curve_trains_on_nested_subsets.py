@@ -1,6 +1,7 @@
 """The paper's Figure 5 helper: RM accuracy against the number of training pairs, on nested subsets."""
 
-from pipeline.reward import PreferencePair, RewardConfig, accuracy_vs_train_size, build_examples
+from pipeline.configs import RewardConfig
+from pipeline.reward import PreferencePair, accuracy_vs_train_size, build_examples
 
 
 def test_one_rm_per_size_each_evaluated_on_the_same_held_out_pairs(tiny_model_dir, artifact_root, tmp_path):

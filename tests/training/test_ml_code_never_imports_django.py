@@ -11,7 +11,8 @@ def test_importing_every_training_module_loads_no_django():
     code = (
         "import sys; sys.path.insert(0, '.');"
         "import pipeline.reward, pipeline.rl, pipeline.rl.trl_algorithms, pipeline.sft, pipeline.dpo,"
-        " pipeline.generation, pipeline.arms, pipeline.plan, pipeline.training_utils;"
+        " pipeline.generation, pipeline.arms, pipeline.plan, pipeline.configs, pipeline.tokens, pipeline.lora,"
+        " pipeline.checkpoints, pipeline.runfiles, pipeline.steps;"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith(('django.', 'webapp')));"
         "print(bad); sys.exit(1 if bad else 0)"
     )

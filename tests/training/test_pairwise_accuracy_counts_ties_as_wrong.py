@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline.reward import accuracy_from_scores
-from pipeline.training_utils import wilson_interval
+from pipeline.stats import wilson_interval
 
 
 def test_ties_count_as_wrong():

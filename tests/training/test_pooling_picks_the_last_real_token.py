@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from pipeline.generation import pad_left, pad_right
 from pipeline.reward.model import RewardModel, last_token_index, pool_last
+from pipeline.tokens import pad_left, pad_right
 
 
 def test_right_padding_gives_the_index_before_the_first_pad():

@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 from transformers.trainer_utils import get_last_checkpoint
 
-from pipeline.dpo import DPOConfig, train_dpo
-from pipeline.reward import PreferenceExample, PreferencePair, RewardConfig, train_reward_model
-from pipeline.rl import RLConfig, train_policy
-from pipeline.sft import SFTConfig, SFTExample, train_sft
-from pipeline.training_utils import Checkpointer
+from pipeline.checkpoints import Checkpointer
+from pipeline.configs import DPOConfig
+from pipeline.configs import RewardConfig
+from pipeline.configs import RLConfig
+from pipeline.configs import SFTConfig
+from pipeline.dpo import train_dpo
+from pipeline.reward import PreferenceExample, PreferencePair, train_reward_model
+from pipeline.rl import train_policy
+from pipeline.sft import SFTExample, train_sft
 
 PROMPTS = ["Say something.", "Hello there!", "Write a word.", "What time is it?", "Name a colour.", "Count to three."]
 EXAMPLES = [PreferenceExample(f"Human: question {i}?", f"Helpful answer {i}.", f"Rude answer {i}!", p=1.0 if i % 2 else 0.0)

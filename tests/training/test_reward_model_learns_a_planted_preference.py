@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from pipeline.reward import PreferencePair, RewardConfig, RewardModel, human_examples, pairwise_accuracy, train_reward_model
+from pipeline.configs import RewardConfig
+from pipeline.reward import PreferencePair, RewardModel, human_examples, pairwise_accuracy, train_reward_model
 
 pytestmark = pytest.mark.slow
 

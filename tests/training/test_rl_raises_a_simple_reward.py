@@ -6,8 +6,10 @@ import math
 import pytest
 
 from pipeline import registry
-from pipeline.generation import GenerationConfig, generate_samples
-from pipeline.rl import RLConfig, train_policy
+from pipeline.configs import GenerationConfig
+from pipeline.configs import RLConfig
+from pipeline.generation import generate_samples
+from pipeline.rl import train_policy
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from pipeline import registry
-from pipeline.generation import encode_prompt, encode_response, format_prompt
-from pipeline.sft import SFTConfig, SFTExample, response_nll, sft_policy_for, train_sft
+from pipeline.configs import SFTConfig
+from pipeline.sft import SFTExample, response_nll, sft_policy_for, train_sft
+from pipeline.tokens import encode_prompt, encode_response, format_prompt
 
 EXAMPLES = [SFTExample(f"Summarise: story number {i} about a cat.", f"A cat story, number {i}.") for i in range(8)]
 

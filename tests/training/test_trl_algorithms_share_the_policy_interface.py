@@ -3,7 +3,8 @@
 import pytest
 
 from pipeline import registry
-from pipeline.rl import RLConfig, train_policy
+from pipeline.configs import RLConfig
+from pipeline.rl import train_policy
 
 PROMPTS = ["Say something.", "Hello there!", "Write a word.", "What time is it?"]
 

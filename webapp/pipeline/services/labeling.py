@@ -18,7 +18,7 @@ from django.db.models import F
 from pipeline import registry
 from webapp.pipeline import artifacts, runs
 from pipeline.labeling import metrics as label_metrics
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from pipeline.labeling.engine import Labeler, Sample
 from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep

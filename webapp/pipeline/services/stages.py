@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from pipeline.kinds import config_classes
+from pipeline.configs import LabelingConfig, RewardConfig
 from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
@@ -172,7 +172,6 @@ def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
 
 
 def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    LabelingConfig = config_classes()["labeling"]
     config = dict(stage.config["config"])
     chunk_size, limit = config.pop("chunk_size", None), config.pop("limit", None)
     run = stage.labeling_run
@@ -185,7 +184,6 @@ def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
 
 
 def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    RewardConfig = config_classes()["reward"]
     run = stage.training_run
     if run is None:
         labels = stage.config["labels"]

@@ -99,7 +99,7 @@ def reward_run_create(
     *, experiment: Experiment, label_source: str, config=None, arm: str = "", labeling_run: LabelingRun | None = None
 ) -> TrainingRun:
     """``labeling_run`` pins the AI labels of an ``ai``/``mixed`` source (default: the latest finished run)."""
-    from pipeline.reward.train import RewardConfig
+    from pipeline.configs import RewardConfig
 
     source = reward_data.LabelSource.parse(label_source)
     if source.kind == "human":
@@ -123,7 +123,8 @@ def reward_run_create(
 
 def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
     """Train a reward model; held-out accuracy on the test split's human labels."""
-    from pipeline.reward.train import RewardConfig, train_reward_model
+    from pipeline.reward.train import train_reward_model
+    from pipeline.configs import RewardConfig
 
     config = RewardConfig.from_dict(run.config)
     train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
@@ -189,7 +190,7 @@ def _reward_fn(run: TrainingRun):
 
         rm = RewardModel.from_pretrained(run.reward_run.checkpoint_path, settings.ARTIFACT_LOCAL)
         return rm.eval().as_reward_fn()
-    from pipeline.labeling.config import LabelingConfig
+    from pipeline.configs import LabelingConfig
     from pipeline.labeling.direct import DirectScorer
     from pipeline.rl import direct_reward_fn
     from webapp.pipeline.services.labeling import _load
@@ -203,13 +204,15 @@ def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool
     progress, record_metrics = _record_metrics(run, on_progress)
     common = dict(artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
     if run.algorithm == "dpo":
-        from pipeline.dpo import DPOConfig, train_dpo
+        from pipeline.dpo import train_dpo
+        from pipeline.configs import DPOConfig
 
         pairs = preference_pairs(run.experiment, "train", run.labeling_run)
         examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
         result = train_dpo(DPOConfig.from_dict(run.config), examples, runs.run_dir(run), **common)
     else:
-        from pipeline.rl import RLConfig, train_policy
+        from pipeline.rl import train_policy
+        from pipeline.configs import RLConfig
 
         prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
         result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), runs.run_dir(run), algorithm=run.algorithm, **common)
@@ -228,7 +231,8 @@ def sft_run_create(*, experiment: Experiment, config: dict | None = None) -> Tra
 
 
 def _train_sft(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
-    from pipeline.sft import SFTConfig, SFTExample, train_sft
+    from pipeline.sft import SFTExample, train_sft
+    from pipeline.configs import SFTConfig
 
     progress, record_metrics = _record_metrics(run, on_progress)
     prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
@@ -303,7 +307,8 @@ def sampling_run_create(
 
 def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
     """One response per test prompt from the run's policy; prompts already answered are skipped."""
-    from pipeline.generation import GenerationConfig, generate_for_checkpoint
+    from pipeline.generation import generate_for_checkpoint
+    from pipeline.configs import GenerationConfig
 
     run = runs.run_claim(model=SamplingRun, run_id=run_id, worker=worker, force=force)
     if run is None:

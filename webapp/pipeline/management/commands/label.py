@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.labeling.config import PRECISION_ALIASES, PRECISIONS, LabelingConfig
+from pipeline.configs import PRECISION_ALIASES, PRECISIONS, LabelingConfig
 from webapp.pipeline.management.commands._training import execute_with_bar as run_with_bar
 from webapp.pipeline.models import LabelingRun
 from webapp.pipeline.services import labeling

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.labeling.config import LabelingConfig
+from pipeline.configs import LabelingConfig
 from webapp.pipeline.management.commands.label import add_config_arguments, execute_with_bar, experiment_or_error
 from webapp.pipeline.services import labeling
 

@@ -1,0 +1,111 @@
+"""Which parameters a trainer updates: LoRA adapters, the top blocks only, or everything.
+
+``lora_config`` turns ``LoraSettings`` into peft's config for our loops and TRL's alike;
+``lora_merged`` folds adapters in for fast CPU decoding and restores the base weights exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import torch
+
+from pipeline.configs import LoraSettings
+
+
+def use_lora(flag: bool | None, device: torch.device) -> bool:
+    """``None`` means auto: LoRA on CPU (full fine-tuning of even 135M parameters is slow there)."""
+    return device.type == "cpu" if flag is None else bool(flag)
+
+
+def lora_config(settings: LoraSettings, *, causal_lm: bool) -> Any:
+    """The peft ``LoraConfig`` for ``settings``: the one place our LoRA knobs become peft's.
+
+    Our own loops wrap the model with it (``add_lora``); the TRL-backed stages hand it to TRL as
+    ``peft_config``, so both sides adapt the same modules the same way.
+    """
+    from peft import LoraConfig
+
+    targets: Any = settings.targets
+    if targets != "all-linear":
+        targets = [name.strip() for name in targets.split(",") if name.strip()]
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM" if causal_lm else "FEATURE_EXTRACTION",
+    )
+
+
+def add_lora(model: torch.nn.Module, settings: LoraSettings, *, causal_lm: bool) -> torch.nn.Module:
+    """Wrap ``model`` in fresh LoRA adapters (base weights frozen), as a peft model."""
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(settings, causal_lm=causal_lm))
+
+
+def train_only_top_layers(model: torch.nn.Module, k: int) -> torch.nn.Module:
+    """Freeze the embeddings and every transformer block but the top ``k`` (the final norm and
+    anything else outside the blocks stays trainable).
+
+    Backpropagation then stops at the lowest trainable block, so a step costs about one
+    forward pass plus k blocks' backward: how a small CPU trains an RM on a thousand pairs.
+    The blocks are the model's longest ``ModuleList`` (``model.layers`` in Llama-style models,
+    ``h`` in GPT-2 style ones), so any transformers checkpoint works.
+    """
+    lists = [(name, module) for name, module in model.named_modules() if isinstance(module, torch.nn.ModuleList)]
+    if not lists:
+        raise ValueError("train_top_layers: the model has no list of transformer blocks")
+    name, blocks = max(lists, key=lambda item: len(item[1]))
+    if not 0 < k <= len(blocks):
+        raise ValueError(f"train_top_layers must be between 1 and the model's {len(blocks)} blocks, got {k}")
+    kept = tuple(f"{name}.{i}." for i in range(len(blocks) - k, len(blocks)))
+    embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+    for key, p in model.named_parameters():
+        inside_blocks = key.startswith(f"{name}.")
+        p.requires_grad_(key.startswith(kept) if inside_blocks else id(p) not in embeddings)
+    return model
+
+
+def is_peft(model: torch.nn.Module) -> bool:
+    return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
+
+
+def unwrap_lora(model: torch.nn.Module) -> torch.nn.Module:
+    """Fold LoRA updates into the base weights and return the plain transformers model."""
+    return model.merge_and_unload() if is_peft(model) else model
+
+
+@contextlib.contextmanager
+def lora_merged(model: torch.nn.Module) -> Iterator[None]:
+    """Run a block with the LoRA update folded into the base weights, then restore them bit for bit.
+
+    Token-by-token decoding through unmerged LoRA layers pays two extra small matmuls (and peft's
+    per-layer Python) per adapted linear per token; on CPU that overhead is a visible share of a
+    decoding step, merged it is gone. peft's own unmerge subtracts the update again, which leaves
+    float rounding in the frozen base weights (the SFT reference of RL); so the touched base
+    weights are stashed and copied back exactly. On GPU the overhead is small and the stash would
+    cost a copy of the weights in GPU memory, so there the block runs unmerged.
+    """
+    if not is_peft(model) or next(model.parameters()).device.type != "cpu":
+        yield
+        return
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    stash = []
+    for module in model.modules():
+        if isinstance(module, BaseTunerLayer):
+            base = module.get_base_layer()
+            stash.append((base.weight, base.weight.detach().clone()))
+    with torch.no_grad():
+        model.merge_adapter()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            model.unmerge_adapter()  # resets peft's "merged" bookkeeping
+            for weight, saved in stash:
+                weight.copy_(saved)
