@@ -55,7 +55,9 @@ run: model users demo
 	trap 'kill -KILL $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Lint and import order first (seconds), then the suite.
 test: venv-dev model
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # PostgreSQL and Redis on loopback for the integration tests (CI runs them against both).

@@ -48,14 +48,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from pipeline import registry
+    from pipeline.configs import DPOConfig, GenerationConfig, RewardConfig, RLConfig
     from pipeline.dpo import train_dpo
-    from pipeline.configs import DPOConfig
     from pipeline.generation import generate_for_checkpoint
-    from pipeline.configs import GenerationConfig
     from pipeline.reward import build_examples, train_reward_model
-    from pipeline.configs import RewardConfig
     from pipeline.rl import train_policy
-    from pipeline.configs import RLConfig
 
     artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))
     registry.prepare(registry.DEFAULT_MODEL, artifact_root)

@@ -43,11 +43,11 @@ import torch  # noqa: E402
 from pipeline import registry  # noqa: E402
 from pipeline.configs import LabelingConfig  # noqa: E402
 from pipeline.data import read  # noqa: E402
+from pipeline.inference.fused import ONEDNN  # noqa: E402
+from pipeline.inference.precision import model_for_precision, non_embedding_params  # noqa: E402
 from pipeline.labeling.data import labeled_samples  # noqa: E402
 from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402
-from pipeline.inference.fused import ONEDNN  # noqa: E402
-from pipeline.inference.precision import model_for_precision, non_embedding_params  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
@@ -210,7 +210,7 @@ def main() -> None:
         "matmul_gflops": round(peak, 2),
         "exact_useful_gflops": round(useful, 2),
         "exact_peak_share": round(useful / peak, 4),
-        "naive_useful_gflops": round(2 * params * sum(l.prompt_tokens for l in labels["naive"]) / wall["naive"] / 1e9, 2),
+        "naive_useful_gflops": round(2 * params * sum(label.prompt_tokens for label in labels["naive"]) / wall["naive"] / 1e9, 2),
         "exact_alignment": round(metrics["exact"].alignment.z_acc, 4),
         "exact_alignment_ci": [round(metrics["exact"].alignment.ci_low, 4), round(metrics["exact"].alignment.ci_high, 4)],
         "exact_alignment_no_swap": round(metrics["exact"].alignment_single_order.z_acc, 4),
@@ -220,7 +220,7 @@ def main() -> None:
         "label_mass": round(metrics["exact"].label_mass, 4),
         "exact_tokens_run": exact.stats.real_tokens,
         "exact_padding_share": round(exact.stats.padded_tokens / max(1, exact.stats.padded_tokens + exact.stats.real_tokens), 4),
-        "naive_tokens_run": sum(l.prompt_tokens for l in labels["naive"]),
+        "naive_tokens_run": sum(label.prompt_tokens for label in labels["naive"]),
         "wall_s": round(run_wall, 1),
         "others_cpu_share": None if others is None else round(others, 3),
         "round_speedups": round_speedups,

@@ -60,8 +60,8 @@ def run_phase(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     from pipeline import registry
-    from pipeline.rl import train_policy
     from pipeline.configs import RLConfig
+    from pipeline.rl import train_policy
 
     artifact_root = Path(os.environ.get("ARTIFACT_ROOT", ROOT / "var" / "artifacts"))
     registry.prepare(registry.DEFAULT_MODEL, artifact_root)

@@ -38,8 +38,8 @@ def bench_examples(artifact_root: Path, n: int, max_length: int):
 
     from pipeline import registry
     from pipeline.data import read
-    from pipeline.tokens import encode_prompt, encode_response, format_prompt
     from pipeline.reward.data import human_examples, preference_pair
+    from pipeline.tokens import encode_prompt, encode_response, format_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
     picked, ids = [], []
@@ -57,8 +57,8 @@ def bench_examples(artifact_root: Path, n: int, max_length: int):
 
 def run_ours(args, artifact_root: Path, step_seconds: list[float]) -> None:
     from pipeline import registry
-    from pipeline.reward import train_reward_model
     from pipeline.configs import RewardConfig
+    from pipeline.reward import train_reward_model
 
     examples, _ = bench_examples(artifact_root, args.steps * args.batch, args.max_length)
     config = RewardConfig(model=registry.DEFAULT_MODEL, lora=True, batch_size=args.batch, max_length=args.max_length,
@@ -77,7 +77,8 @@ def run_trl(args, artifact_root: Path, step_seconds: list[float]) -> None:
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
-    from trl import RewardConfig as TrlRewardConfig, RewardTrainer
+    from trl import RewardConfig as TrlRewardConfig
+    from trl import RewardTrainer
 
     from pipeline import registry
 

@@ -88,9 +88,9 @@ def main() -> None:
     from dataclasses import replace
 
     from pipeline import registry
+    from pipeline.configs import RewardConfig
     from pipeline.data import read
     from pipeline.reward import build_examples, preference_pair, train_reward_model
-    from pipeline.configs import RewardConfig
 
     pairs = [preference_pair(record) for record in read(HH, "hh", seed=0)]
     if args.train + args.test > len(pairs):

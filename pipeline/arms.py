@@ -10,8 +10,8 @@ are shared between arms (one SFT, one human-label RM for rlhf and for anything e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 METHODS = ("sft", "rl", "dpo")
 

@@ -13,8 +13,9 @@ costs nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -31,7 +32,7 @@ class Ranks:
     local_rank: int = 0
 
     @classmethod
-    def from_env(cls) -> "Ranks":
+    def from_env(cls) -> Ranks:
         """Read the launcher's environment and join the process group (NCCL on GPUs, gloo on CPU)."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:

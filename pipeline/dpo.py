@@ -13,8 +13,8 @@ Checkpoints are TRL's (out_dir/trl/checkpoint-N); a rerun resumes from the last 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from pipeline import registry
 from pipeline.configs import DPOConfig
@@ -55,7 +55,8 @@ def train_dpo(
     from datasets import Dataset
     from transformers import TrainerCallback
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import DPOConfig as TrlDPOConfig, DPOTrainer
+    from trl import DPOConfig as TrlDPOConfig
+    from trl import DPOTrainer
 
     ranks = Ranks.from_env()  # TRL's trainer spreads itself over the processes accelerate started
     out_dir = Path(out_dir)

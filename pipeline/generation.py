@@ -9,8 +9,9 @@ of each decoding step in per-op overhead.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -141,10 +142,11 @@ def generate_samples(
     model: torch.nn.Module,
     tokenizer: Any,
     contexts: Sequence[str],
-    config: GenerationConfig = GenerationConfig(),
+    config: GenerationConfig | None = None,
     on_progress: ProgressFn | None = None,
 ) -> list[Sample]:
     """One response per context, in input order (batched with left padding, length-sorted)."""
+    config = config or GenerationConfig()
     on_progress = on_progress or no_progress
     device = next(model.parameters()).device
     was_training = model.training
@@ -176,7 +178,7 @@ def generate_for_checkpoint(
     spec: str,
     artifact_root: str,
     contexts: Sequence[str],
-    config: GenerationConfig = GenerationConfig(),
+    config: GenerationConfig | None = None,
     device: str = "auto",
     on_progress: ProgressFn | None = None,
 ) -> list[Sample]:

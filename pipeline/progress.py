@@ -18,8 +18,8 @@ Every long function under ``pipeline/`` takes ``on_progress: ProgressFn`` and ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # The unit each phase counts in: the one table the run page, the command-line bars and the log read.
 PHASE_UNITS = {

@@ -15,9 +15,9 @@ for (RLConfig.policy, DPOConfig.policy). ``sft_policy_for(...)`` says which.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 

@@ -9,7 +9,8 @@ trainer and sampler feeds a model; ``position_ids`` makes positions skip the pad
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

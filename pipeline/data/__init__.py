@@ -15,8 +15,8 @@ Plain Python; never imports Django.
 from pipeline.data.readers import FORMATS, read, read_csv, read_hh, read_jsonl, read_tldr_comparisons
 from pipeline.data.records import (
     HIGH_CONFIDENCE_STRENGTH,
-    SPLITS,
     NO_LIMITS,
+    SPLITS,
     ImportFormatError,
     ReadLimits,
     Record,

@@ -11,9 +11,9 @@ import gzip
 import hashlib
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 SPLITS = ("train", "test")
 # The paper keeps TL;DR comparisons whose 1-9 confidence is at an extreme: 1, 2, 8 or 9.

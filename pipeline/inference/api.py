@@ -7,8 +7,9 @@ compute the same function.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
-from typing import Collection, Protocol, Sequence
+from typing import Protocol
 
 import torch
 

@@ -15,7 +15,7 @@ fallback for architectures the fused forward does not cover.
 from __future__ import annotations
 
 import inspect
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import DynamicCache

@@ -34,8 +34,8 @@ module with ``weight`` (and ``bias``) computing ``F.linear(x.to(weight.dtype), w
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +57,7 @@ class Slabs:
         return self.keys[0].shape[2]
 
     @classmethod
-    def gather(cls, refs: Sequence[tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]], capacity: int) -> "Slabs":
+    def gather(cls, refs: Sequence[tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]], capacity: int) -> Slabs:
         """New slabs whose row r is a copy of the first n positions of row i of ``kv`` (per
         layer (keys, values)), for refs[r] = (kv, i, n); the rest of each row is zeroed."""
         keys, values = [], []
@@ -83,7 +83,7 @@ class Slabs:
                 layers[i] = old.new_zeros(old.shape[0], old.shape[1], capacity, old.shape[3])
                 layers[i][:, :, : old.shape[2]] = old
 
-    def rows(self, span: range) -> "Slabs":
+    def rows(self, span: range) -> Slabs:
         """A view of a contiguous range of rows (writes go to these slabs; lengths are a copy)."""
         a, b = span.start, span.stop
         return Slabs([k[a:b] for k in self.keys], [v[a:b] for v in self.values], self.lengths[a:b])
@@ -189,7 +189,7 @@ def _rope_order(heads: int, kv_heads: int, head_dim: int, total: int) -> torch.T
     return torch.cat(order)
 
 
-_BUILT: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, FusedDecoder | None]]" = weakref.WeakKeyDictionary()
+_BUILT: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, FusedDecoder | None]] = weakref.WeakKeyDictionary()
 
 
 def _fingerprint(model: torch.nn.Module) -> tuple:
@@ -203,7 +203,7 @@ class FusedDecoder:
     Built once per model (the fused weights are copies: ~4 bytes per parameter)."""
 
     @classmethod
-    def build(cls, model: torch.nn.Module) -> "FusedDecoder | None":
+    def build(cls, model: torch.nn.Module) -> FusedDecoder | None:
         stamp = _fingerprint(model)
         cached = _BUILT.get(model)
         if cached is None or cached[0] != stamp:
@@ -213,7 +213,7 @@ class FusedDecoder:
         return cached[1]
 
     @classmethod
-    def _build(cls, model: torch.nn.Module) -> "FusedDecoder | None":
+    def _build(cls, model: torch.nn.Module) -> FusedDecoder | None:
         config = getattr(model, "config", None)
         if config is None or getattr(config, "model_type", None) not in SUPPORTED_TYPES:
             return None

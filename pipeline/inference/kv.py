@@ -9,8 +9,9 @@ fresh buffers, so rows of different batches and lengths mix freely. These never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from transformers.cache_utils import DynamicLayer
@@ -63,7 +64,7 @@ class KVState:
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]
     mask: torch.Tensor
-    layers: "list | Slabs | None" = None
+    layers: list | Slabs | None = None
     lengths: list[int] | None = None  # packed states: row r is real on [0, lengths[r]), no holes
 
     @property
@@ -74,7 +75,7 @@ class KVState:
     def length(self) -> int:
         return self.mask.shape[1]
 
-    def refs(self, rows: Sequence[int] | None = None) -> list["RowRef"]:
+    def refs(self, rows: Sequence[int] | None = None) -> list[RowRef]:
         """References to some rows (all by default), each to the whole row: its real length in a
         packed state, else the padded width (holes are masked)."""
         rows = range(self.rows) if rows is None else rows

@@ -29,7 +29,7 @@ class Bf16Linear(torch.nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-_CONVERTED: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+_CONVERTED: weakref.WeakKeyDictionary[torch.nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def model_for_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:

@@ -16,7 +16,7 @@ appended to a past) and ``pads`` (whether it computes padding).
 from __future__ import annotations
 
 import math
-from typing import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import torch
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 import torch
 
@@ -26,7 +26,7 @@ import torch
 class Streams:
     """A pool of worker threads, one per core, each running torch ops single-threaded."""
 
-    _by_count: dict[int, "Streams"] = {}
+    _by_count: dict[int, Streams] = {}
     _pid = os.getpid()
     _lock = threading.Lock()
 
@@ -44,7 +44,7 @@ class Streams:
         torch.set_num_threads(count)
 
     @classmethod
-    def get(cls) -> "Streams | None":
+    def get(cls) -> Streams | None:
         count = torch.get_num_threads()
         if count < 2:
             return None

@@ -6,7 +6,7 @@ sample has the context, candidate order and human choice the app stores for the 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pipeline.data import Record
 from pipeline.labeling.engine import Sample

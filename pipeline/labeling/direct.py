@@ -22,8 +22,8 @@ rows on that prompt's cache, reading the log-probability of every continuation t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import torch
 

@@ -33,8 +33,8 @@ token prefix, so the fast path feeds the model exactly the ids of the plain way
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import torch
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -146,11 +146,11 @@ class LabelingMetrics(_Result):
 
 def evaluate(labels: Sequence, human: Sequence[int], bins: int = 5) -> LabelingMetrics:
     """Metrics of labels (anything with p, p_order1, p_order2, label_mass: e.g. PairLabel)."""
-    p = [l.p for l in labels]
+    p = [x.p for x in labels]
     return LabelingMetrics(
         alignment=alignment(p, human),
-        alignment_single_order=alignment([l.p_order1 for l in labels], human),
-        position_bias=position_bias([l.p_order1 for l in labels], [l.p_order2 for l in labels]),
-        label_mass=float(np.mean([l.label_mass for l in labels])) if labels else math.nan,
+        alignment_single_order=alignment([x.p_order1 for x in labels], human),
+        position_bias=position_bias([x.p_order1 for x in labels], [x.p_order2 for x in labels]),
+        label_mass=float(np.mean([x.label_mass for x in labels])) if labels else math.nan,
         calibration=calibration(p, human, bins),
     )

@@ -9,6 +9,7 @@ Plain Python; never imports Django. Entry points:
     pairwise_accuracy(rm, pairs), accuracy_vs_train_size(config, examples, eval_pairs, sizes, out_dir, ...)
 """
 
+from pipeline.reward.curve import CurvePoint, accuracy_vs_train_size
 from pipeline.reward.data import (
     LabelSource,
     PreferenceExample,
@@ -18,7 +19,6 @@ from pipeline.reward.data import (
     human_examples,
     preference_pair,
 )
-from pipeline.reward.curve import CurvePoint, accuracy_vs_train_size
 from pipeline.reward.evaluate import AccuracyResult, accuracy_from_scores, pairwise_accuracy
 from pipeline.reward.losses import soft_preference_loss
 from pipeline.reward.model import RewardModel, last_token_index, pool_last

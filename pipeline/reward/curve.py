@@ -7,9 +7,10 @@ reports, and the curve needs ``train``, so the curve sits above both.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pipeline.configs import RewardConfig
 from pipeline.progress import Progress, ProgressFn

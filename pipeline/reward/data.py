@@ -8,8 +8,8 @@ one label p = P(candidate 1 is preferred), taken from the chosen label source.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from pipeline.data import Record
 
@@ -45,7 +45,7 @@ class LabelSource:
     run: str = ""  # for "ai": the labeling run the AI labels come from (free text for the caller)
 
     @classmethod
-    def parse(cls, text: str) -> "LabelSource":
+    def parse(cls, text: str) -> LabelSource:
         """``human`` | ``ai`` | ``ai:RUN_ID`` | ``mixed:0.5`` (0.5 = half of the pairs human-labelled)."""
         kind, _, arg = text.strip().partition(":")
         if kind == "human" and not arg:

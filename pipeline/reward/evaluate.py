@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pipeline.progress import ProgressFn
 from pipeline.reward.data import PreferencePair
@@ -41,7 +42,7 @@ def accuracy_from_scores(s1: Sequence[float], s2: Sequence[float], human_choice:
     return AccuracyResult(correct / n if n else 0.0, correct, n, low, high, ties)
 
 
-def pairwise_accuracy(rm: "RewardModel", pairs: Sequence[PreferencePair], batch_size: int = 16,
+def pairwise_accuracy(rm: RewardModel, pairs: Sequence[PreferencePair], batch_size: int = 16,
                       share_prefix: bool = True, on_progress: ProgressFn | None = None) -> AccuracyResult:
     """Pairwise accuracy of ``rm`` on human-labelled pairs (pairs without a human choice are skipped)."""
     labelled = [p for p in pairs if p.human_choice in (1, 2)]

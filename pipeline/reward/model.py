@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -59,13 +60,13 @@ class RewardModel(nn.Module):
     # -- building, saving, loading -------------------------------------------------------------
 
     @classmethod
-    def from_causal_lm(cls, lm: nn.Module, tokenizer: Any, **kwargs) -> "RewardModel":
+    def from_causal_lm(cls, lm: nn.Module, tokenizer: Any, **kwargs) -> RewardModel:
         """A new RM (or value model) whose body is a copy of ``lm``'s body (its LM head dropped)."""
         return cls(copy.deepcopy(lm.base_model), tokenizer, **kwargs)
 
     @classmethod
     def from_pretrained(cls, spec: str, artifact_root: str | Path, *, device: str = "auto",
-                        precision: str = "exact", **kwargs) -> "RewardModel":
+                        precision: str = "exact", **kwargs) -> RewardModel:
         """A saved RM directory (body + head), or a new head on any causal-LM spec the registry knows."""
         from transformers import AutoModel, AutoTokenizer
 

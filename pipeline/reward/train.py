@@ -12,9 +12,10 @@ with the same ``out_dir`` continues from the last checkpoint (same batches, same
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

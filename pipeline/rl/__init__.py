@@ -12,8 +12,9 @@ RLAIF / RLHF, or a direct scorer (``direct_reward_fn``) for direct RLAIF.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pipeline.configs import RLConfig
 from pipeline.progress import ProgressFn

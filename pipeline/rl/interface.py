@@ -5,9 +5,10 @@ The RL config itself is ``pipeline.configs.RLConfig``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ALGORITHMS = ("reinforce", "rloo", "grpo")
 

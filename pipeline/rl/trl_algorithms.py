@@ -20,8 +20,8 @@ Checkpoints are TRL's (``out_dir/trl/checkpoint-N``); a rerun resumes from the l
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -91,9 +91,11 @@ def train_with_trl(
     from transformers.trainer_utils import get_last_checkpoint
 
     if algorithm == "rloo":
-        from trl import RLOOConfig as TrlConfig, RLOOTrainer as Trainer
+        from trl import RLOOConfig as TrlConfig
+        from trl import RLOOTrainer as Trainer
     elif algorithm == "grpo":
-        from trl import GRPOConfig as TrlConfig, GRPOTrainer as Trainer
+        from trl import GRPOConfig as TrlConfig
+        from trl import GRPOTrainer as Trainer
     else:
         raise ValueError(f"unknown TRL algorithm {algorithm!r}: use 'rloo' or 'grpo'")
 
@@ -147,7 +149,8 @@ def train_with_trl(
     trainer.train(resume_from_checkpoint=last)
     elapsed = time.perf_counter() - started
     steps.phase("exporting", 0, 1)
-    model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
+    trained = trainer.model
+    model_path = ranks.main_then_wait(lambda: export_causal_lm(trained, tokenizer, out_dir / "final"))
     steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, algorithm,
                           dict(files.last), counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)

@@ -64,7 +64,7 @@ class Interval(Serializable):
     low: float
     high: float
 
-    def mirrored(self) -> "Interval":
+    def mirrored(self) -> Interval:
         """The interval of ``1 − x`` when this one is for ``x`` (used for B-vs-A rows)."""
         return Interval(1.0 - self.high, 1.0 - self.low)
 

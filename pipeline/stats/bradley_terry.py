@@ -93,7 +93,7 @@ def fit_bradley_terry(wins, *, max_iter: int = 10_000, tol: float = 1e-10):
     theta = np.zeros(w.shape[:2])
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count of iterations is reported after the loop
         pi = np.exp(theta)
         denom = (games / (pi[:, :, None] + pi[:, None, :])).sum(axis=2)
         new = np.log(total_wins / denom)

@@ -102,7 +102,7 @@ def fit_logistic(x, y, weights=None, *, l2: float | None = None, max_iter: int =
     current = objective(beta)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count of iterations is reported after the loop
         p = special.expit(X @ beta)
         grad = X.T @ (w * (y - p)) - lam * beta
         hess = (X * (w * p * (1 - p))[:, None]).T @ X + lam * np.eye(X.shape[1])
@@ -158,7 +158,7 @@ class LengthControl(Serializable):
     penalized: bool
     note: str
 
-    def mirror(self) -> "LengthControl":
+    def mirror(self) -> LengthControl:
         """``b`` vs ``a``: flipping sides negates x and y−½, so β₀ → −β₀ and β₁ is unchanged."""
         return LengthControl(self.b, self.a, self.n, -self.mean_gap, self.gap_se, 1.0 - self.raw_rate,
                              1.0 - self.adjusted_rate, self.adjusted_ci.mirrored(), self.slope_per_100_tokens,

@@ -65,7 +65,7 @@ class WinRate(Serializable):
     p_prompt: float = NAN
     p_prompt_holm: float = NAN
 
-    def mirror(self) -> "WinRate":
+    def mirror(self) -> WinRate:
         """The same comparison seen from ``b``: rate ``1 − rate``, intervals reflected."""
         return WinRate(
             self.b, self.a, self.n - self.wins, self.n, 1.0 - self.rate, self.wilson.mirrored(),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pipeline.configs import LabelingConfig
-from pipeline.labeling.engine import Labeler, two_way, answer_token_ids
+from pipeline.labeling.engine import Labeler, answer_token_ids, two_way
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ def test_exact_mode_matches_the_plain_way_within_1e_3(exact_labeler, six_pairs, 
         assert fast.prompt_tokens == plain.prompt_tokens
     assert progress[-1] == (6, 6)
     # shared prefixes run once: far fewer tokens than the plain way's two whole prompts per pair
-    assert exact_labeler.stats.real_tokens - before < 0.75 * sum(l.prompt_tokens for l in naive_labels)
+    assert exact_labeler.stats.real_tokens - before < 0.75 * sum(label.prompt_tokens for label in naive_labels)
 
 
 def test_batch_size_does_not_change_the_labels(lm, six_pairs, naive_labels):

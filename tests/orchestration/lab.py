@@ -88,7 +88,7 @@ class Lab:
         """Run Python in the lab's Django (``manage.py shell``); ``code`` assigns ``result``."""
         script = f"import json\n{code}\nprint('RESULT ' + json.dumps(result, default=str))"
         done = self.manage("shell", "-c", script, timeout=120)
-        line = next(l for l in reversed(done.stdout.splitlines()) if l.startswith("RESULT "))
+        line = next(out for out in reversed(done.stdout.splitlines()) if out.startswith("RESULT "))
         return json.loads(line[len("RESULT "):])
 
     def sql(self, query: str) -> list[tuple]:

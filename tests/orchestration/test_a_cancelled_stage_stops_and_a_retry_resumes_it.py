@@ -3,9 +3,9 @@ it); retrying it continues from the labels already saved, and each pair ends wit
 
 import pytest
 
+from tests.orchestration.conftest import TINY
 from webapp.pipeline.models import AILabel, LabelingRun, PipelineStage, Status
 from webapp.pipeline.services import orchestration, stages
-from tests.orchestration.conftest import TINY
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

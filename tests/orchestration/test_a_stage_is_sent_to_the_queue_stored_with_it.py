@@ -6,9 +6,9 @@ import json
 import pytest
 from django.conf import settings
 
+from tests.orchestration.conftest import TINY, messages_in, sent_stages
 from webapp.pipeline.models import PipelineStage, Status
 from webapp.pipeline.services import orchestration
-from tests.orchestration.conftest import TINY, messages_in, sent_stages
 
 # Transactional: messages are sent on commit, as in production.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

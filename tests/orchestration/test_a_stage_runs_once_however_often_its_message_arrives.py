@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
+from tests.orchestration.conftest import TINY, messages_in, sent_stages
+from webapp.experiments.models import PolicyResponse
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, Status
 from webapp.pipeline.services import orchestration, stages
-from tests.orchestration.conftest import TINY, messages_in, sent_stages
-from webapp.experiments.models import PolicyResponse
 from webapp.rating.models import Round
 
 # Transactional: messages are sent on commit, as in production.

@@ -5,9 +5,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from tests.orchestration.conftest import sent_stages
 from webapp.pipeline.models import PipelineRun, PipelineStage, Status
 from webapp.pipeline.services import orchestration
-from tests.orchestration.conftest import sent_stages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}

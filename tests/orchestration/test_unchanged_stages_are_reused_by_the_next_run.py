@@ -6,10 +6,10 @@ import json
 import pytest
 from django.core.management import call_command
 
-from webapp.pipeline.models import PipelineRun, PipelineStage, Status
-from webapp.pipeline.services import orchestration
 from tests.orchestration.conftest import TINY, overrides_args
 from webapp.experiments.models import PolicyResponse, PreferencePair
+from webapp.pipeline.models import PipelineRun, PipelineStage, Status
+from webapp.pipeline.services import orchestration
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

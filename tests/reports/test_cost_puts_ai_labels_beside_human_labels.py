@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from webapp.pipeline.models import LabelingRun
 from webapp.experiments.models import Experiment
+from webapp.pipeline.models import LabelingRun
 from webapp.reports import run_selectors
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.test import Client
 
 from webapp.access import RATERS_GROUP
 from webapp.csv_cells import csv_cell

@@ -12,7 +12,7 @@ import pytest
 from tests.security.hardening_world import SECRET_POLICIES
 from webapp.experiments.models import PolicyResponse
 from webapp.rating.models import Entry, Lease
-from webapp.rating.services import leasing, rounds
+from webapp.rating.services import rounds
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_no_response_to_a_rater_gives_a_policy_or_a_gold_item_away(world):
         assert {name for name, _ in hidden} <= {"token", "csrfmiddlewaretoken", "active_ms"}, label
         # Scripts read only these data attributes: letters, flags and progress counts, no ids.
         assert set(re.findall(r"data-([a-z-]+)=", text)) <= {"alias", "ranks", "harm", "noun", "count"}, label
-        for name, value in hidden:
+        for _name, value in hidden:
             assert not (value.isdigit() and int(value) in entry_ids | response_ids), label
         seen.append(label)
     assert len(seen) == 15

@@ -6,8 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pipeline.configs import RewardConfig
-from pipeline.configs import RLConfig
+from pipeline.configs import RewardConfig, RLConfig
 from pipeline.reward import PreferenceExample, train_reward_model
 from pipeline.rl import train_policy
 

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from pipeline.configs import RewardConfig
-from pipeline.configs import RLConfig
+from pipeline.configs import RewardConfig, RLConfig
 from pipeline.lora import is_peft, use_lora
 from pipeline.reward import PreferenceExample, train_reward_model
 from pipeline.reward.train import build_reward_model

@@ -8,10 +8,7 @@ import pytest
 from transformers.trainer_utils import get_last_checkpoint
 
 from pipeline.checkpoints import Checkpointer
-from pipeline.configs import DPOConfig
-from pipeline.configs import RewardConfig
-from pipeline.configs import RLConfig
-from pipeline.configs import SFTConfig
+from pipeline.configs import DPOConfig, RewardConfig, RLConfig, SFTConfig
 from pipeline.dpo import train_dpo
 from pipeline.reward import PreferenceExample, PreferencePair, train_reward_model
 from pipeline.rl import train_policy

@@ -6,8 +6,7 @@ import math
 import pytest
 
 from pipeline import registry
-from pipeline.configs import GenerationConfig
-from pipeline.configs import RLConfig
+from pipeline.configs import GenerationConfig, RLConfig
 from pipeline.generation import generate_samples
 from pipeline.rl import train_policy
 

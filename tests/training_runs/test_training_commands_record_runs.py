@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from webapp.pipeline.models import SamplingRun, TrainingMetric, TrainingRun
 from webapp.experiments import services
 from webapp.experiments.models import PolicyResponse, Prompt
+from webapp.pipeline.models import SamplingRun, TrainingMetric, TrainingRun
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

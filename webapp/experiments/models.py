@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 
 

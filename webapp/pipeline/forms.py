@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from pipeline.arms import ARMS
-from webapp.pipeline.models import PipelineSize
 from pipeline.plan import DEFAULT_ARMS
+from webapp.pipeline.models import PipelineSize
 
 
 class RunForm(forms.Form):

@@ -23,15 +23,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from django.conf import settings
 
 from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline import runs
-from webapp.pipeline.runs import PROGRESS_FIELDS
 from webapp.pipeline.models import Status, TrainingRun
+from webapp.pipeline.runs import PROGRESS_FIELDS
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 POLL_SECONDS = 2.0

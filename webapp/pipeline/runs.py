@@ -13,10 +13,11 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple
 from pathlib import Path
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.db.models import F, Q

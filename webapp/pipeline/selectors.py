@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from webapp.pipeline.models import PipelineRun, PipelineStage, Status
 from pipeline.kinds import get_kind
+from webapp.pipeline.models import PipelineRun, PipelineStage, Status
 
 # What a stage's state is called on the page, and the CSS class of its badge.
 STATES = {

@@ -138,7 +138,7 @@ def alignment_figures(tables: dict[str, Table], training: dict) -> list[Figure]:
         for b in bins:
             if b["count"] and b["mean_confidence"] is not None:
                 by_run.setdefault(b["run_id"], []).append(b)
-        for run_id, points in by_run.items():
+        for points in by_run.values():
             fig.add_trace(go.Scatter(
                 x=[p["mean_confidence"] for p in points], y=[p["agreement"] for p in points], mode="lines+markers",
                 name=_run_label(points[0]), customdata=[p["count"] for p in points],

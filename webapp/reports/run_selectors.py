@@ -12,8 +12,8 @@ import math
 
 from django.db.models import Count, Max, Sum
 
-from webapp.pipeline.models import LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
 from webapp.experiments.models import Experiment
+from webapp.pipeline.models import LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
 from webapp.reports.selectors import cached, digest, human_report, rater_report
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from contextlib import contextmanager
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np

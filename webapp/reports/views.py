@@ -8,7 +8,6 @@ which htmx leaves alone, so an idle page costs a few aggregate queries every ten
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import plotly

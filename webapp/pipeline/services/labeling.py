@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Callable
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
 from pipeline import registry
-from webapp.pipeline import artifacts, runs
-from pipeline.labeling import metrics as label_metrics
 from pipeline.configs import LabelingConfig
+from pipeline.labeling import metrics as label_metrics
 from pipeline.labeling.engine import Labeler, Sample
 from pipeline.progress import Progress, ProgressFn
-from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep
 from webapp.experiments.models import Experiment, PreferencePair
+from webapp.pipeline import artifacts, runs
+from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep
 
 # The paper's Table 2 grid: preamble x shots x chain of thought.
 SWEEP_GRID = [

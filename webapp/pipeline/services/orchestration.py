@@ -23,11 +23,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipeline import plan as planning
+from webapp.experiments.models import Experiment, PreferencePair, Prompt
 from webapp.pipeline import dispatch, runs
 from webapp.pipeline.models import (
-    STALE_AFTER, PipelineRun, PipelineStage, PipelineStatus, StageKind, Status,
+    STALE_AFTER,
+    PipelineRun,
+    PipelineStage,
+    PipelineStatus,
+    StageKind,
+    Status,
 )
-from webapp.experiments.models import Experiment, PreferencePair, Prompt
 
 LOG_LINES = 40
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from pipeline.configs import LabelingConfig, RewardConfig
 from pipeline.progress import Progress, ProgressFn
+from webapp.experiments.models import PolicyResponse
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
 from webapp.pipeline.services import labeling, orchestration, training
-from webapp.experiments.models import PolicyResponse
 
 
 class Reporter:

@@ -10,17 +10,16 @@ ARTIFACT_ROOT the run folder and the checkpoints a run reads are mirrored (``art
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
 
-from webapp.pipeline import artifacts, runs
-from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
 from pipeline.progress import Progress, ProgressFn
 from pipeline.reward import data as reward_data
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
-
+from webapp.pipeline import artifacts, runs
+from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
 
 # -- reading the experiment's data as plain pipeline inputs -----------------------------------
 
@@ -123,8 +122,8 @@ def reward_run_create(
 
 def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
     """Train a reward model; held-out accuracy on the test split's human labels."""
-    from pipeline.reward.train import train_reward_model
     from pipeline.configs import RewardConfig
+    from pipeline.reward.train import train_reward_model
 
     config = RewardConfig.from_dict(run.config)
     train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
@@ -204,15 +203,15 @@ def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool
     progress, record_metrics = _record_metrics(run, on_progress)
     common = dict(artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
     if run.algorithm == "dpo":
-        from pipeline.dpo import train_dpo
         from pipeline.configs import DPOConfig
+        from pipeline.dpo import train_dpo
 
         pairs = preference_pairs(run.experiment, "train", run.labeling_run)
         examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
         result = train_dpo(DPOConfig.from_dict(run.config), examples, runs.run_dir(run), **common)
     else:
-        from pipeline.rl import train_policy
         from pipeline.configs import RLConfig
+        from pipeline.rl import train_policy
 
         prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
         result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), runs.run_dir(run), algorithm=run.algorithm, **common)
@@ -231,8 +230,8 @@ def sft_run_create(*, experiment: Experiment, config: dict | None = None) -> Tra
 
 
 def _train_sft(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
-    from pipeline.sft import SFTExample, train_sft
     from pipeline.configs import SFTConfig
+    from pipeline.sft import SFTExample, train_sft
 
     progress, record_metrics = _record_metrics(run, on_progress)
     prompts = Prompt.objects.filter(experiment=run.experiment, split="train").exclude(reference="").order_by("id")
@@ -307,8 +306,8 @@ def sampling_run_create(
 
 def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
     """One response per test prompt from the run's policy; prompts already answered are skipped."""
-    from pipeline.generation import generate_for_checkpoint
     from pipeline.configs import GenerationConfig
+    from pipeline.generation import generate_for_checkpoint
 
     run = runs.run_claim(model=SamplingRun, run_id=run_id, worker=worker, force=force)
     if run is None:

@@ -20,7 +20,6 @@ from webapp.rating import gold
 from webapp.rating.models import Entry, Item, Mode, Round, RoundRater
 from webapp.rating.services.errors import RatingError
 
-
 # -- responses to rate before any policy is trained --------------------------------------
 
 

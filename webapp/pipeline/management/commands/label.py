@@ -7,10 +7,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.configs import PRECISION_ALIASES, PRECISIONS, LabelingConfig
+from webapp.experiments.models import Experiment
 from webapp.pipeline.management.commands._training import execute_with_bar as run_with_bar
 from webapp.pipeline.models import LabelingRun
 from webapp.pipeline.services import labeling
-from webapp.experiments.models import Experiment
 
 JSON_KEYS = ("n", "alignment", "alignment_ci", "position1_rate", "order_disagreement", "label_mass")
 

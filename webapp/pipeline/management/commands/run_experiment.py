@@ -16,12 +16,12 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from pipeline.arms import ARMS
-from webapp.pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
 from pipeline.kinds import get_kind
 from pipeline.plan import DEFAULT_ARMS
 from pipeline.progress import Progress
-from webapp.pipeline.services import orchestration, stages
 from webapp.pipeline.management.commands.label import experiment_or_error
+from webapp.pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
+from webapp.pipeline.services import orchestration, stages
 
 NO_WORKER_HINT = (
     "nothing has started after {0:.0f} s: is a worker consuming the queues? "

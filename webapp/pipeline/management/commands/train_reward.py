@@ -6,9 +6,9 @@ from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
+from pipeline.configs import RewardConfig
 from webapp.pipeline.management.commands._training import execute_with_bar, finish_output, processes_arg
 from webapp.pipeline.management.commands.label import experiment_or_error
-from pipeline.configs import RewardConfig
 from webapp.pipeline.services import training
 
 
