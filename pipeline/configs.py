@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from pipeline.inference import PRECISIONS  # the labeler's; light: the package imports no torch
 
@@ -29,24 +29,27 @@ LABELING_PREAMBLES = ("base", "detailed")
 # the new name: "fast" was bf16-mlp before it said what it computes.
 PRECISION_ALIASES = {"fast": "bf16-mlp"}
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # every config is a dataclass
+
 
 class ConfigMixin:
     """to_dict / from_dict / replace for the configs, so a run can store its config as JSON."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[arg-type]
+        return dataclasses.asdict(cast("DataclassInstance", self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]):
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Inverse of to_dict; unknown keys are refused, naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(cast("type[DataclassInstance]", cls))}
         unknown = sorted(set(data) - known)
         if unknown:  # usually a typo; silently dropping it would run something else
             raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
         return cls(**data)
 
-    def replace(self, **changes: Any):
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+    def replace(self, **changes: Any) -> Self:
+        return cast(Self, dataclasses.replace(cast("DataclassInstance", self), **changes))
 
 
 @dataclass

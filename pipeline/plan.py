@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import cast
 
 from pipeline.arms import ARMS, get_arm, runs_for
 from pipeline.kinds import KINDS, config_keys, get_kind, known_fields
@@ -127,7 +128,7 @@ def plan_pipeline(
         arm = get_arm(arm_name)
         if arm.method == "sft":
             continue
-        needs = {"labels": None, "reward": None}
+        needs: dict[str, str | None] = {"labels": None, "reward": None}
         for need in runs_for(arm, has_references=False, algorithm=algorithm, mixed_share=mixed_share):
             if need.kind == "labels":
                 needs["labels"] = add(StageSpec(
@@ -137,9 +138,10 @@ def plan_pipeline(
                 ))
             elif need.kind == "reward":
                 deps = [prepare] + ([needs["labels"]] if needs["labels"] else [])
-                label_kind = need.labels.split(":")[0]
+                labels = cast(str, need.labels)  # runs_for gives every reward stage its labels
+                label_kind = labels.split(":")[0]
                 needs["reward"] = add(StageSpec(
-                    f"reward-{need.labels.replace(':', '-')}{_suffix(need.labeler)}", "reward", deps,
+                    f"reward-{labels.replace(':', '-')}{_suffix(need.labeler)}", "reward", deps,
                     {"labels": need.labels, "labeler": need.labeler if label_kind != "human" else None,
                      "config": size_config(size, "reward", overrides)},
                 ))
@@ -187,8 +189,8 @@ def _ordered(specs: list[StageSpec]) -> list[StageSpec]:
         ready = [s for s in pending if set(s.depends_on) <= names]
         if not ready:
             raise ValueError(f"stage graph has a cycle among {[s.name for s in pending]}")
-        ready = min(ready, key=lambda s: KIND_ORDER.index(s.kind))
-        pending.remove(ready)
-        done.append(ready)
-        names.add(ready.name)
+        first = min(ready, key=lambda s: KIND_ORDER.index(s.kind))
+        pending.remove(first)
+        done.append(first)
+        names.add(first.name)
     return done

@@ -24,7 +24,7 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch
     order = list(range(len(lengths)))
     rng.shuffle(order)
     chunk = batch_size * 50
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 from pipeline.data.records import (
     NO_LIMITS,
@@ -147,7 +148,9 @@ def _tldr_record(path: Path, number: int, row: dict) -> Record:
     choice = choice_field(path, number, row.get("choice"), {0: 1, 1: 2}, expected="0 or 1")
     if choice is None:
         raise ImportFormatError(path, number, "field 'choice' must be 0 or 1, got None")
-    extra = row.get("extra") if isinstance(row.get("extra"), dict) else {}
+    extra = row.get("extra")
+    if not isinstance(extra, dict):
+        extra = {}
     return Record(
         number,
         context,
@@ -197,9 +200,18 @@ def read_csv(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS)
         raise ImportFormatError(path, max(start, reader.line_num), f"malformed CSV ({exc})") from None
 
 
+class _RecordExtra(TypedDict):
+    """The Record fields a table row gives besides the pair and the choice."""
+
+    reference: str
+    source_id: str
+    split: str | None
+    human_confidence: float | None
+
+
 def _table_record(path: Path, number: int, row: dict, seed: int) -> Record:
     context = text_field(path, number, row, "prompt")
-    extra = dict(
+    extra = _RecordExtra(
         reference=text_field(path, number, row, "reference", required=False),
         source_id=str(row.get("id") or number),
         split=split_field(path, number, row),

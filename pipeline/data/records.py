@@ -138,23 +138,23 @@ def _raw_lines(path: Path, limits: ReadLimits, blank_lines: bool) -> Iterator[tu
                 for raw in lines:
                     number += 1
                     if longest is not None and len(raw) > longest:
-                        raise _too_long(path, number, limits)
+                        raise _too_long(path, number, longest, limits)
                     if raw.strip():
                         seen_text = True
                         yield number, raw
                     elif blank_lines:
                         yield number, raw
                 if longest is not None and len(pending) > longest:
-                    raise _too_long(path, number + 1, limits)
+                    raise _too_long(path, number + 1, longest, limits)
             if pending and (blank_lines or pending.strip()):
                 yield number + 1, pending
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ImportFormatError(path, None, f"cannot read the file: {exc}") from None
 
 
-def _too_long(path: Path, number: int, limits: ReadLimits) -> ImportFormatError:
+def _too_long(path: Path, number: int, longest: int, limits: ReadLimits) -> ImportFormatError:
     return ImportFormatError(
-        path, number, f"the line is longer than {size_text(limits.max_line_bytes)} (the limit set by {limits.max_line_bytes_name})"
+        path, number, f"the line is longer than {size_text(longest)} (the limit set by {limits.max_line_bytes_name})"
     )
 
 

@@ -282,7 +282,7 @@ class Labeler:
             step2_tokens[(b, o)] += len(full)
         p1, mass = self._score(encoded, [b for b, _, _ in samples], suffixes)
 
-        per_row = {r: ([], [], []) for r in rows}
+        per_row: dict[tuple[int, int], tuple[list[float], list[float], list[str]]] = {r: ([], [], []) for r in rows}
         gen_tokens = {r: 0 for r in rows}
         for i, (b, o, _) in enumerate(samples):
             per_row[(b, o)][0].append(p1[i])

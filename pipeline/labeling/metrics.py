@@ -22,10 +22,14 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from pipeline.stats import wilson_interval
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # every _Result subclass is a dataclass
 
 
 def choice(p: float) -> int | None:
@@ -35,7 +39,7 @@ def choice(p: float) -> int | None:
 
 class _Result:
     def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(cast("DataclassInstance", self))}
 
 
 def _plain(value):

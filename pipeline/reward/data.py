@@ -74,7 +74,7 @@ def human_examples(pairs: Iterable[PreferencePair]) -> list[PreferenceExample]:
     ]
 
 
-def ai_examples(pairs: Iterable[PreferenceExample | PreferencePair], hard: bool = False) -> list[PreferenceExample]:
+def ai_examples(pairs: Iterable[PreferencePair], hard: bool = False) -> list[PreferenceExample]:
     """Soft labels from the AI labeler; ``hard`` makes them 0/1 by argmax (ties are dropped), as DPO needs."""
     out = []
     for p in pairs:

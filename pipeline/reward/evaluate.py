@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pipeline.progress import ProgressFn
 from pipeline.reward.data import PreferencePair
@@ -49,4 +49,4 @@ def pairwise_accuracy(rm: RewardModel, pairs: Sequence[PreferencePair], batch_si
     if not labelled:
         raise ValueError("no human-labelled pairs to evaluate on")
     s1, s2 = rm.score_pairs(labelled, batch_size=batch_size, share_prefix=share_prefix, on_progress=on_progress)
-    return accuracy_from_scores(s1, s2, [p.human_choice for p in labelled])
+    return accuracy_from_scores(s1, s2, [cast(int, p.human_choice) for p in labelled])  # filtered to 1 or 2 above

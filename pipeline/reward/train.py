@@ -130,8 +130,8 @@ def train_reward_model(
         with torch.no_grad():
             decided = p != 0.5
             agree = ((r1 > r2) == (p > 0.5)) & decided
-            accuracy = agree.sum().item() / max(1, int(decided.sum()))
-        files.log(step, {"loss/train": ranks.mean(loss), "reward/train_accuracy": ranks.mean(accuracy),
+            train_accuracy = agree.sum().item() / max(1, int(decided.sum()))
+        files.log(step, {"loss/train": ranks.mean(loss), "reward/train_accuracy": ranks.mean(train_accuracy),
                          "reward/margin": ranks.mean((r1 - r2).abs().mean()), "epoch": epoch,
                          "time/step_seconds": time.perf_counter() - step_started})
         steps.trained(step)
@@ -141,8 +141,8 @@ def train_reward_model(
     if step > start_step:
         save(step)
 
-    def evaluate_and_save():
-        accuracy = None
+    def evaluate_and_save() -> tuple[AccuracyResult | None, Path]:
+        accuracy: AccuracyResult | None = None
         if eval_pairs:
             accuracy = pairwise_accuracy(rm, eval_pairs, batch_size=config.eval_batch_size,
                                          share_prefix=config.share_prefix, on_progress=steps.counter("evaluating"))

@@ -19,6 +19,7 @@ the same resampling weights as the win-rate bootstrap, and all resamples are fit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def _strongly_connected(wins: np.ndarray) -> np.ndarray:
     reach = ((wins > 0) | np.eye(k, dtype=bool)).astype(np.int64)
     for _ in range(max(1, int(np.ceil(np.log2(max(k, 2)))))):
         reach = (reach @ reach > 0).astype(np.int64)
-    return reach.all(axis=(-2, -1))
+    return cast(np.ndarray, reach.all(axis=(-2, -1)))  # wins is [R, k, k]: one flag per replicate
 
 
 def fit_bradley_terry(wins, *, max_iter: int = 10_000, tol: float = 1e-10):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import cast
 
 import numpy as np
 
@@ -133,12 +134,12 @@ class HarmLabel:
 
 def as_rankings(rows: Iterable[Ranking | Mapping]) -> list[Ranking]:
     """Accept :class:`Ranking` objects or dicts with the same keys; return a list of rankings."""
-    return [r if type(r) is Ranking else Ranking(**r) for r in rows]
+    return [r if type(r) is Ranking else Ranking(**cast(Mapping, r)) for r in rows]
 
 
 def as_harm_labels(rows: Iterable[HarmLabel | Mapping]) -> list[HarmLabel]:
     """Accept :class:`HarmLabel` objects or dicts with the same keys; return a list of labels."""
-    return [r if type(r) is HarmLabel else HarmLabel(**r) for r in rows]
+    return [r if type(r) is HarmLabel else HarmLabel(**cast(Mapping, r)) for r in rows]
 
 
 def _codes(values: Sequence) -> tuple[np.ndarray, tuple]:
@@ -291,11 +292,11 @@ def encode_rankings(rankings: Iterable[Ranking | Mapping]) -> RankingTable:
     if with_len:
         rows = np.asarray(with_len, dtype=np.int64)
         sizes = np.fromiter((len(rankings[i].order) for i in with_len), dtype=np.int64, count=len(with_len))
-        flat = np.fromiter(chain.from_iterable(rankings[i].lengths for i in with_len), dtype=float)
+        flat = np.fromiter(chain.from_iterable(cast(tuple[float, ...], rankings[i].lengths) for i in with_len), dtype=np.float64)
         row_rep = np.repeat(rows, sizes)
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        pos = np.arange(flat.size) - starts
-        length[row_rep, policy_at[order_code[row_rep], pos]] = flat
+        slot = np.arange(flat.size) - starts
+        length[row_rep, policy_at[order_code[row_rep], slot]] = flat
 
     prompt, prompts = _codes([r.prompt_id for r in rankings])
     item, items = _codes([r.item_id for r in rankings])

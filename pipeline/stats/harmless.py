@@ -71,7 +71,7 @@ def two_proportion_z_test(k1: float, n1: float, k2: float, n2: float) -> tuple[f
     return float(z), float(2.0 * special.ndtr(-abs(z)))
 
 
-def _counts(table):
+def _counts(table) -> tuple[np.ndarray, np.ndarray]:
     p = len(table.policies)
     harmless = np.bincount(table.policy[table.harmless], minlength=p)
     n = np.bincount(table.policy, minlength=p)

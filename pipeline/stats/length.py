@@ -87,7 +87,7 @@ def fit_logistic(x, y, weights=None, *, l2: float | None = None, max_iter: int =
     X = np.column_stack([np.ones_like(u), u]) if varies else np.ones((u.size, 1))
 
     penalized = l2 is not None and l2 > 0
-    lam = float(l2) if penalized else 0.0
+    lam = float(l2) if penalized and l2 is not None else 0.0
     if not penalized and (_separated(u, y, w) if varies else (y[w > 0].min() == y[w > 0].max())):
         penalized, lam = True, L2_PENALTY
         notes.append(f"outcomes perfectly separated: ridge penalty λ={L2_PENALTY:g} on standardised coefficients")
