@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from pipeline import registry
 from pipeline.configs import DPOConfig
@@ -26,6 +27,9 @@ from pipeline.rl.interface import PolicyResult
 from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
 from pipeline.steps import trl_progress_callback, trl_settings
 from pipeline.tokens import format_prompt
+
+if TYPE_CHECKING:
+    import torch
 
 
 def dpo_rows(tokenizer, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
@@ -107,7 +111,7 @@ def train_dpo(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     steps.phase("exporting", 0, 1)
-    model_path = ranks.main_then_wait(lambda: export_causal_lm(trainer.model, tokenizer, out_dir / "final"))
+    model_path = ranks.main_then_wait(lambda: export_causal_lm(cast("torch.nn.Module", trainer.model), tokenizer, out_dir / "final"))
     steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, "dpo",
                           dict(files.last))

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from pipeline.configs import LoraSettings
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel
+    from typing_extensions import TypeIs
 
 
 def use_lora(flag: bool | None, device: torch.device) -> bool:
@@ -64,20 +69,21 @@ def train_only_top_layers(model: torch.nn.Module, k: int) -> torch.nn.Module:
     if not 0 < k <= len(blocks):
         raise ValueError(f"train_top_layers must be between 1 and the model's {len(blocks)} blocks, got {k}")
     kept = tuple(f"{name}.{i}." for i in range(len(blocks) - k, len(blocks)))
-    embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+    embeddings = {id(p) for p in cast("PreTrainedModel", model).get_input_embeddings().parameters()}
     for key, p in model.named_parameters():
         inside_blocks = key.startswith(f"{name}.")
         p.requires_grad_(key.startswith(kept) if inside_blocks else id(p) not in embeddings)
     return model
 
 
-def is_peft(model: torch.nn.Module) -> bool:
+def is_peft(model: torch.nn.Module) -> TypeIs[PeftModel]:
     return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
 
 
-def unwrap_lora(model: torch.nn.Module) -> torch.nn.Module:
+def unwrap_lora(model: torch.nn.Module) -> PreTrainedModel:
     """Fold LoRA updates into the base weights and return the plain transformers model."""
-    return model.merge_and_unload() if is_peft(model) else model
+    # model is a transformers model, LoRA-wrapped or not
+    return cast("PreTrainedModel", model.merge_and_unload() if is_peft(model) else model)
 
 
 @contextlib.contextmanager
@@ -96,11 +102,11 @@ def lora_merged(model: torch.nn.Module) -> Iterator[None]:
         return
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    stash = []
+    stash: list[tuple[torch.Tensor, torch.Tensor]] = []
     for module in model.modules():
         if isinstance(module, BaseTunerLayer):
-            base = module.get_base_layer()
-            stash.append((base.weight, base.weight.detach().clone()))
+            weight = cast(torch.Tensor, module.get_base_layer().weight)  # an adapted layer's weight
+            stash.append((weight, weight.detach().clone()))
     with torch.no_grad():
         model.merge_adapter()
     try:

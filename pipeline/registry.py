@@ -18,8 +18,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
@@ -63,8 +67,8 @@ class LoadedModel:
     """A model and its tokenizer, on the device they were loaded to."""
 
     spec: str
-    model: torch.nn.Module
-    tokenizer: object
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     device: torch.device
     dtype: torch.dtype
 
@@ -229,7 +233,7 @@ def convert_gguf(
     report(steps[2], 2, len(steps))
     # The tensors are already de-quantised to float32; drop the GGUF quantizer so the
     # checkpoint is saved (and later loaded) as a plain model.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # set by transformers at load, not declared on the class
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(staging, safe_serialization=True)
@@ -265,6 +269,6 @@ def load_causal_lm(
     model = AutoModelForCausalLM.from_pretrained(
         resolved.location, dtype=dtype, local_files_only=local_only
     )
-    model.to(torch_device)
+    model.to(torch_device)  # type: ignore[arg-type]  # transformers' wrapper around Module.to drops the self binding
     model.eval()
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, device=torch_device, dtype=dtype)

@@ -82,7 +82,8 @@ def train_sft(
     files = begin_run(out_dir, config, on_metrics, writer=ranks.main)
     loaded = registry.load_causal_lm(config.model, artifact_root, device=ranks.device(config.device),
                                      precision=config.precision)
-    tokenizer, model = loaded.tokenizer, loaded.model
+    tokenizer = loaded.tokenizer
+    model: torch.nn.Module = loaded.model  # a peft wrapper once LoRA is added
     if use_lora(config.lora, loaded.device):
         model = add_lora(model, config.lora_settings(), causal_lm=True)
     model.train()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 from transformers import DynamicCache
@@ -29,9 +30,13 @@ from pipeline.inference.staged import StagedEngine
 from pipeline.inference.streams import Streams, split_rows
 from pipeline.tokens import eos_ids
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+    from transformers.cache_utils import CacheLayerMixin
+
 
 def build_engine(
-    model: torch.nn.Module,
+    model: PreTrainedModel,
     tokenizer,
     *,
     precision: str = "exact",
@@ -49,11 +54,10 @@ def build_engine(
     model = model_for_precision(model, precision)
     stop = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(stop) if stop else 0
-    common = dict(stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
     decoder = FusedDecoder.build(model) if packed else None
     if decoder is not None:
-        return PackedEngine(model, decoder, **common)
-    return PaddedEngine(model, pad, **common)
+        return PackedEngine(model, decoder, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
+    return PaddedEngine(model, pad, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
 
 
 # -- packed: the fused forward, no padding ---------------------------------------------------
@@ -66,7 +70,7 @@ ATTENTION_FLOP_COST = 1.5
 class PackedEngine(StagedEngine):
     pads = False
 
-    def __init__(self, model: torch.nn.Module, decoder: FusedDecoder, streams: bool = True, **kwargs):
+    def __init__(self, model: PreTrainedModel, decoder: FusedDecoder, streams: bool = True, **kwargs):
         super().__init__(model, **kwargs)
         self.fused = decoder
         self.streams = streams  # split a forward's rows over single-core streams (CPU)
@@ -81,7 +85,7 @@ class PackedEngine(StagedEngine):
         slabs = self._slabs_for(past, counts, reserve)
         streams = Streams.get() if self.device.type == "cpu" and self.streams else None
         parts = [range(len(rows))] if streams is None else split_rows(self._row_costs(counts, slabs.lengths), streams.count)
-        if len(parts) == 1:
+        if streams is None or len(parts) == 1:  # no streams: parts is the one range
             logits = self.fused.forward(rows, slabs, keep=keep)
         else:  # row ranges on their own cores, each on a view of its rows of the slabs
             views = [slabs.rows(part) for part in parts]
@@ -131,13 +135,13 @@ class PackedEngine(StagedEngine):
 class PaddedEngine(StagedEngine):
     pads = True
 
-    def __init__(self, model: torch.nn.Module, pad_id: int, **kwargs):
+    def __init__(self, model: PreTrainedModel, pad_id: int, **kwargs):
         super().__init__(model, **kwargs)
         self.pad_id = pad_id
         self.keeps_last = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def _kv_bytes_per_token(self) -> int:
-        return kv_bytes_per_token(self.model.config, self.model.get_input_embeddings().weight.dtype)
+        return kv_bytes_per_token(self.model.config, cast(torch.Tensor, self.model.get_input_embeddings().weight).dtype)
 
     def _forward(self, rows, past, side, keep="last", reserve=0) -> tuple[torch.Tensor, KVState]:
         width = max(len(r) for r in rows)
@@ -161,8 +165,9 @@ class PaddedEngine(StagedEngine):
         self.stats.padded_tokens += ids.numel() - real
         self.stats.forward_calls += 1
         logits = out.logits[:, -1, :] if keep == "last" else out.logits
-        kv = [(layer.keys, layer.values) for layer in cache.layers]
-        return logits, KVState(kv, mask, list(cache.layers))
+        layers = cast("list[DynamicLayer]", cache.layers)  # attention layers, each filled by this forward
+        kv = cast("list[tuple[torch.Tensor, torch.Tensor]]", [(layer.keys, layer.values) for layer in layers])
+        return logits, KVState(kv, mask, list(layers))
 
 
 def _cache_for(past: KVState | Sequence[RowRef] | None, width: int, reserve: int, config) -> tuple[DynamicCache, torch.Tensor | None]:
@@ -178,7 +183,7 @@ def _cache_for(past: KVState | Sequence[RowRef] | None, width: int, reserve: int
     plain = all(type(layer) is DynamicLayer for layer in cache.layers)
     if isinstance(past, KVState):
         if plain and past.layers is not None:
-            cache.layers = list(past.layers)
+            cache.layers = list(cast("list[DynamicLayer]", past.layers))  # a padded state's SlabLayers
             return cache, past.mask
         past = past.refs()
     buffers, mask, filled = gather(past, width + reserve if plain else 0)
@@ -186,5 +191,5 @@ def _cache_for(past: KVState | Sequence[RowRef] | None, width: int, reserve: int
         if plain:
             cache.layers[i] = SlabLayer(k, v, filled)
         else:
-            cache.layers[i].update(k, v)
+            cast("CacheLayerMixin", cache.layers[i]).update(k, v)
     return cache, mask

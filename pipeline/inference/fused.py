@@ -36,9 +36,13 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
 
@@ -118,7 +122,7 @@ class _Proj:
     ``rows`` reorders the output features (see ``_rope_order``)."""
 
     def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None):
-        weights = [m.weight.detach() for m in linears]
+        weights = [cast(torch.Tensor, m.weight).detach() for m in linears]
         biases = [getattr(m, "bias", None) for m in linears]
         self.weight = weights[0] if len(weights) == 1 else torch.cat(weights, dim=0)
         self.bias = None
@@ -203,7 +207,7 @@ class FusedDecoder:
     Built once per model (the fused weights are copies: ~4 bytes per parameter)."""
 
     @classmethod
-    def build(cls, model: torch.nn.Module) -> FusedDecoder | None:
+    def build(cls, model: PreTrainedModel) -> FusedDecoder | None:
         stamp = _fingerprint(model)
         cached = _BUILT.get(model)
         if cached is None or cached[0] != stamp:
@@ -213,7 +217,7 @@ class FusedDecoder:
         return cached[1]
 
     @classmethod
-    def _build(cls, model: torch.nn.Module) -> FusedDecoder | None:
+    def _build(cls, model: PreTrainedModel) -> FusedDecoder | None:
         config = getattr(model, "config", None)
         if config is None or getattr(config, "model_type", None) not in SUPPORTED_TYPES:
             return None
@@ -224,26 +228,28 @@ class FusedDecoder:
         if getattr(config, "hidden_act", None) != "silu" or getattr(config, "pretraining_tp", 1) != 1:
             return None
         try:
-            return cls(model, model.model)
+            return cls(model, cast(torch.nn.Module, model.model))  # the decoder stack
         except (AttributeError, TypeError, ValueError):
             return None
 
-    def __init__(self, model: torch.nn.Module, base: torch.nn.Module):
+    def __init__(self, model: PreTrainedModel, base: torch.nn.Module):
         config = model.config
-        self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.embed = base.embed_tokens
-        self.rotary = base.rotary_emb
+        self.heads: int = config.num_attention_heads
+        self.kv_heads: int = config.num_key_value_heads
+        self.head_dim: int = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        # the Llama-style submodules, found by name (torch types such attributes Tensor | Module)
+        self.embed = cast(torch.nn.Module, base.embed_tokens)
+        self.rotary = cast(torch.nn.Module, base.rotary_emb)
+        norm = cast(torch.nn.Module, base.norm)
         device = next(model.parameters()).device
         probe = self.rotary(torch.zeros(1, 1, config.hidden_size, device=device), torch.zeros(1, 1, dtype=torch.long, device=device))[0]
         if probe.shape[-1] != self.head_dim:  # partial rotary: not the layout assumed here
             raise ValueError("RoPE does not cover the whole head")
-        self.final_norm = base.norm.weight.detach()
-        self.final_eps = _eps(base.norm)
+        self.final_norm = cast(torch.Tensor, norm.weight).detach()
+        self.final_eps = _eps(norm)
         self.head = _Proj([model.get_output_embeddings()])
-        self.layers = []
-        for layer in base.layers[: config.num_hidden_layers]:
+        self.layers: list[_Layer] = []
+        for layer in cast("Sequence[Any]", base.layers)[: config.num_hidden_layers]:  # decoder layers, read by name
             attn, mlp = layer.self_attn, layer.mlp
             if type(mlp.act_fn).__name__ not in ("SiLU", "SiLUActivation") or hasattr(attn, "q_norm"):
                 raise ValueError("not a plain Llama-style layer")
@@ -294,7 +300,7 @@ class FusedDecoder:
         width = max(ends)
         one_each = max(counts) == 1
         # per-row causal masks (bottom-right aligned), shared by all layers; decoding needs none
-        masks = None if one_each else [torch.ones(n, e, dtype=torch.bool, device=self.device).tril(e - n) for n, e in zip(counts, ends)]
+        masks = [] if one_each else [torch.ones(n, e, dtype=torch.bool, device=self.device).tril(e - n) for n, e in zip(counts, ends)]
         padding = (torch.arange(width, device=self.device)[None, :] < torch.tensor(ends, device=self.device)[:, None])[:, None, None, :]
 
         for i, layer in enumerate(self.layers):
@@ -332,7 +338,7 @@ class FusedDecoder:
 
 def _eps(norm: torch.nn.Module) -> float:
     eps = getattr(norm, "variance_epsilon", None)
-    return float(eps if eps is not None else norm.eps)
+    return float(eps if eps is not None else cast(float, norm.eps))
 
 
 def _sdpa(q, k, v, mask, scale) -> torch.Tensor:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import copy
 import weakref
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
 
 from pipeline.inference import PRECISIONS
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 class Bf16Linear(torch.nn.Module):
@@ -29,10 +33,10 @@ class Bf16Linear(torch.nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-_CONVERTED: weakref.WeakKeyDictionary[torch.nn.Module, dict] = weakref.WeakKeyDictionary()
+_CONVERTED: weakref.WeakKeyDictionary[PreTrainedModel, dict[str, PreTrainedModel]] = weakref.WeakKeyDictionary()
 
 
-def model_for_precision(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+def model_for_precision(model: PreTrainedModel, precision: str) -> PreTrainedModel:
     """The model to compute with: "exact" = float32 everywhere (the model itself when it is
     float32 already); "bf16-mlp" = a float32 copy whose feed-forward (MLP) Linear layers are
     ``Bf16Linear``; attention projections, norms, attention and the output head stay float32.
@@ -70,7 +74,7 @@ def _is_attention(path: str) -> bool:
     return any("attn" in part or "attention" in part for part in path.lower().split("."))
 
 
-def non_embedding_params(model: torch.nn.Module) -> int:
+def non_embedding_params(model: PreTrainedModel) -> int:
     """Parameters outside the input embedding (a tied output head is the embedding, not counted)."""
-    embed = model.get_input_embeddings().weight
+    embed = cast(torch.Tensor, model.get_input_embeddings().weight)
     return sum(p.numel() for p in model.parameters() if p is not embed)

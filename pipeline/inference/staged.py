@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from pipeline.inference.api import EngineStats, Tokens
 from pipeline.inference.kv import KVState, RowRef
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 # KV memory the prefixes of one group may hold at once (they stay cached while suffixes run).
 GROUP_KV_BYTES = 768 * 2**20
@@ -33,9 +37,9 @@ class StagedEngine:
 
     pads: bool  # whether forwards compute padding (batch planning minimises it)
 
-    def __init__(self, model: torch.nn.Module, *, stop_ids: set[int], batch_size: int, shared_prefix: Tokens):
+    def __init__(self, model: PreTrainedModel, *, stop_ids: set[int], batch_size: int, shared_prefix: Tokens):
         self.model = model
-        self.device = model.get_input_embeddings().weight.device
+        self.device = cast(torch.Tensor, model.get_input_embeddings().weight).device
         self.stop_ids = set(stop_ids)
         self.batch_size = batch_size
         self.shared_prefix = list(shared_prefix)
@@ -106,7 +110,7 @@ class StagedEngine:
             for batch, logits, state in self._suffix_batches(refs, runs, max(1, 2 * self.batch_size // n)):
                 expand = torch.arange(len(batch), device=self.device).repeat_interleave(n)
                 ids = [rows[i] * n + j for i in batch for j in range(n)]
-                batch_seeds = [seeds[i] for i in ids] if temperature > 0 else None
+                batch_seeds = [seeds[i] for i in ids] if temperature > 0 and seeds is not None else None
                 generated = self._continue(logits.index_select(0, expand), state.refs(expand.tolist()), max_new_tokens, temperature, batch_seeds, stop)
                 for i, tokens in zip(ids, generated):
                     out[i] = tokens
@@ -193,6 +197,7 @@ class StagedEngine:
             generators[-1].manual_seed(seed)
         out: list[list[int]] = [[] for _ in past]
         finished = [False] * len(past)
+        state: list[RowRef] | KVState = past  # the gathered rows, then each step's cache
         for step in range(max_new_tokens):
             scores = logits.float()
             if generators:
@@ -208,7 +213,7 @@ class StagedEngine:
             if all(finished) or step == max_new_tokens - 1:
                 break
             room = max_new_tokens if step == 0 else 0
-            logits, past = self._forward([[t] for t in picked], past, side="left", reserve=room)
+            logits, state = self._forward([[t] for t in picked], state, side="left", reserve=room)
         return out
 
 

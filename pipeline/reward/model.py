@@ -13,15 +13,18 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
-from pipeline.lora import is_peft, unwrap_lora
+from pipeline.lora import unwrap_lora
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.runfiles import save_atomically
 from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_right, position_ids
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel
 
 HEAD_FILE = "reward_head.pt"
 META_FILE = "reward_model.json"
@@ -47,7 +50,7 @@ class RewardModel(nn.Module):
     def __init__(self, body: nn.Module, tokenizer: Any, *, max_length: int = 512, chat_template: bool = True):
         super().__init__()
         self.body = body
-        hidden = body.config.get_text_config().hidden_size
+        hidden = cast("PretrainedConfig", body.config).get_text_config().hidden_size  # a transformers body's config
         self.head = nn.Linear(hidden, 1)
         # A small random head (like a sequence-classification head) keeps initial scores near 0.
         nn.init.normal_(self.head.weight, std=1.0 / (hidden + 1) ** 0.5)
@@ -60,7 +63,7 @@ class RewardModel(nn.Module):
     # -- building, saving, loading -------------------------------------------------------------
 
     @classmethod
-    def from_causal_lm(cls, lm: nn.Module, tokenizer: Any, **kwargs) -> RewardModel:
+    def from_causal_lm(cls, lm: PreTrainedModel, tokenizer: Any, **kwargs) -> RewardModel:
         """A new RM (or value model) whose body is a copy of ``lm``'s body (its LM head dropped)."""
         return cls(copy.deepcopy(lm.base_model), tokenizer, **kwargs)
 
@@ -92,7 +95,7 @@ class RewardModel(nn.Module):
 
     def save(self, target: str | Path, extra: dict | None = None) -> Path:
         """Body (LoRA merged) + head + tokenizer in one directory that ``from_pretrained`` reads."""
-        body = unwrap_lora(self.body) if is_peft(self.body) else self.body
+        body = unwrap_lora(self.body)
         self.body = body
 
         def write(folder: Path) -> None:

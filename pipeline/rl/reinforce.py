@@ -45,6 +45,7 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,9 @@ from pipeline.rl.interface import PolicyResult, RewardFn
 from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
 from pipeline.steps import Laps, clip_and_step
 from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, pad_right, position_ids
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 def response_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
@@ -137,7 +141,8 @@ def prompt_batch(lengths: Sequence[int], batch_size: int, seed: int, step: int, 
     little compute; every prompt is still used once per epoch.
     """
     n = len(lengths)
-    picked, position = [], step * batch_size
+    picked: list[int] = []
+    position = step * batch_size
     while len(picked) < batch_size:
         epoch, index = divmod(position, n)
         picked.append(_epoch_order(tuple(lengths), batch_size, seed, epoch, group_by_length)[index])
@@ -152,7 +157,8 @@ def _epoch_order(lengths: tuple[int, ...], batch_size: int, seed: int, epoch: in
     rng.shuffle(order)
     if not group_by_length:
         return order
-    chunk, batches = batch_size * 16, []
+    chunk = batch_size * 16
+    batches: list[list[int]] = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start : start + chunk], key=lambda j: lengths[j])
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
@@ -232,7 +238,7 @@ def train_reinforce(
                           eos=stop, pad_id=pad, temperature=config.temperature, generators=generator, repeats=k)
         lengths = roll.mask.sum(-1)
         tokens_generated += int(lengths.sum())
-        responses = [tokenizer.decode(roll.tokens[r, : int(lengths[r])], skip_special_tokens=True).strip()
+        responses = [cast(str, tokenizer.decode(roll.tokens[r, : int(lengths[r])], skip_special_tokens=True)).strip()  # one row: one string
                      for r in range(len(rows))]
         laps("generate")
 
@@ -244,7 +250,7 @@ def train_reinforce(
         logp = response_logprobs(policy, ids, mask, roll.tokens, roll.mask, k, config.temperature)
         with torch.no_grad():
             if reference is None:  # LoRA: the SFT reference is the policy with its adapter switched off
-                with policy.disable_adapter():
+                with cast("PeftModel", policy).disable_adapter():  # no reference: add_lora made the policy
                     ref_logp = response_logprobs(policy, ids, mask, roll.tokens, roll.mask, k, config.temperature)
             else:
                 ref_logp = response_logprobs(reference, ids, mask, roll.tokens, roll.mask, k, config.temperature)

@@ -20,8 +20,9 @@ Checkpoints are TRL's (``out_dir/trl/checkpoint-N``); a rerun resumes from the l
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -34,6 +35,10 @@ from pipeline.rl.interface import PolicyResult, RewardFn
 from pipeline.runfiles import MetricsFn, RunFiles, begin_run, export_causal_lm
 from pipeline.steps import trl_progress_callback, trl_settings
 from pipeline.tokens import format_prompt
+
+if TYPE_CHECKING:
+    from transformers import Trainer as HfTrainer
+    from transformers import TrainingArguments
 
 
 def _reward_adapter(reward_fn: RewardFn):
@@ -90,6 +95,9 @@ def train_with_trl(
     from datasets import Dataset
     from transformers.trainer_utils import get_last_checkpoint
 
+    # both are used only through transformers' Trainer interface
+    TrlConfig: type[TrainingArguments]
+    Trainer: Callable[..., HfTrainer]
     if algorithm == "rloo":
         from trl import RLOOConfig as TrlConfig
         from trl import RLOOTrainer as Trainer
@@ -149,7 +157,7 @@ def train_with_trl(
     trainer.train(resume_from_checkpoint=last)
     elapsed = time.perf_counter() - started
     steps.phase("exporting", 0, 1)
-    trained = trainer.model
+    trained = cast(torch.nn.Module, trainer.model)  # the trainer holds the model it was given
     model_path = ranks.main_then_wait(lambda: export_causal_lm(trained, tokenizer, out_dir / "final"))
     steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, algorithm,
