@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db.models import Field
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split
