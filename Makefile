@@ -55,9 +55,10 @@ run: model users demo
 	trap 'kill -KILL $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Lint and import order first (seconds), then the suite.
+# Lint and import order, then types (mypy.ini: pipeline/ and webapp/), then the suite.
 test: venv-dev model
 	$(BIN)/ruff check .
+	$(BIN)/mypy --config-file mypy.ini pipeline webapp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # PostgreSQL and Redis on loopback for the integration tests (CI runs them against both).

@@ -43,7 +43,7 @@ class _Result:
 
 
 def _plain(value):
-    if dataclasses.is_dataclass(value):
+    if isinstance(value, _Result):  # every dataclass in these results is one
         return value.to_dict()
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

@@ -33,9 +33,8 @@ def lab_users_ensure(*, credentials_file: Path) -> list[dict]:
                 saved[username] = password
             if role == "rater":
                 user.groups.add(group)
-            password = saved.get(username)
-            if password is None or not user.check_password(password):
-                password = "(changed, not shown)"
+            known = saved.get(username)
+            password = known if known is not None and user.check_password(known) else "(changed, not shown)"
             out.append({"username": username, "role": role, "password": password})
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
     credentials_file.write_text(json.dumps(saved, indent=2))

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -96,9 +97,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return "Save the experiment, then import a file with the “Import preferences” button."
         summary = selectors.experiment_summary(obj)
-        return TemplateResponse(
-            None, "admin/experiments/experiment_overview.html", {"summary": summary, "experiment": obj}
-        ).rendered_content
+        return render_to_string("admin/experiments/experiment_overview.html", {"summary": summary, "experiment": obj})
 
     @admin.action(description="Run experiment… (the whole pipeline, on the workers)")
     def run_experiment(self, request, queryset):

@@ -89,6 +89,6 @@ def experiment_summary(experiment: Experiment, sample_size: int = 5) -> Experime
                 with_reference=prompts.exclude(reference="").count(),
             )
         )
-    sources = list(pairs.values("source").annotate(n=Count("id")).order_by("-n")[:10])
+    sources = [dict(row) for row in pairs.values("source").annotate(n=Count("id")).order_by("-n")[:10]]
     sample = list(pairs.select_related("prompt").order_by("id")[:sample_size])
     return ExperimentSummary(splits=splits, sample_pairs=sample, sources=sources)

@@ -16,9 +16,10 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 class CappedUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         if start + len(raw_data) > settings.IMPORT_MAX_UPLOAD_BYTES:
-            refused = getattr(self.request, "refused_uploads", {})
-            refused[self.field_name] = self.file_name
-            self.request.refused_uploads = refused
+            if self.request is not None:  # Django hands every handler of an upload its request
+                refused = getattr(self.request, "refused_uploads", {})
+                refused[self.field_name] = self.file_name
+                self.request.refused_uploads = refused  # type: ignore[attr-defined]  # this app's own attribute on the request
             raise SkipFile()
         return raw_data
 

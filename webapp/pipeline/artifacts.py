@@ -22,8 +22,12 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 PUSH_EVERY_S = 60.0
 
@@ -38,7 +42,7 @@ def local_root() -> Path:
     return Path(settings.ARTIFACT_LOCAL)
 
 
-def _remote_of(folder: Path) -> tuple[object, str] | None:
+def _remote_of(folder: Path) -> tuple[AbstractFileSystem, str] | None:
     """(filesystem, path) of the remote twin of a folder under the local root, else None."""
     remote = remote_root()
     if remote is None:

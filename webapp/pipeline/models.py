@@ -9,6 +9,7 @@ running the same stage twice is harmless and a run whose worker died can be pick
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar, Self
 
 from django.conf import settings
 from django.db import models
@@ -52,6 +53,10 @@ class StageRun(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     wall_seconds = models.FloatField(default=0.0, help_text="Time spent working, summed over attempts.")
+
+    # Every concrete stage gets Django's default manager; declared here (the abstract base has
+    # none) so that code written for any stage (``type(run).objects``) is checked.
+    objects: ClassVar[models.Manager[Self]]
 
     class Meta:
         abstract = True
@@ -238,7 +243,7 @@ class PipelineStatus(models.TextChoices):
 
 
 # Built from the one table of stage kinds (pipeline.kinds): StageKind.POLICY == "policy".
-StageKind = models.TextChoices("StageKind", [(kind.name.upper(), (kind.name, kind.label)) for kind in KINDS])
+StageKind = models.TextChoices("StageKind", [(kind.name.upper(), (kind.name, kind.label)) for kind in KINDS])  # type: ignore[call-overload]  # the stubs lack the functional API with (value, label) pairs
 
 
 class PipelineRun(models.Model):

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -40,7 +41,8 @@ class RoundForm(forms.ModelForm):
         help_texts = {"name": "Raters see this name: do not name the policies in it."}
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns, without the Optional of a subclass's clean
         experiment, policies = cleaned.get("experiment"), cleaned.get("policies") or []
         if experiment is not None:
             present = set(PolicyResponse.objects.filter(prompt__experiment=experiment, policy__in=policies).values_list("policy", flat=True).distinct())
@@ -94,11 +96,10 @@ class RoundAdmin(admin.ModelAdmin):
     def progress_panel(self, obj):
         if obj.pk is None:
             return "Save the round, then create its items (action “Create items” on the list)."
-        return TemplateResponse(
-            None,
+        return render_to_string(
             "admin/rating/round_progress.html",
             {"round": obj, "progress": selectors.round_progress(obj), "quality_url": reverse("admin:rating_round_quality", args=[obj.pk])},
-        ).rendered_content
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -18,12 +18,13 @@ from rest_framework.response import Response
 
 from webapp.access import SEE_JUDGEMENTS, SEE_ROUNDS, staff_permission
 from webapp.csv_cells import csv_writer
+from webapp.experiments.models import Experiment
 from webapp.rating import selectors
 from webapp.rating.models import Judgement, Mark, Round, RoundRater
 
 
 class RoundSerializer(serializers.ModelSerializer):
-    experiment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    experiment: serializers.SlugRelatedField[Experiment] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Round

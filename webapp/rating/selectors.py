@@ -206,7 +206,7 @@ def judgement_records(round: Round, judgements=None):
             marks.setdefault(mark.judgement_id, []).append(mark)
         for judgement in chunk:
             shown = marks.get(judgement.pk, [])
-            ranked = sorted((m for m in shown if m.rank is not None), key=lambda m: m.rank)
+            ranked = sorted((m for m in shown if m.rank is not None), key=lambda m: m.rank or 0)  # only ranked marks (1..N)
             yield {
                 "judgement_id": judgement.pk,
                 "round_id": round.pk,

@@ -150,10 +150,10 @@ def alignment_figures(tables: dict[str, Table], training: dict) -> list[Figure]:
     curve = tables["rm_accuracy_vs_pairs"].rows
     if curve:
         fig = go.Figure()
-        by_run = {}
+        by_run_source: dict[tuple[int, str | None], list[dict]] = {}
         for p in curve:
-            by_run.setdefault((p["run_id"], p["label_source"]), []).append(p)
-        for (run_id, source), points in by_run.items():
+            by_run_source.setdefault((p["run_id"], p["label_source"]), []).append(p)
+        for (run_id, source), points in by_run_source.items():
             fig.add_trace(go.Scatter(
                 x=[p["pairs"] for p in points], y=[p["accuracy"] for p in points], mode="lines+markers",
                 name=f"#{run_id} {source or 'labels'}", error_y=_errors(points, "accuracy", "low", "high"),

@@ -30,7 +30,8 @@ class PlanForm(forms.Form):
                                      widget=forms.NumberInput(attrs={"step": "any"}))
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, without the Optional of a subclass's clean
         if "p1" in data and "p0" in data and abs(data["p1"] - data["p0"]) < 0.001:
             raise forms.ValidationError("The two rates must differ: that difference is what the test is to detect.")
         return data

@@ -51,9 +51,10 @@ def labeler_numbers(metrics: dict) -> dict:
     else:
         z, n = alignment, metrics.get("n")
         low, high = _pair(metrics.get("alignment_ci"))
-    bias = metrics.get("position_bias") if isinstance(metrics.get("position_bias"), dict) else {}
+    bias = metrics.get("position_bias")
+    bias = bias if isinstance(bias, dict) else {}
     return {
-        "n": int(n) if number(n) is not None else None,
+        "n": int(n) if n is not None and number(n) is not None else None,
         "alignment": number(z),
         "alignment_low": number(low),
         "alignment_high": number(high),
@@ -180,7 +181,7 @@ def alignment_report(experiment: Experiment) -> dict:
 
 def _training_report(experiment: Experiment) -> dict:
     runs = list(TrainingRun.objects.filter(experiment=experiment).order_by("id"))
-    series: dict[int, dict[str, list]] = {run.pk: {} for run in runs}
+    series: dict[int, dict[str, tuple[list, list]]] = {run.pk: {} for run in runs}
     points = TrainingMetric.objects.filter(run__experiment=experiment).order_by("run_id", "step")
     for run_id, step, values in points.values_list("run_id", "step", "values").iterator(chunk_size=2000):
         for key, value in (values.items() if isinstance(values, dict) else ()):

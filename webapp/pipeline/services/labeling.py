@@ -137,7 +137,8 @@ def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: in
 def labeling_run_metrics(*, run: LabelingRun) -> dict:
     """Alignment with the human labels, position bias, label mass and calibration of a run."""
     labels = list(run.labels.filter(pair__human_choice__isnull=False).select_related("pair"))
-    result = label_metrics.evaluate(labels, [label.pair.human_choice for label in labels])
+    # every pair here has a human choice (the query keeps only those)
+    result = label_metrics.evaluate(labels, [label.pair.human_choice for label in labels if label.pair.human_choice is not None])
     return {
         "n": result.alignment.n,
         "alignment": result.alignment.z_acc if labels else None,

@@ -114,9 +114,11 @@ def _data_fingerprint(experiment: Experiment) -> str:
     for row in prompts.values_list("split", "content_hash", "reference"):
         digest.update(json.dumps(row).encode())
     pairs = PreferencePair.objects.filter(prompt__experiment=experiment).order_by("id")
-    for row in pairs.values_list("prompt__content_hash", "content_hash", "candidate_1", "human_choice"):
+    for prompt_hash, pair_hash, candidate_1, human_choice in pairs.values_list(
+        "prompt__content_hash", "content_hash", "candidate_1", "human_choice"
+    ):
         # candidate_1 pins the stored order, which the labeler and the labels depend on
-        digest.update(json.dumps([row[0], row[1], hashlib.sha256(row[2].encode()).hexdigest(), row[3]]).encode())
+        digest.update(json.dumps([prompt_hash, pair_hash, hashlib.sha256(candidate_1.encode()).hexdigest(), human_choice]).encode())
     return digest.hexdigest()
 
 
@@ -216,11 +218,12 @@ def pipeline_status_refresh(*, pipeline_id: int) -> PipelineRun:
             status = PipelineStatus.CANCELLED
         else:
             status = PipelineStatus.PENDING
-        fields = {"status": status, "started_at": run.started_at or (min(started) if started else None)}
+        started_at = run.started_at or (min(started) if started else None)
+        fields: dict[str, object] = {"status": status, "started_at": started_at}
         if status in (PipelineStatus.SUCCEEDED, PipelineStatus.FAILED, PipelineStatus.CANCELLED):
-            fields["finished_at"] = max(ended) if ended else timezone.now()
-            begin = fields["started_at"] or run.created_at
-            fields["wall_seconds"] = max(0.0, (fields["finished_at"] - begin).total_seconds())
+            finished_at = max(ended) if ended else timezone.now()
+            fields["finished_at"] = finished_at
+            fields["wall_seconds"] = max(0.0, (finished_at - (started_at or run.created_at)).total_seconds())
         else:
             fields["finished_at"] = None
         PipelineRun.objects.filter(pk=pipeline_id).update(**fields)

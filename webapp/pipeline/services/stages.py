@@ -212,6 +212,8 @@ def _policy(stage: PipelineStage, worker: str, report: Reporter) -> None:
         config = dict(stage.config["config"])
         sft_stage = _upstream(stage, StageKind.SFT)
         if sft_stage is not None:
+            if sft_stage.training_run is None:  # it succeeded, so it has one
+                raise ValueError(f"{sft_stage} has no training run to start the policy from")
             config["policy"] = sft_stage.training_run.checkpoint_path  # this run's SFT, not just the latest one
         reward_stage, labels_stage = _upstream(stage, StageKind.REWARD), _upstream(stage, StageKind.LABELING)
         run = _attach(stage, worker, "training_run", lambda: training.policy_run_create(
@@ -254,7 +256,11 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
     from webapp.rating.services.rounds import round_create
 
     samples = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on).select_related("sampling_run")
-    policies = [s.sampling_run.policy for s in sorted(samples, key=lambda s: s.position)]
+    policies = []
+    for sample in sorted(samples, key=lambda s: s.position):
+        if sample.sampling_run is None:  # it succeeded, so it has one
+            raise ValueError(f"{sample} has no sampling run to rate")
+        policies.append(sample.sampling_run.policy)
     round = stage.round
     made = None
     if round is None:

@@ -113,7 +113,7 @@ def reward_run_create(
         kind=TrainingKind.REWARD,
         arm=arm,
         algorithm="bradley-terry",
-        label_source=str(source) if source.kind != "ai" else f"ai:{labeling_run.pk}",
+        label_source=f"ai:{labeling_run.pk}" if source.kind == "ai" and labeling_run is not None else str(source),
         labeling_run=labeling_run,
         model_spec=config.model,
         config=config.to_dict(),
@@ -136,7 +136,7 @@ def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool
     )
     if not record:
         return
-    metrics = {**result.metrics, "train/pairs": len(examples), "train/pairs_per_second": result.pairs_per_second}
+    metrics: dict[str, object] = {**result.metrics, "train/pairs": len(examples), "train/pairs_per_second": result.pairs_per_second}
     if result.accuracy is not None:
         accuracy = result.accuracy.to_dict()
         metrics.update({"reward/accuracy": accuracy.get("accuracy"), "reward/accuracy_ci": [accuracy.get("ci_low"), accuracy.get("ci_high")], "reward/accuracy_n": accuracy.get("n")})
@@ -201,20 +201,21 @@ def _reward_fn(run: TrainingRun):
 def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
     """Train one arm's policy (REINFORCE / RLOO / GRPO on a reward, or DPO)."""
     progress, record_metrics = _record_metrics(run, on_progress)
-    common = dict(artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
     if run.algorithm == "dpo":
         from pipeline.configs import DPOConfig
         from pipeline.dpo import train_dpo
 
         pairs = preference_pairs(run.experiment, "train", run.labeling_run)
         examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
-        result = train_dpo(DPOConfig.from_dict(run.config), examples, runs.run_dir(run), **common)
+        result = train_dpo(DPOConfig.from_dict(run.config), examples, runs.run_dir(run),
+                           artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
     else:
         from pipeline.configs import RLConfig
         from pipeline.rl import train_policy
 
         prompts = list(Prompt.objects.filter(experiment=run.experiment, split="train").order_by("id").values_list("context", flat=True))
-        result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), runs.run_dir(run), algorithm=run.algorithm, **common)
+        result = train_policy(RLConfig.from_dict(run.config), prompts, _reward_fn(run), runs.run_dir(run), algorithm=run.algorithm,
+                              artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
     if record:
         _finish(run, result, {**result.metrics, "rl/tokens_per_second": result.tokens_per_second})
 

@@ -91,6 +91,8 @@ def judgement_submit(
         problems = judgement_check(aliases=aliases, ranks=ranks, harmless=harmless, needs_ranks=round.ranks, needs_harm=round.judges_harm)
         if problems:
             raise InvalidJudgement(" ".join(problems))
+        # The check above found every alias marked where the round asks for it.
+        ranks, harmless = ranks or {}, harmless or {}
         if lease.state == Lease.State.EXPIRED:
             _expired_lease_reclaim(lease=lease, rater=rater, now=now)
         if not Lease.objects.filter(pk=lease.pk, state__in=[Lease.State.ACTIVE, Lease.State.EXPIRED]).update(state=Lease.State.DONE, ended_at=now):
@@ -109,7 +111,7 @@ def judgement_submit(
                     submitted_at=now,
                     server_ms=max(0, int((now - lease.leased_at).total_seconds() * 1000)),
                     active_ms=active_ms if active_ms is None else max(0, min(int(active_ms), 2**31 - 1)),
-                    gold_passed=gold.gold_passed(ranks={by_alias[a]: r for a, r in (ranks or {}).items()}, degraded=degraded)
+                    gold_passed=gold.gold_passed(ranks={by_alias[a]: r for a, r in ranks.items()}, degraded=degraded)
                     if round.ranks
                     else None,
                     ranks=[ranks[a] for a in aliases] if round.ranks else None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split
@@ -43,7 +44,7 @@ def policy_responses_from_pairs(*, experiment: Experiment, split: str = Split.TE
             continue
         if naming == "candidates":
             texts = {"candidate-1": pair.candidate_1, "candidate-2": pair.candidate_2}
-        elif pair.human_choice is not None:
+        elif pair.chosen is not None and pair.rejected is not None:  # both set exactly when human_choice is
             texts = {"human-chosen": pair.chosen, "human-rejected": pair.rejected}
         else:
             texts = {}
@@ -142,6 +143,7 @@ def round_settings_check(*, overlap, gold_share) -> None:
     problems = []
     for name, value in (("overlap", overlap), ("gold_share", gold_share)):
         field = Round._meta.get_field(name)
+        assert isinstance(field, Field)  # overlap and gold_share are plain columns, not relations
         number_ok = isinstance(value, int) if name == "overlap" else isinstance(value, (int, float)) and math.isfinite(value)
         try:
             if not number_ok or isinstance(value, bool):
@@ -168,7 +170,7 @@ def _item_build(*, round: Round, prompt_id: int, responses: dict[str, PolicyResp
     entries = []
     for policy in policies:
         response = responses[policy]
-        if policy == worse:
+        if gold_rng is not None and policy == worse:
             entries.append(
                 Entry(
                     item=item,

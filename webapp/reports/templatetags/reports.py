@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from django import template
 
@@ -12,7 +13,7 @@ DASH = "—"
 ALPHA = 0.05
 
 
-def _ok(value) -> bool:
+def _ok(value) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
