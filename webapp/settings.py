@@ -5,6 +5,7 @@ through the typed helpers in ``webapp.env``; the defaults are the embedded lab (
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,7 +94,12 @@ DATABASE_URL = env_url(
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    # Login sessions and API tokens live in this file: owner-only. SQLite creates its -wal and
+    # -shm files with the main file's mode, so making the main file 0600 first covers all three.
+    os.close(os.open(_sqlite_file, os.O_CREAT | os.O_RDWR, 0o600))
+    _sqlite_file.chmod(0o600)
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers (web pages) run while a worker writes; IMMEDIATE transactions
         # take the write lock up front, so concurrent writers queue on busy_timeout
