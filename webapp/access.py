@@ -38,22 +38,9 @@ def is_staff_with(user, permission: str) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(permission))
 
 
-def staff_required(view):
-    """Anonymous users go to the login page; signed-in non-staff get 403 with a pointer to the rating pages."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            return render(request, "experiments/home_rater.html", {}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
 def staff_permission_required(permission: str):
-    """Like ``staff_required``, and staff without ``permission`` get 403 naming what they lack."""
+    """Anonymous users go to the login page; signed-in non-staff get 403 with a pointer to the
+    rating pages; staff without ``permission`` get 403 naming what they lack."""
 
     def decorate(view):
         @wraps(view)
