@@ -28,8 +28,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from pipeline.configs import LabelingConfig
-from pipeline.inference.api import EngineStats
-from pipeline.inference.engines import build_engine
+from pipeline.labeling.engine import PromptEngine
 from pipeline.labeling.prompts import DIRECT_SCORES, DirectPromptBuilder, score_continuation
 
 
@@ -65,7 +64,7 @@ def score_from_logprobs(logprobs: Sequence[float], scores: Sequence[int] = DIREC
     )
 
 
-class DirectScorer:
+class DirectScorer(PromptEngine):
     """``DirectScorer(lm, config).score(contexts, responses) -> list[DirectScore]``.
 
     Uses config.task (which preamble), precision, batch_size and max_context_tokens.
@@ -73,24 +72,8 @@ class DirectScorer:
     """
 
     def __init__(self, lm, config: LabelingConfig, packed: bool = True):
-        self.config = config
-        self.tokenizer = lm.tokenizer
         self.prompts = DirectPromptBuilder(config, lm.tokenizer)
-        self.engine = build_engine(
-            lm.model,
-            lm.tokenizer,
-            precision=config.precision,
-            packed=packed,
-            batch_size=config.batch_size,
-            shared_prefix=self._tokenize(self.prompts.head),
-        )
-
-    @property
-    def stats(self) -> EngineStats:
-        return self.engine.stats
-
-    def _tokenize(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=self.prompts.add_special_tokens)["input_ids"]
+        super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
 
     def _encode(self, context: str, response: str) -> tuple[list[int], list[list[int]]]:
         """(prompt ids, the ten continuation id lists), each continuation taken as the tail of

@@ -151,7 +151,32 @@ class _Encoded:
     full_lengths: list[int]  # whole prompt length per order
 
 
-class Labeler:
+class PromptEngine:
+    """What the labeler and the direct scorer share: an inference engine over the config's
+    precision and batch size, with the prompts' common head kept as its shared prefix."""
+
+    def __init__(self, lm, config: LabelingConfig, head: str, add_special_tokens: bool, packed: bool):
+        self.config = config
+        self.tokenizer = lm.tokenizer
+        self.add_special_tokens = add_special_tokens
+        self.engine = build_engine(
+            lm.model,
+            lm.tokenizer,
+            precision=config.precision,
+            packed=packed,
+            batch_size=config.batch_size,
+            shared_prefix=self._tokenize(head),
+        )
+
+    @property
+    def stats(self) -> EngineStats:
+        return self.engine.stats
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=self.add_special_tokens)["input_ids"]
+
+
+class Labeler(PromptEngine):
     """Labels pairs with an LLM, fast (see the module docstring).
 
     ``Labeler(lm, config).label(samples, on_progress)`` -> one PairLabel per sample, in order.
@@ -163,25 +188,9 @@ class Labeler:
     """
 
     def __init__(self, lm, config: LabelingConfig, packed: bool = True):
-        self.config = config
-        self.tokenizer = lm.tokenizer
         self.prompts = PromptBuilder(config, lm.tokenizer)
         self.answer_ids = answer_token_ids(lm.tokenizer, self.prompts.ending)
-        self.engine = build_engine(
-            lm.model,
-            lm.tokenizer,
-            precision=config.precision,
-            packed=packed,
-            batch_size=config.batch_size,
-            shared_prefix=self._tokenize(self.prompts.head),
-        )
-
-    @property
-    def stats(self) -> EngineStats:
-        return self.engine.stats
-
-    def _tokenize(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=self.prompts.add_special_tokens)["input_ids"]
+        super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
 
     def _orders(self, sample: Sample) -> list[tuple[str, str]]:
         both = [(sample.candidate_1, sample.candidate_2), (sample.candidate_2, sample.candidate_1)]
