@@ -63,72 +63,19 @@ def preferences_import(
     skipped: Counter[str] = Counter()
 
     with transaction.atomic():
-        prompts = {
-            row["content_hash"]: row
-            for row in Prompt.objects.filter(experiment=experiment).values("id", "content_hash", "split")
+        known = {
+            row["content_hash"]: row["split"]
+            for row in Prompt.objects.filter(experiment=experiment).values("content_hash", "split")
         }
-        seen_pairs = set(
-            PreferencePair.objects.filter(prompt__experiment=experiment).values_list("prompt_id", "content_hash")
+        new_prompts, planned = _plan_import(
+            records, experiment=experiment, known_splits=known, split=split,
+            min_confidence=min_confidence, source=source, path=path, skipped=skipped,
         )
-        new_prompts: dict[str, Prompt] = {}
-        planned: list[tuple[str, Record, str]] = []
-        for record in records:
-            record_split = record.split or split
-            if record_split is None:
-                raise ImportFormatError(
-                    path, record.line, "no split: pass --split train|test or give a 'split' field"
-                )
-            if min_confidence is not None and (
-                record.human_confidence is None
-                or confidence_strength(record.human_confidence) < min_confidence
-            ):
-                skipped["below minimum confidence"] += 1
-                continue
-            if record.candidate_1 == record.candidate_2:
-                skipped["identical candidates"] += 1
-                continue
-            prompt_hash = Prompt.hash_for(record.context)
-            known = prompts.get(prompt_hash) or new_prompts.get(prompt_hash)
-            known_split = known["split"] if isinstance(known, dict) else getattr(known, "split", None)
-            if known is not None and known_split != record_split:
-                skipped[f"prompt already in the {known_split} split"] += 1
-                continue
-            if known is None:
-                new_prompts[prompt_hash] = Prompt(
-                    experiment=experiment,
-                    split=record_split,
-                    context=record.context,
-                    reference=record.reference,
-                    source=source,
-                    source_id=record.source_id,
-                    content_hash=prompt_hash,
-                )
-            planned.append((prompt_hash, record, PreferencePair.hash_for(record.candidate_1, record.candidate_2)))
-
         created = Prompt.objects.bulk_create(new_prompts.values(), batch_size=500)
-        prompt_ids = {h: row["id"] for h, row in prompts.items()}
-        prompt_ids.update({p.content_hash: p.pk for p in created})
-
-        pairs = []
-        for prompt_hash, record, pair_hash in planned:
-            key = (prompt_ids[prompt_hash], pair_hash)
-            if key in seen_pairs:
-                skipped["duplicate"] += 1
-                continue
-            seen_pairs.add(key)
-            pairs.append(
-                PreferencePair(
-                    prompt_id=key[0],
-                    candidate_1=record.candidate_1,
-                    candidate_2=record.candidate_2,
-                    human_choice=record.human_choice,
-                    human_confidence=record.human_confidence,
-                    source=source,
-                    source_line=record.line,
-                    source_order_swapped=record.swapped,
-                    content_hash=pair_hash,
-                )
-            )
+        prompt_ids = dict(
+            Prompt.objects.filter(experiment=experiment).values_list("content_hash", "id")
+        )
+        pairs = _new_pairs(planned, experiment=experiment, prompt_ids=prompt_ids, source=source, skipped=skipped)
         for start in range(0, len(pairs), 500):
             PreferencePair.objects.bulk_create(pairs[start : start + 500])
             # Nothing is kept before the transaction commits: the writes are a phase, not done work.
@@ -142,6 +89,94 @@ def preferences_import(
         prompts_created=len(created),
         skipped_reasons=dict(skipped),
     )
+
+
+def _plan_import(
+    records: list[Record],
+    *,
+    experiment: Experiment,
+    known_splits: dict[str, str],
+    split: str | None,
+    min_confidence: float | None,
+    source: str,
+    path: str | Path,
+    skipped: Counter[str],
+) -> tuple[dict[str, Prompt], list[tuple[str, Record]]]:
+    """The prompts to create and the (prompt hash, record) pairs to store, in file order.
+
+    Records filtered out are counted in ``skipped`` by reason; a record with no split at all
+    is an error, since the file cannot be imported as the user meant it.
+    """
+    new_prompts: dict[str, Prompt] = {}
+    planned: list[tuple[str, Record]] = []
+    for record in records:
+        record_split = record.split or split
+        if record_split is None:
+            raise ImportFormatError(path, record.line, "no split: pass --split train|test or give a 'split' field")
+        if min_confidence is not None and (
+            record.human_confidence is None or confidence_strength(record.human_confidence) < min_confidence
+        ):
+            skipped["below minimum confidence"] += 1
+            continue
+        if record.candidate_1 == record.candidate_2:
+            skipped["identical candidates"] += 1
+            continue
+        prompt_hash = Prompt.hash_for(record.context)
+        new = new_prompts.get(prompt_hash)
+        known_split = new.split if new is not None else known_splits.get(prompt_hash)
+        if known_split is not None and known_split != record_split:
+            skipped[f"prompt already in the {known_split} split"] += 1
+            continue
+        if known_split is None:
+            new_prompts[prompt_hash] = Prompt(
+                experiment=experiment,
+                split=record_split,
+                context=record.context,
+                reference=record.reference,
+                source=source,
+                source_id=record.source_id,
+                content_hash=prompt_hash,
+            )
+        planned.append((prompt_hash, record))
+    return new_prompts, planned
+
+
+def _new_pairs(
+    planned: list[tuple[str, Record]],
+    *,
+    experiment: Experiment,
+    prompt_ids: dict[str, int],
+    source: str,
+    skipped: Counter[str],
+) -> list[PreferencePair]:
+    """Unsaved pairs for ``planned``, minus those already in the experiment or earlier in the file.
+
+    A pair is the same pair whatever the order of its candidates (its content hash is symmetric).
+    """
+    seen = set(
+        PreferencePair.objects.filter(prompt__experiment=experiment).values_list("prompt_id", "content_hash")
+    )
+    pairs = []
+    for prompt_hash, record in planned:
+        key = (prompt_ids[prompt_hash], PreferencePair.hash_for(record.candidate_1, record.candidate_2))
+        if key in seen:
+            skipped["duplicate"] += 1
+            continue
+        seen.add(key)
+        pairs.append(
+            PreferencePair(
+                prompt_id=key[0],
+                candidate_1=record.candidate_1,
+                candidate_2=record.candidate_2,
+                human_choice=record.human_choice,
+                human_confidence=record.human_confidence,
+                source=source,
+                source_line=record.line,
+                source_order_swapped=record.swapped,
+                content_hash=key[1],
+            )
+        )
+    return pairs
 
 
 def import_limits() -> ReadLimits:
