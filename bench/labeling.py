@@ -119,7 +119,7 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--model", default=registry.DEFAULT_MODEL)
@@ -128,7 +128,48 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=16, help="pairs per round of the rotating schedule")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--batch-size", type=int, default=LabelingConfig.batch_size)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def time_rounds(ways: dict, samples: list, chunk_size: int, peak: float) -> tuple[dict, dict, list, float]:
+    """Labels, wall seconds per way, per-round speedups and the best matmul rate seen.
+
+    The ways take turns first in each round, so a slow spell of the machine (another process
+    waking up) lands on each of them alike and the ratios stay fair.
+    """
+    names = list(ways)
+    labels: dict[str, list] = {name: [] for name in names}
+    wall = {name: 0.0 for name in names}
+    round_speedups = []
+    for round_no, start in enumerate(range(0, len(samples), chunk_size)):
+        chunk = samples[start : start + chunk_size]
+        took = {}
+        for name in names[round_no % 3 :] + names[: round_no % 3]:
+            t0 = time.perf_counter()
+            labels[name].extend(ways[name](chunk))
+            took[name] = time.perf_counter() - t0
+            wall[name] += took[name]
+        round_speedups.append([round(took["naive"] / took["exact"], 2), round(took["naive"] / took["bf16_mlp"], 2)])
+        peak = max(peak, matmul_gflops(repeats=4))
+        done = start + len(chunk)
+        rates = ", ".join(f"{n} {done / wall[n]:.2f}" for n in names)
+        log(f"[{done}/{len(samples)}] pairs/s: {rates}; this round's speedups exact, bf16-mlp: {round_speedups[-1]}")
+    return labels, wall, round_speedups, peak
+
+
+def others_cpu_share(
+    ticks_before: tuple[float, float] | None, ticks_after: tuple[float, float] | None, own_cpu_s: float
+) -> float | None:
+    """Share of the machine's CPU time that other processes used while the bench ran."""
+    if not (ticks_before and ticks_after):
+        return None
+    busy = ticks_after[0] - ticks_before[0]
+    total = ticks_after[1] - ticks_before[1]
+    return max(0.0, busy - own_cpu_s) / total if total else None
+
+
+def main() -> None:
+    args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -156,25 +197,10 @@ def main() -> None:
         "exact": exact.label,
         "bf16_mlp": bf16.label,
     }
-    labels = {name: [] for name in ways}
-    wall = {name: 0.0 for name in ways}
-    round_speedups = []
     ticks_before, own_before, run_start = cpu_ticks(), own_cpu(), time.perf_counter()
-    names = list(ways)
-    for round_no, start in enumerate(range(0, len(samples), args.chunk)):
-        chunk = samples[start : start + args.chunk]
-        took = {}
-        for name in names[round_no % 3 :] + names[: round_no % 3]:
-            t0 = time.perf_counter()
-            labels[name].extend(ways[name](chunk))
-            took[name] = time.perf_counter() - t0
-            wall[name] += took[name]
-        round_speedups.append([round(took["naive"] / took["exact"], 2), round(took["naive"] / took["bf16_mlp"], 2)])
-        peak = max(peak, matmul_gflops(repeats=4))
-        done = start + len(chunk)
-        rates = ", ".join(f"{n} {done / wall[n]:.2f}" for n in names)
-        log(f"[{done}/{len(samples)}] pairs/s: {rates}; this round's speedups exact, bf16-mlp: {round_speedups[-1]}")
+    labels, wall, round_speedups, peak = time_rounds(ways, samples, args.chunk, peak)
     ticks_after, own_after, run_wall = cpu_ticks(), own_cpu(), time.perf_counter() - run_start
+    others = others_cpu_share(ticks_before, ticks_after, own_after - own_before)
 
     n = len(samples)
     rate = {name: n / wall[name] for name in ways}
@@ -187,11 +213,6 @@ def main() -> None:
     metrics = {name: evaluate(labels[name], human) for name in ways}
     params = non_embedding_params(lm.model)
     useful = 2 * params * exact.stats.real_tokens / wall["exact"] / 1e9
-    others = None
-    if ticks_before and ticks_after:
-        busy = ticks_after[0] - ticks_before[0]
-        total = ticks_after[1] - ticks_before[1]
-        others = max(0.0, busy - (own_after - own_before)) / total if total else None
 
     result = {
         "pairs": n,

@@ -97,6 +97,59 @@ def _ensure_installed(venv: Path, version: str) -> str | None:
     return None if binary.exists() else f"label-studio=={version} installed no {binary}"
 
 
+def _project_with_tasks(port: int, token: str, n_tasks: int) -> list[int] | str:
+    """Create the bench project with ``n_tasks`` three-answer ranking tasks; their ids, or what failed."""
+    status, body = _request(port, token, "POST", "/api/projects", {"title": "bench", "label_config": LABEL_CONFIG})
+    if status not in (200, 201):
+        return f"creating the project answered {status}: {body[:300]!r}"
+    project = json.loads(body)["id"]
+    tasks = [
+        {
+            "context": f"Human: question {i}?\n\nAssistant:",
+            "items": [{"id": f"r{k}", "html": f"A {name} answer to question {i}, two sentences long. It is polite."} for k, name in enumerate(("sft", "rlhf", "rlaif"))],
+        }
+        for i in range(n_tasks)
+    ]
+    status, body = _request(port, token, "POST", f"/api/projects/{project}/import", tasks, timeout=600)
+    if status not in (200, 201):
+        return f"importing tasks answered {status}: {body[:300]!r}"
+    task_ids: list[int] = []
+    page = 1
+    while len(task_ids) < n_tasks:
+        status, body = _request(port, token, "GET", f"/api/tasks?project={project}&page={page}&page_size=1000&fields=task_only")
+        found = json.loads(body) if status == 200 else {}
+        batch = [t["id"] for t in (found.get("tasks", []) if isinstance(found, dict) else found)]
+        if not batch:
+            break
+        task_ids += batch
+        page += 1
+    return task_ids
+
+
+def _tally(port: int, token: str, task_ids: list[int], results: dict, elapsed: float, percentile) -> dict:
+    """Throughput and latency of the raters, and what the server stored against what it acknowledged."""
+    acked = [task for r in results.values() for task in r["acked"]]
+    latencies = [ms for r in results.values() for ms in r["latencies"]]
+    stored: dict[int, int] = {}
+    for task_id in set(task_ids):
+        status, body = _request(port, token, "GET", f"/api/tasks/{task_id}/annotations/")
+        if status == 200:
+            stored[task_id] = len(json.loads(body))
+    acked_per_task: dict[int, int] = {}
+    for task in acked:
+        acked_per_task[task] = acked_per_task.get(task, 0) + 1
+    return {
+        "label_studio_submits_per_s": round(len(acked) / elapsed, 2) if elapsed else 0.0,
+        "label_studio_p50_ms": round(percentile(latencies, 0.5), 1),
+        "label_studio_p99_ms": round(percentile(latencies, 0.99), 1),
+        "label_studio_errors": sum(r["errors"] for r in results.values()),
+        "label_studio_lost": sum(max(0, n - stored.get(t, 0)) for t, n in acked_per_task.items()),
+        "label_studio_duplicated": sum(max(0, stored.get(t, 0) - acked_per_task.get(t, 0)) for t in stored if stored[t] > 1),
+        "label_studio_stored_not_acknowledged": sum(max(0, n - acked_per_task.get(t, 0)) for t, n in stored.items() if n and t not in acked_per_task),
+        "label_studio_note": "one API token shared by all raters; each rater works through its own slice of tasks",
+    }
+
+
 def run(args, *, venv: Path, version: str, free_port, wait_for, percentile) -> dict:
     problem = _ensure_installed(venv, version)
     if problem:
@@ -121,31 +174,9 @@ def run(args, *, venv: Path, version: str, free_port, wait_for, percentile) -> d
         except RuntimeError as problem:
             tail = (data_dir / "server.log").read_text(errors="replace")[-600:]
             return {"label_studio_error": f"Label Studio did not start: {problem}; log ends: {tail}"}
-        status, body = _request(port, token, "POST", "/api/projects", {"title": "bench", "label_config": LABEL_CONFIG})
-        if status not in (200, 201):
-            return {"label_studio_error": f"creating the project answered {status}: {body[:300]!r}"}
-        project = json.loads(body)["id"]
-        n_tasks = args.raters * 40
-        tasks = [
-            {
-                "context": f"Human: question {i}?\n\nAssistant:",
-                "items": [{"id": f"r{k}", "html": f"A {name} answer to question {i}, two sentences long. It is polite."} for k, name in enumerate(("sft", "rlhf", "rlaif"))],
-            }
-            for i in range(n_tasks)
-        ]
-        status, body = _request(port, token, "POST", f"/api/projects/{project}/import", tasks, timeout=600)
-        if status not in (200, 201):
-            return {"label_studio_error": f"importing tasks answered {status}: {body[:300]!r}"}
-        task_ids = []
-        page = 1
-        while len(task_ids) < n_tasks:
-            status, body = _request(port, token, "GET", f"/api/tasks?project={project}&page={page}&page_size=1000&fields=task_only")
-            found = json.loads(body) if status == 200 else {}
-            batch = [t["id"] for t in (found.get("tasks", []) if isinstance(found, dict) else found)]
-            if not batch:
-                break
-            task_ids += batch
-            page += 1
+        task_ids = _project_with_tasks(port, token, args.raters * 40)
+        if isinstance(task_ids, str):
+            return {"label_studio_error": task_ids}
         if len(task_ids) < args.raters:
             return {"label_studio_error": f"only {len(task_ids)} tasks could be listed"}
 
@@ -161,27 +192,7 @@ def run(args, *, venv: Path, version: str, free_port, wait_for, percentile) -> d
             rater.join(args.duration + 120)
         elapsed = time.monotonic() - started
 
-        acked = [task for r in results.values() for task in r["acked"]]
-        latencies = [ms for r in results.values() for ms in r["latencies"]]
-        stored: dict[int, int] = {}
-        for task_id in set(task_ids):
-            status, body = _request(port, token, "GET", f"/api/tasks/{task_id}/annotations/")
-            if status == 200:
-                stored[task_id] = len(json.loads(body))
-        acked_per_task: dict[int, int] = {}
-        for task in acked:
-            acked_per_task[task] = acked_per_task.get(task, 0) + 1
-        return {
-            "label_studio_version": version,
-            "label_studio_submits_per_s": round(len(acked) / elapsed, 2) if elapsed else 0.0,
-            "label_studio_p50_ms": round(percentile(latencies, 0.5), 1),
-            "label_studio_p99_ms": round(percentile(latencies, 0.99), 1),
-            "label_studio_errors": sum(r["errors"] for r in results.values()),
-            "label_studio_lost": sum(max(0, n - stored.get(t, 0)) for t, n in acked_per_task.items()),
-            "label_studio_duplicated": sum(max(0, stored.get(t, 0) - acked_per_task.get(t, 0)) for t in stored if stored[t] > 1),
-            "label_studio_stored_not_acknowledged": sum(max(0, n - acked_per_task.get(t, 0)) for t, n in stored.items() if n and t not in acked_per_task),
-            "label_studio_note": "one API token shared by all raters; each rater works through its own slice of tasks",
-        }
+        return {"label_studio_version": version, **_tally(port, token, task_ids, results, elapsed, percentile)}
     finally:
         server.terminate()
         try:
