@@ -97,7 +97,8 @@ def sample(
     return Rollout(prompt_ids, prompt_mask, tokens[:, :width], gen_mask, finished_at < max_new_tokens)
 
 
-def _pick(logits: torch.Tensor, temperature: float, generators) -> torch.Tensor:
+def _pick(logits: torch.Tensor, temperature: float,
+          generators: Sequence[torch.Generator] | torch.Generator | None) -> torch.Tensor:
     """Greedy at temperature 0; else inverse-CDF sampling from softmax(logits / temperature).
 
     One uniform number per row against the cumulative distribution: the same distribution as
@@ -109,10 +110,10 @@ def _pick(logits: torch.Tensor, temperature: float, generators) -> torch.Tensor:
         return logits.argmax(-1)
     cdf = torch.softmax(logits / temperature, dim=-1).double().cumsum(-1)
     rows, device = logits.size(0), logits.device
-    if isinstance(generators, (list, tuple)):
-        u = torch.cat([torch.rand(1, generator=g, device=device, dtype=torch.float64) for g in generators])
-    else:
+    if generators is None or isinstance(generators, torch.Generator):
         u = torch.rand(rows, generator=generators, device=device, dtype=torch.float64)
+    else:  # one generator per row
+        u = torch.cat([torch.rand(1, generator=g, device=device, dtype=torch.float64) for g in generators])
     u = (1.0 - u) * cdf[:, -1]
     return torch.searchsorted(cdf, u.unsqueeze(-1)).squeeze(-1).clamp(max=logits.size(-1) - 1)
 

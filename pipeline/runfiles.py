@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ class RunFiles:
         kept = [row for row in rows if row.get("step", 0) <= step]
         self.metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept))
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
+    def log(self, step: int, metrics: Mapping[str, float | None]) -> None:
+        """Record one step's metrics; a None (a value this step did not produce) is left out."""
         clean = {k: float(v) for k, v in metrics.items() if v is not None}
         self.last.update(clean)
         if not self.writer:
