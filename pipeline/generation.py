@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from pipeline.configs import GenerationConfig
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, position_ids
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -141,7 +144,7 @@ def row_generator(seed: int, text: str, device: torch.device) -> torch.Generator
 
 def generate_samples(
     model: torch.nn.Module,
-    tokenizer: Any,
+    tokenizer: PreTrainedTokenizerBase,
     contexts: Sequence[str],
     config: GenerationConfig | None = None,
     on_progress: ProgressFn | None = None,
@@ -168,7 +171,8 @@ def generate_samples(
             body = roll.tokens[row, :n].tolist()
             if roll.finished[row]:
                 body = body[:-1]  # the EOS
-            text = tokenizer.decode(body, skip_special_tokens=True).strip()
+            # One id list decodes to one string; transformers declares str | list[str] for every input.
+            text = cast(str, tokenizer.decode(body, skip_special_tokens=True)).strip()
             results[i] = Sample(contexts[i], text, len(body), bool(roll.finished[row]))
         on_progress(Progress.durable(min(start + config.batch_size, len(order)), len(order), "sampling"))
     model.train(was_training)
