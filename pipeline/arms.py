@@ -85,10 +85,11 @@ def runs_for(arm: Arm | str, *, has_references: bool, algorithm: str = "reinforc
     return stages
 
 
-def runs_for_arms(arms: Iterable[Arm | str], **kwargs) -> list[Stage]:
-    """The runs of several arms, shared stages once, in dependency order."""
+def runs_for_arms(arms: Iterable[Arm | str], *, has_references: bool, algorithm: str = "reinforce",
+                  mixed_share: float = 0.5) -> list[Stage]:
+    """The runs of several arms, shared stages once, in dependency order (the knobs as ``runs_for``)."""
     seen: dict[Stage, None] = {}
     for arm in arms:
-        for stage in runs_for(arm, **kwargs):
+        for stage in runs_for(arm, has_references=has_references, algorithm=algorithm, mixed_share=mixed_share):
             seen.setdefault(stage, None)
     return list(seen)

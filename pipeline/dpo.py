@@ -30,9 +30,10 @@ from pipeline.tokens import format_prompt
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedTokenizerBase, TrainerControl, TrainerState, TrainingArguments
 
 
-def dpo_rows(tokenizer, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
+def dpo_rows(tokenizer: PreTrainedTokenizerBase, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
     """prompt / chosen / rejected columns from hard-labelled examples (p = 0.5 is skipped)."""
     rows: dict[str, list[str]] = {"prompt": [], "chosen": [], "rejected": []}
     for e in examples:
@@ -89,7 +90,8 @@ def train_dpo(
     steps = StepProgress(on_progress if ranks.main else None, 0, saved=start)
 
     class Bridge(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                   logs: dict[str, float] | None = None, **kwargs: object) -> None:
             logs = logs or {}
             if "loss" not in logs:
                 return

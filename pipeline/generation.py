@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from pipeline.configs import GenerationConfig
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, position_ids
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -97,7 +100,8 @@ def sample(
     return Rollout(prompt_ids, prompt_mask, tokens[:, :width], gen_mask, finished_at < max_new_tokens)
 
 
-def _pick(logits: torch.Tensor, temperature: float, generators) -> torch.Tensor:
+def _pick(logits: torch.Tensor, temperature: float,
+          generators: Sequence[torch.Generator] | torch.Generator | None) -> torch.Tensor:
     """Greedy at temperature 0; else inverse-CDF sampling from softmax(logits / temperature).
 
     One uniform number per row against the cumulative distribution: the same distribution as
@@ -109,10 +113,10 @@ def _pick(logits: torch.Tensor, temperature: float, generators) -> torch.Tensor:
         return logits.argmax(-1)
     cdf = torch.softmax(logits / temperature, dim=-1).double().cumsum(-1)
     rows, device = logits.size(0), logits.device
-    if isinstance(generators, (list, tuple)):
-        u = torch.cat([torch.rand(1, generator=g, device=device, dtype=torch.float64) for g in generators])
-    else:
+    if generators is None or isinstance(generators, torch.Generator):
         u = torch.rand(rows, generator=generators, device=device, dtype=torch.float64)
+    else:  # one generator per row
+        u = torch.cat([torch.rand(1, generator=g, device=device, dtype=torch.float64) for g in generators])
     u = (1.0 - u) * cdf[:, -1]
     return torch.searchsorted(cdf, u.unsqueeze(-1)).squeeze(-1).clamp(max=logits.size(-1) - 1)
 
@@ -140,7 +144,7 @@ def row_generator(seed: int, text: str, device: torch.device) -> torch.Generator
 
 def generate_samples(
     model: torch.nn.Module,
-    tokenizer: Any,
+    tokenizer: PreTrainedTokenizerBase,
     contexts: Sequence[str],
     config: GenerationConfig | None = None,
     on_progress: ProgressFn | None = None,
@@ -167,7 +171,8 @@ def generate_samples(
             body = roll.tokens[row, :n].tolist()
             if roll.finished[row]:
                 body = body[:-1]  # the EOS
-            text = tokenizer.decode(body, skip_special_tokens=True).strip()
+            # One id list decodes to one string; transformers declares str | list[str] for every input.
+            text = cast(str, tokenizer.decode(body, skip_special_tokens=True)).strip()
             results[i] = Sample(contexts[i], text, len(body), bool(roll.finished[row]))
         on_progress(Progress.durable(min(start + config.batch_size, len(order)), len(order), "sampling"))
     model.train(was_training)

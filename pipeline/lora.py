@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from pipeline.configs import LoraSettings
 
 if TYPE_CHECKING:
-    from peft import PeftModel
+    from peft import LoraConfig, PeftModel
     from transformers import PreTrainedModel
     from typing_extensions import TypeIs
 
@@ -25,7 +25,7 @@ def use_lora(flag: bool | None, device: torch.device) -> bool:
     return device.type == "cpu" if flag is None else bool(flag)
 
 
-def lora_config(settings: LoraSettings, *, causal_lm: bool) -> Any:
+def lora_config(settings: LoraSettings, *, causal_lm: bool) -> LoraConfig:
     """The peft ``LoraConfig`` for ``settings``: the one place our LoRA knobs become peft's.
 
     Our own loops wrap the model with it (``add_lora``); the TRL-backed stages hand it to TRL as
@@ -33,9 +33,9 @@ def lora_config(settings: LoraSettings, *, causal_lm: bool) -> Any:
     """
     from peft import LoraConfig
 
-    targets: Any = settings.targets
+    targets: str | list[str] = settings.targets
     if targets != "all-linear":
-        targets = [name.strip() for name in targets.split(",") if name.strip()]
+        targets = [name.strip() for name in settings.targets.split(",") if name.strip()]
     return LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,

@@ -14,6 +14,7 @@ The arms' needs come from ``pipeline.arms``, so an arm means the same thing here
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -77,7 +78,7 @@ def size_config(size: str, kind: str, overrides: dict | None = None) -> dict:
     return {**copy.deepcopy(SIZE_CONFIGS[size][kind]), **((overrides or {}).get(kind) or {})}
 
 
-def check_arms(arms) -> list[str]:
+def check_arms(arms: Iterable[str]) -> list[str]:
     arms = list(dict.fromkeys(arms))  # keep the order given, once each
     if not arms:
         raise ValueError(f"choose at least one arm: {', '.join(ARMS)}")
@@ -103,7 +104,7 @@ def check_overrides(overrides: dict | None) -> None:
 
 
 def plan_pipeline(
-    *, arms, has_references: bool, size: str = "demo", overrides: dict | None = None,
+    *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
     algorithm: str = "reinforce", mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.

@@ -17,14 +17,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from pipeline.checkpoints import seed_everything
 from pipeline.lora import unwrap_lora
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+
+class StageConfig(Protocol):
+    """What a run's start reads of any stage config (``pipeline.configs``): its dict and seed."""
+
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 MetricsFn = Callable[[int, dict], None]
 
@@ -47,7 +58,7 @@ class RunFiles:
         self.on_metrics = (on_metrics or no_metrics) if writer else no_metrics
         self.last: dict[str, float] = {}
 
-    def write_config(self, config: Any) -> None:
+    def write_config(self, config: StageConfig) -> None:
         if self.writer:
             (self.dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
@@ -59,7 +70,8 @@ class RunFiles:
         kept = [row for row in rows if row.get("step", 0) <= step]
         self.metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept))
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
+    def log(self, step: int, metrics: Mapping[str, float | None]) -> None:
+        """Record one step's metrics; a None (a value this step did not produce) is left out."""
         clean = {k: float(v) for k, v in metrics.items() if v is not None}
         self.last.update(clean)
         if not self.writer:
@@ -73,7 +85,7 @@ class RunFiles:
             (self.dir / "result.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
 
 
-def begin_run(out_dir: str | os.PathLike, config: Any, on_metrics: MetricsFn | None = None, *,
+def begin_run(out_dir: str | os.PathLike, config: StageConfig, on_metrics: MetricsFn | None = None, *,
               writer: bool = True) -> RunFiles:
     """The start every trainer shares: the run folder with the config saved beside the
     checkpoints (so a run is always read with what produced it), and every RNG seeded.
@@ -98,7 +110,7 @@ def save_atomically(target: Path, write: Callable[[Path], None]) -> Path:
     return target
 
 
-def export_causal_lm(model: torch.nn.Module, tokenizer: Any, target: Path) -> Path:
+def export_causal_lm(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, target: Path) -> Path:
     """Save a policy as a plain transformers checkpoint (LoRA merged), loadable by the registry."""
     plain = unwrap_lora(model)
 

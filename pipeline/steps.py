@@ -7,11 +7,16 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from pipeline.progress import StepProgress
+
+if TYPE_CHECKING:  # transformers loads only when a TRL stage runs
+    from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+    from pipeline.configs import DPOConfig, RLConfig
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -53,7 +58,7 @@ class Laps:
         self.last = now
 
 
-def trl_settings(config: Any, out_dir: Path, *, on_cpu: bool) -> dict[str, Any]:
+def trl_settings(config: DPOConfig | RLConfig, out_dir: Path, *, on_cpu: bool) -> dict[str, Any]:
     """TRL config fields every TRL-backed stage (DPO, RLOO, GRPO) sets the same way: our
     checkpoint cadence and retention, the run's seed, learning rate and clipping, a constant
     schedule like our own loops, no activation checkpointing (TRL defaults to it; we trade
@@ -75,17 +80,19 @@ def trl_settings(config: Any, out_dir: Path, *, on_cpu: bool) -> dict[str, Any]:
     )
 
 
-def trl_progress_callback(steps: StepProgress) -> Any:
+def trl_progress_callback(steps: StepProgress) -> TrainerCallback:
     """A TRL/transformers callback that reports a step as trained at its end and as saved once
     the trainer's checkpoint of it is written (``on_save`` runs after the save), so the caller's
     progress never counts a step a resume would train again."""
     from transformers import TrainerCallback
 
     class Steps(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
+        def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                        **kwargs: object) -> None:
             steps.trained(state.global_step, state.max_steps)
 
-        def on_save(self, args, state, control, **kwargs):
+        def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: object) -> None:
             steps.saved(state.global_step)
 
     return Steps()

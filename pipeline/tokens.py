@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 _TURN = re.compile(r"(?:^|\n\n)(Human|Assistant|User):\s?")
 
@@ -31,7 +34,7 @@ def dialogue_messages(context: str) -> list[dict[str, str]]:
     return messages
 
 
-def format_prompt(tokenizer: Any, context: str, chat_template: bool = True) -> str:
+def format_prompt(tokenizer: PreTrainedTokenizerBase, context: str, chat_template: bool = True) -> str:
     """The text a policy continues for ``context``.
 
     With a chat template (instruction-tuned models): the dialogue's turns become chat messages
@@ -40,14 +43,18 @@ def format_prompt(tokenizer: Any, context: str, chat_template: bool = True) -> s
     HH-style: ``context + "\\n\\nAssistant: "`` unless it already ends that way.
     """
     if chat_template and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(dialogue_messages(context), tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(dialogue_messages(context), tokenize=False, add_generation_prompt=True)
+        # tokenize=False renders text; the declared return type also covers the tokenized forms.
+        if not isinstance(text, str):
+            raise TypeError(f"the chat template rendered {type(text).__name__}, not text")
+        return text
     if not chat_template:
         return context
     stripped = context.rstrip()
     return stripped + " " if stripped.endswith("Assistant:") else stripped + "\n\nAssistant: "
 
 
-def encode_prompt(tokenizer: Any, prompt: str, max_tokens: int | None = None) -> list[int]:
+def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, max_tokens: int | None = None) -> list[int]:
     """Token ids of a formatted prompt, cut from the left to ``max_tokens`` (the end is what matters)."""
     # A chat template writes its special tokens as text; adding BOS again would duplicate it.
     has_template = bool(getattr(tokenizer, "chat_template", None))
@@ -57,7 +64,7 @@ def encode_prompt(tokenizer: Any, prompt: str, max_tokens: int | None = None) ->
     return ids
 
 
-def encode_response(tokenizer: Any, response: str, max_tokens: int | None = None) -> list[int]:
+def encode_response(tokenizer: PreTrainedTokenizerBase, response: str, max_tokens: int | None = None) -> list[int]:
     """Token ids of a response followed by EOS (the end of the turn), cut to ``max_tokens``."""
     ids = tokenizer(response, add_special_tokens=False)["input_ids"]
     if max_tokens is not None:
@@ -93,7 +100,7 @@ def position_ids(mask: torch.Tensor, offset: torch.Tensor | None = None) -> torc
     return pos if offset is None else pos + offset.unsqueeze(-1)
 
 
-def eos_ids(model: Any, tokenizer: Any) -> list[int]:
+def eos_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """Every token that ends a response, ascending: the tokenizer's EOS and the model's generation EOS(s).
 
     A list, not a set, so ``[0]`` is a stable pad fallback; membership tests on one or two ids cost nothing.

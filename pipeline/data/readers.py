@@ -18,13 +18,13 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict
 
 from pipeline.data.records import (
     NO_LIMITS,
     ImportFormatError,
     ReadLimits,
     Record,
+    RecordExtra,
     choice_field,
     chosen_rejected_record,
     confidence_value,
@@ -165,7 +165,7 @@ def _tldr_record(path: Path, number: int, row: dict) -> Record:
 
 # -- jsonl / csv ----------------------------------------------------------------------
 
-_CHOICES = {"a": 1, "b": 2, "1": 1, "2": 2, 1: 1, 2: 2}
+_CHOICES: dict[str | int, int] = {"a": 1, "b": 2, "1": 1, "2": 2, 1: 1, 2: 2}
 
 
 def read_jsonl(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
@@ -200,18 +200,9 @@ def read_csv(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS)
         raise ImportFormatError(path, max(start, reader.line_num), f"malformed CSV ({exc})") from None
 
 
-class _RecordExtra(TypedDict):
-    """The Record fields a table row gives besides the pair and the choice."""
-
-    reference: str
-    source_id: str
-    split: str | None
-    human_confidence: float | None
-
-
 def _table_record(path: Path, number: int, row: dict, seed: int) -> Record:
     context = text_field(path, number, row, "prompt")
-    extra = _RecordExtra(
+    extra = RecordExtra(
         reference=text_field(path, number, row, "reference", required=False),
         source_id=str(row.get("id") or number),
         split=split_field(path, number, row),

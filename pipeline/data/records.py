@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 SPLITS = ("train", "test")
 # The paper keeps TL;DR comparisons whose 1-9 confidence is at an extreme: 1, 2, 8 or 9.
@@ -45,6 +46,15 @@ class Record:
     source_id: str = ""
     split: str | None = None
     swapped: bool = False  # stored order differs from the file's order
+
+
+class RecordExtra(TypedDict, total=False):
+    """The Record fields a reader may give besides the pair and the choice."""
+
+    reference: str
+    source_id: str
+    split: str | None
+    human_confidence: float | None
 
 
 def confidence_strength(confidence: float) -> float:
@@ -181,10 +191,14 @@ def split_field(path: Path, number: int, row: dict) -> str | None:
     return value
 
 
-def confidence_value(path: Path, number: int, value) -> float | None:
+def confidence_value(path: Path, number: int, value: object) -> float | None:
+    """``value`` is whatever the file holds (a JSON list or object included)."""
     if value in (None, ""):
         return None
     try:
+        # Only text and numbers can be one; anything else fails as float() would with TypeError.
+        if not isinstance(value, (str, int, float)):
+            raise TypeError(type(value).__name__)
         confidence = float(value)
     except (TypeError, ValueError):
         raise ImportFormatError(path, number, f"confidence must be a number, got {value!r}") from None
@@ -194,7 +208,7 @@ def confidence_value(path: Path, number: int, value) -> float | None:
     return confidence
 
 
-def choice_field(path: Path, number: int, value, choices: dict, *, expected: str) -> int | None:
+def choice_field(path: Path, number: int, value: object, choices: dict[str | int, int], *, expected: str) -> int | None:
     """The human choice (1 or 2) that ``value`` names in ``choices``; None when it is empty.
 
     Only text and whole numbers are looked up: a list or an object is not hashable, and JSON
@@ -218,7 +232,8 @@ def seeded_swap(seed: int, *parts: str) -> bool:
     return digest.digest()[0] & 1 == 1
 
 
-def chosen_rejected_record(seed: int, number: int, context: str, chosen: str, rejected: str, **extra) -> Record:
+def chosen_rejected_record(seed: int, number: int, context: str, chosen: str, rejected: str,
+                           **extra: Unpack[RecordExtra]) -> Record:
     """A record of a chosen/rejected pair: the chosen reply goes first or second by the seeded
     coin flip, so a labeler or model that favours position 1 cannot look right for free."""
     swapped = seeded_swap(seed, context, chosen, rejected)

@@ -15,7 +15,7 @@ fallback for architectures the fused forward does not cover.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, cast
 
 import torch
@@ -24,20 +24,20 @@ from transformers.cache_utils import DynamicLayer
 
 from pipeline.inference.api import InferenceEngine, Tokens
 from pipeline.inference.fused import FusedDecoder, Slabs
-from pipeline.inference.kv import KVState, RowRef, SlabLayer, gather, kv_bytes_per_token
+from pipeline.inference.kv import KVState, Past, SlabLayer, gather, kv_bytes_per_token
 from pipeline.inference.precision import model_for_precision, non_embedding_params
 from pipeline.inference.staged import StagedEngine
 from pipeline.inference.streams import Streams, split_rows
 from pipeline.tokens import eos_ids
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
     from transformers.cache_utils import CacheLayerMixin
 
 
 def build_engine(
     model: PreTrainedModel,
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     precision: str = "exact",
     packed: bool = True,
@@ -70,8 +70,9 @@ ATTENTION_FLOP_COST = 1.5
 class PackedEngine(StagedEngine):
     pads = False
 
-    def __init__(self, model: PreTrainedModel, decoder: FusedDecoder, streams: bool = True, **kwargs):
-        super().__init__(model, **kwargs)
+    def __init__(self, model: PreTrainedModel, decoder: FusedDecoder, streams: bool = True, *,
+                 stop_ids: Collection[int], batch_size: int, shared_prefix: Tokens):
+        super().__init__(model, stop_ids=stop_ids, batch_size=batch_size, shared_prefix=shared_prefix)
         self.fused = decoder
         self.streams = streams  # split a forward's rows over single-core streams (CPU)
         self._token_flops = 2 * non_embedding_params(model)
@@ -80,7 +81,8 @@ class PackedEngine(StagedEngine):
         f = self.fused
         return 2 * len(f.layers) * f.kv_heads * f.head_dim * f.dtype.itemsize
 
-    def _forward(self, rows, past, side, keep="last", reserve=0) -> tuple[torch.Tensor, KVState]:
+    def _forward(self, rows: Sequence[Sequence[int]], past: Past, side: str, keep: str = "last",
+                 reserve: int = 0) -> tuple[torch.Tensor, KVState]:
         counts = [len(r) for r in rows]
         slabs = self._slabs_for(past, counts, reserve)
         streams = Streams.get() if self.device.type == "cpu" and self.streams else None
@@ -114,7 +116,7 @@ class PackedEngine(StagedEngine):
         per_pair = ATTENTION_FLOP_COST * 4 * len(f.layers) * f.heads * f.head_dim
         return [n * (self._token_flops + per_pair * (s + n / 2)) for n, s in zip(counts, lengths)]
 
-    def _slabs_for(self, past, counts: list[int], reserve: int) -> Slabs:
+    def _slabs_for(self, past: Past, counts: list[int], reserve: int) -> Slabs:
         """Packed slabs holding ``past`` with room for ``counts`` more tokens per row (+ reserve).
         A packed KVState is continued in place (consumed); RowRefs are copied into new slabs."""
         if past is None:
@@ -135,15 +137,17 @@ class PackedEngine(StagedEngine):
 class PaddedEngine(StagedEngine):
     pads = True
 
-    def __init__(self, model: PreTrainedModel, pad_id: int, **kwargs):
-        super().__init__(model, **kwargs)
+    def __init__(self, model: PreTrainedModel, pad_id: int, *, stop_ids: Collection[int], batch_size: int,
+                 shared_prefix: Tokens):
+        super().__init__(model, stop_ids=stop_ids, batch_size=batch_size, shared_prefix=shared_prefix)
         self.pad_id = pad_id
         self.keeps_last = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def _kv_bytes_per_token(self) -> int:
         return kv_bytes_per_token(self.model.config, cast(torch.Tensor, self.model.get_input_embeddings().weight).dtype)
 
-    def _forward(self, rows, past, side, keep="last", reserve=0) -> tuple[torch.Tensor, KVState]:
+    def _forward(self, rows: Sequence[Sequence[int]], past: Past, side: str, keep: str = "last",
+                 reserve: int = 0) -> tuple[torch.Tensor, KVState]:
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         new_mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -170,7 +174,7 @@ class PaddedEngine(StagedEngine):
         return logits, KVState(kv, mask, list(layers))
 
 
-def _cache_for(past: KVState | Sequence[RowRef] | None, width: int, reserve: int, config) -> tuple[DynamicCache, torch.Tensor | None]:
+def _cache_for(past: Past, width: int, reserve: int, config: PretrainedConfig) -> tuple[DynamicCache, torch.Tensor | None]:
     """A DynamicCache holding ``past``, with room for ``width + reserve`` more positions.
 
     A KVState is continued in place (its slab layers are reused: the state is consumed); a list

@@ -341,5 +341,5 @@ def _eps(norm: torch.nn.Module) -> float:
     return float(eps if eps is not None else cast(float, norm.eps))
 
 
-def _sdpa(q, k, v, mask, scale) -> torch.Tensor:
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=q.shape[1] != k.shape[1])

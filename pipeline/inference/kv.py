@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from transformers import PretrainedConfig
 from transformers.cache_utils import DynamicLayer
 
 if TYPE_CHECKING:
@@ -32,11 +33,15 @@ class SlabLayer(DynamicLayer):
         self.is_initialized = True
         self._expose()
 
-    def _expose(self) -> None:
-        self.keys = self.slab_keys[:, :, : self.filled]
-        self.values = self.slab_values[:, :, : self.filled]
+    def _expose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Point the layer's keys/values at the filled part; returned too, since the base class
+        declares the attributes Optional."""
+        keys, values = self.slab_keys[:, :, : self.filled], self.slab_values[:, :, : self.filled]
+        self.keys, self.values = keys, values
+        return keys, values
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: object,
+               **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
         n = key_states.shape[-2]
         if self.filled + n > self.slab_keys.shape[-2]:  # out of room: move to a bigger slab
             capacity = self.filled + n + self.slab_keys.shape[-2] // 2
@@ -45,8 +50,7 @@ class SlabLayer(DynamicLayer):
         self.slab_keys[:, :, self.filled : self.filled + n] = key_states
         self.slab_values[:, :, self.filled : self.filled + n] = value_states
         self.filled += n
-        self._expose()
-        return self.keys, self.values
+        return self._expose()
 
 
 def _regrown(slab: torch.Tensor, filled: int, capacity: int) -> torch.Tensor:
@@ -93,6 +97,11 @@ class RowRef:
     length: int
 
 
+# What a forward continues from: a whole state (continued in place), rows of earlier states to
+# gather, or nothing.
+Past = KVState | Sequence[RowRef] | None
+
+
 def gather(refs: Sequence[RowRef], room: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor, int]:
     """Copy the referenced rows into fresh buffers [R, kv_heads, P + room, head_dim], P = the
     longest ref; shorter rows are zero-padded on the right (masked, but must not be NaN, since
@@ -116,7 +125,7 @@ def gather(refs: Sequence[RowRef], room: int) -> tuple[list[tuple[torch.Tensor, 
     return buffers, mask, width
 
 
-def kv_bytes_per_token(config, dtype: torch.dtype) -> int:
+def kv_bytes_per_token(config: PretrainedConfig, dtype: torch.dtype) -> int:
     """KV memory of one token of one row over all layers, from a transformers model config
     (an estimate for models whose attention is not the plain multi-head kind)."""
     heads = config.num_attention_heads

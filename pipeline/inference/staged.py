@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 from pipeline.inference.api import EngineStats, Tokens
-from pipeline.inference.kv import KVState, RowRef
+from pipeline.inference.kv import KVState, Past, RowRef
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # KV memory the prefixes of one group may hold at once (they stay cached while suffixes run).
 GROUP_KV_BYTES = 768 * 2**20
 GROUP_MAX_PREFIXES = 64
+# A suffix row of a stage: (index of its prefix's cache in the group, its suffix tokens).
+_Run = tuple[int, list[int]]
 
 
 class StagedEngine:
@@ -37,7 +39,7 @@ class StagedEngine:
 
     pads: bool  # whether forwards compute padding (batch planning minimises it)
 
-    def __init__(self, model: PreTrainedModel, *, stop_ids: set[int], batch_size: int, shared_prefix: Tokens):
+    def __init__(self, model: PreTrainedModel, *, stop_ids: Collection[int], batch_size: int, shared_prefix: Tokens):
         self.model = model
         self.device = cast(torch.Tensor, model.get_input_embeddings().weight).device
         self.stop_ids = set(stop_ids)
@@ -47,7 +49,7 @@ class StagedEngine:
         self._head: tuple[tuple[int, ...], KVState] | None = None
         self._kept: dict[tuple[int, ...], RowRef] = {}
 
-    def _forward(self, rows: Sequence[Sequence[int]], past, side: str, keep: str = "last", reserve: int = 0) -> tuple[torch.Tensor, KVState]:
+    def _forward(self, rows: Sequence[Sequence[int]], past: Past, side: str, keep: str = "last", reserve: int = 0) -> tuple[torch.Tensor, KVState]:
         """rows: R token lists, appended to ``past`` (R RowRefs to gather, a KVState of R rows to
         continue in place, or None). side "left": each row's last token in the last column;
         "right": real tokens first. keep="last": logits [R, V] at each row's last token; "all":
@@ -124,7 +126,8 @@ class StagedEngine:
 
     # -- the stages ---------------------------------------------------------------------------
 
-    def _stages(self, prefixes: Sequence[Tokens], suffixes: Sequence[Tokens], prefix_of: Sequence[int]) -> Iterator:
+    def _stages(self, prefixes: Sequence[Tokens], suffixes: Sequence[Tokens], prefix_of: Sequence[int]
+                ) -> Iterator[tuple[list[RowRef], list[int], list[_Run]]]:
         """Per group of prefixes (stage P done): (refs, rows, runs) where refs are the group's
         prefix caches, rows the call's row indices in the group, and runs[i] = (index into refs,
         suffix) of row rows[i]. An empty suffix takes its prefix's last token."""
@@ -177,14 +180,16 @@ class StagedEngine:
         self._kept = refs
         return [refs[p] for p in prefixes]
 
-    def _suffix_batches(self, refs: list[RowRef], runs: list[tuple[int, list[int]]], max_rows: int):
+    def _suffix_batches(self, refs: list[RowRef], runs: list[_Run], max_rows: int
+                        ) -> Iterator[tuple[list[int], torch.Tensor, KVState]]:
         """Stage S: yields (indices into runs, last logits [B, V], state) over planned batches,
         each row on a copy of its prefix's cache."""
         for batch in plan_batches([len(s) for _, s in runs], max_rows, padded=self.pads):
             logits, state = self._forward([runs[i][1] for i in batch], [refs[runs[i][0]] for i in batch], side="left")
             yield batch, logits, state
 
-    def _continue(self, logits, past: list[RowRef], max_new_tokens: int, temperature: float, seeds, stop: set[int]) -> list[list[int]]:
+    def _continue(self, logits: torch.Tensor, past: list[RowRef], max_new_tokens: int, temperature: float,
+                  seeds: Sequence[int] | None, stop: set[int]) -> list[list[int]]:
         """Decode from ``logits`` [R, V] (each row's next-token logits) on ``past``: greedy, or
         Gumbel-max sampling ``argmax(logits / T + g)``, g ~ Gumbel(0, 1) from one generator per
         row seeded by the caller, so a row's tokens do not depend on its batch.

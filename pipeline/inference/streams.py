@@ -19,8 +19,11 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 
 class Streams:
@@ -55,10 +58,10 @@ class Streams:
                 cls._by_count[count] = cls(count)
             return cls._by_count[count]
 
-    def run(self, tasks: Sequence[Callable[[], object]]) -> list:
+    def run(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
         """Run the tasks concurrently, one per stream; results in order (errors re-raised)."""
 
-        def call(task):
+        def call(task: Callable[[], T]) -> T:
             with torch.inference_mode():
                 return task()
 

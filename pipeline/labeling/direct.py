@@ -24,12 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from pipeline.configs import LabelingConfig
 from pipeline.labeling.engine import PromptEngine
 from pipeline.labeling.prompts import DIRECT_SCORES, DirectPromptBuilder, score_continuation
+
+if TYPE_CHECKING:
+    from pipeline.registry import LoadedModel
 
 
 @dataclass
@@ -71,7 +75,7 @@ class DirectScorer(PromptEngine):
     ``packed=False``: the transformers forward even for Llama-style models (as in ``Labeler``).
     """
 
-    def __init__(self, lm, config: LabelingConfig, packed: bool = True):
+    def __init__(self, lm: LoadedModel, config: LabelingConfig, packed: bool = True):
         self.prompts = DirectPromptBuilder(config, lm.tokenizer)
         super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
 

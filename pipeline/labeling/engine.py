@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -44,6 +45,11 @@ from pipeline.inference.engines import build_engine
 from pipeline.inference.staged import lcp
 from pipeline.labeling.prompts import PromptBuilder
 from pipeline.progress import Progress, ProgressFn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from pipeline.registry import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def combine_orders(p_order1: float, p_order2: float | None) -> float:
     return p_order1 if p_order2 is None else (p_order1 + p_order2) / 2
 
 
-def answer_token_ids(tokenizer, ending: str = "=", answers: Sequence[str] = ("1", "2")) -> list[list[int]]:
+def answer_token_ids(tokenizer: PreTrainedTokenizerBase, ending: str = "=", answers: Sequence[str] = ("1", "2")) -> list[list[int]]:
     """The single-token spellings of each answer: in context after ``ending``, bare, and with a
     leading space. One list of ids per answer; raises if an answer has none or two share one."""
     found: list[list[int]] = []
@@ -140,6 +146,12 @@ def row_seed(seed: int, *parts: object) -> int:
 # -- the fast labeler -----------------------------------------------------------------------
 
 
+# A row of a group: (pair index in the group, order 0 or 1).
+_Row = tuple[int, int]
+# One row's chain-of-thought samples: P("1"), label mass and rationale of each.
+_RowSamples = tuple[list[float], list[float], list[str]]
+
+
 @dataclass
 class _Encoded:
     """A sample tokenized: the ids shared by all its orders, and each order's remaining ids."""
@@ -155,7 +167,7 @@ class PromptEngine:
     """What the labeler and the direct scorer share: an inference engine over the config's
     precision and batch size, with the prompts' common head kept as its shared prefix."""
 
-    def __init__(self, lm, config: LabelingConfig, head: str, add_special_tokens: bool, packed: bool):
+    def __init__(self, lm: LoadedModel, config: LabelingConfig, head: str, add_special_tokens: bool, packed: bool):
         self.config = config
         self.tokenizer = lm.tokenizer
         self.add_special_tokens = add_special_tokens
@@ -187,7 +199,7 @@ class Labeler(PromptEngine):
     LM takes; see ``pipeline.inference.engines``).
     """
 
-    def __init__(self, lm, config: LabelingConfig, packed: bool = True):
+    def __init__(self, lm: LoadedModel, config: LabelingConfig, packed: bool = True):
         self.prompts = PromptBuilder(config, lm.tokenizer)
         self.answer_ids = answer_token_ids(lm.tokenizer, self.prompts.ending)
         super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
@@ -222,7 +234,10 @@ class Labeler(PromptEngine):
                     on_progress(Progress.durable(done, len(encoded), "labeling"))
         finally:
             self.engine.release()  # the last group's cached contexts
-        return results  # type: ignore[return-value]
+        labels = [label for label in results if label is not None]
+        if len(labels) != len(results):  # plan_groups covers every pair, so this cannot happen
+            raise RuntimeError(f"{len(results) - len(labels)} pairs were left unlabelled")
+        return labels
 
     def _label_group(self, encoded: list[_Encoded]) -> list[PairLabel]:
         orders = self.config.orders
@@ -258,13 +273,17 @@ class Labeler(PromptEngine):
             )
         return labels
 
-    def _score(self, encoded: list[_Encoded], pair_of_row: list[int], suffixes: list[list[int]]):
+    def _score(self, encoded: list[_Encoded], pair_of_row: list[int], suffixes: list[list[int]]
+               ) -> tuple[list[float], list[float]]:
         """P("1") and label mass of each suffix row, on its pair's context."""
         logits = self.engine.last_logits([e.shared for e in encoded], suffixes, pair_of_row)
         return two_way(logits, self.answer_ids)
 
     # two-step chain of thought --------------------------------------------------------------
-    def _chain_of_thought(self, encoded: list[_Encoded], rows: list[tuple[int, int]]):
+    def _chain_of_thought(self, encoded: list[_Encoded], rows: list[_Row]
+                          ) -> tuple[dict[_Row, _RowSamples], dict[_Row, int], dict[_Row, int]]:
+        """Per (pair, order) row: its samples' (P("1"), mass, rationale) lists, the tokens it
+        generated, and the tokens of its step-2 prompts."""
         k = self.config.self_consistency
         samples = [(b, o, j) for b, o in rows for j in range(k)]  # row r's j-th sample is r * k + j
         # Step 1: the rationale request once per (pair, order); k decodes continue from it.
@@ -291,7 +310,7 @@ class Labeler(PromptEngine):
             step2_tokens[(b, o)] += len(full)
         p1, mass = self._score(encoded, [b for b, _, _ in samples], suffixes)
 
-        per_row: dict[tuple[int, int], tuple[list[float], list[float], list[str]]] = {r: ([], [], []) for r in rows}
+        per_row: dict[_Row, _RowSamples] = {r: ([], [], []) for r in rows}
         gen_tokens = {r: 0 for r in rows}
         for i, (b, o, _) in enumerate(samples):
             per_row[(b, o)][0].append(p1[i])
@@ -306,7 +325,8 @@ class Labeler(PromptEngine):
     def _clean(self, ids: list[int]) -> str:
         """The rationale text: special tokens dropped, on one line, cut where the model starts
         giving the answer itself (the ending is appended after it in step 2)."""
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        # One id list decodes to one string; transformers declares str | list[str] for every input.
+        text = cast(str, self.tokenizer.decode(ids, skip_special_tokens=True))
         cut = text.find(self.prompts.ending)
         if cut >= 0:
             text = text[:cut]
@@ -317,7 +337,7 @@ class Labeler(PromptEngine):
 
 
 @torch.inference_mode()
-def score_naive(lm, samples: Sequence[Sample], config: LabelingConfig, model: torch.nn.Module | None = None) -> list[PairLabel]:
+def score_naive(lm: LoadedModel, samples: Sequence[Sample], config: LabelingConfig, model: torch.nn.Module | None = None) -> list[PairLabel]:
     """The reference: for each pair and order one unbatched forward of the whole prompt with
     full logits [1, T, V], read at the last position. No batching, no cache, no reuse.
 

@@ -42,7 +42,8 @@ class _Result:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(cast("DataclassInstance", self))}
 
 
-def _plain(value):
+def _plain(value: object) -> object:
+    """``value`` as JSON holds it: results as dicts, numpy numbers as Python's, NaN as None."""
     if isinstance(value, _Result):  # every dataclass in these results is one
         return value.to_dict()
     if isinstance(value, (list, tuple)):

@@ -73,8 +73,13 @@ split in token space, so a tokenizer that merges differently gets correct result
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pipeline.configs import LabelingConfig
 from pipeline.labeling.exemplars import EXEMPLAR_SETS, Exemplar
+
+if TYPE_CHECKING:  # prompts build without a model; only the type checker loads transformers
+    from transformers import PreTrainedTokenizerBase
 
 # -- the task vocabulary ---------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ def exemplars(task: str, name: str, k: int) -> list[Exemplar]:
 _SENTINEL = "\x1fSAMPLE\x1f"
 
 
-def chat_frame(tokenizer) -> tuple[str, str, bool]:
+def chat_frame(tokenizer: PreTrainedTokenizerBase | None) -> tuple[str, str, bool]:
     """(before, after, add_special_tokens): the strings around a user message with the
     assistant turn opened, from the tokenizer's chat template; plain blank lines without one.
 
@@ -221,18 +226,21 @@ def chat_frame(tokenizer) -> tuple[str, str, bool]:
     ``add_special_tokens=False``; a plain prompt lets the tokenizer add its BOS.
     """
     template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
-    if not template:
+    if tokenizer is None or not template:
         return "", "\n\n", True
     rendered = tokenizer.apply_chat_template(
         [{"role": "user", "content": _SENTINEL}], tokenize=False, add_generation_prompt=True
     )
+    # tokenize=False renders text; the declared return type also covers the tokenized forms.
+    if not isinstance(rendered, str):
+        raise TypeError(f"the chat template rendered {type(rendered).__name__}, not text")
     if rendered.count(_SENTINEL) != 1:
         raise ValueError("the chat template does not render the user message verbatim")
     before, after = rendered.split(_SENTINEL)
     return before, after, False
 
 
-def truncate_left(text: str, tokenizer, max_tokens: int | None) -> str:
+def truncate_left(text: str, tokenizer: PreTrainedTokenizerBase | None, max_tokens: int | None) -> str:
     """Keep the last ``max_tokens`` tokens of ``text`` (cut at a token boundary, marked '...')."""
     if tokenizer is None or max_tokens is None:
         return text
@@ -251,7 +259,7 @@ class PromptBuilder:
     ``prefix(context).startswith(head)``.
     """
 
-    def __init__(self, config: LabelingConfig, tokenizer=None):
+    def __init__(self, config: LabelingConfig, tokenizer: PreTrainedTokenizerBase | None = None):
         self.config = config
         self.tokenizer = tokenizer
         self.task = config.task
@@ -304,9 +312,10 @@ class PromptBuilder:
             return text + " " + rationale.strip() + "\n" + self.ending
         raise ValueError(f"unknown step {step!r}")
 
-    def render(self, context: str, first: str, second: str, **kwargs) -> str:
+    def render(self, context: str, first: str, second: str, *, step: str = "answer",
+               rationale: str | None = None) -> str:
         """The whole prompt string the model sees (for docs, tests and the plain reference)."""
-        return self.prefix(context) + self.suffix(first, second, **kwargs)
+        return self.prefix(context) + self.suffix(first, second, step=step, rationale=rationale)
 
 
 class DirectPromptBuilder:
@@ -330,7 +339,7 @@ class DirectPromptBuilder:
     and each score i is the continuation "<i>/10".
     """
 
-    def __init__(self, config: LabelingConfig, tokenizer=None):
+    def __init__(self, config: LabelingConfig, tokenizer: PreTrainedTokenizerBase | None = None):
         self.config = config
         self.tokenizer = tokenizer
         self.task = config.task

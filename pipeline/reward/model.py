@@ -13,7 +13,7 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack, cast
 
 import torch
 from torch import nn
@@ -24,10 +24,30 @@ from pipeline.runfiles import save_atomically
 from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_right, position_ids
 
 if TYPE_CHECKING:
-    from transformers import PretrainedConfig, PreTrainedModel
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+    from pipeline.rl.interface import RewardFn
 
 HEAD_FILE = "reward_head.pt"
 META_FILE = "reward_model.json"
+
+
+class PairText(Protocol):
+    """What scoring a pair reads: a PreferencePair, a Record, anything with these three texts."""
+
+    @property
+    def context(self) -> str: ...
+    @property
+    def candidate_1(self) -> str: ...
+    @property
+    def candidate_2(self) -> str: ...
+
+
+class HeadOptions(TypedDict, total=False):
+    """How a reward model reads its text, past the body and tokenizer (saved in META_FILE)."""
+
+    max_length: int
+    chat_template: bool
 
 
 def last_token_index(mask: torch.Tensor) -> torch.Tensor:
@@ -47,7 +67,7 @@ def pool_last(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class RewardModel(nn.Module):
     """body (a transformers base model, optionally LoRA-wrapped) + Linear(hidden, 1)."""
 
-    def __init__(self, body: nn.Module, tokenizer: Any, *, max_length: int = 512, chat_template: bool = True):
+    def __init__(self, body: nn.Module, tokenizer: PreTrainedTokenizerBase, *, max_length: int = 512, chat_template: bool = True):
         super().__init__()
         self.body = body
         hidden = cast("PretrainedConfig", body.config).get_text_config().hidden_size  # a transformers body's config
@@ -63,13 +83,14 @@ class RewardModel(nn.Module):
     # -- building, saving, loading -------------------------------------------------------------
 
     @classmethod
-    def from_causal_lm(cls, lm: PreTrainedModel, tokenizer: Any, **kwargs) -> RewardModel:
+    def from_causal_lm(cls, lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                       **kwargs: Unpack[HeadOptions]) -> RewardModel:
         """A new RM (or value model) whose body is a copy of ``lm``'s body (its LM head dropped)."""
         return cls(copy.deepcopy(lm.base_model), tokenizer, **kwargs)
 
     @classmethod
     def from_pretrained(cls, spec: str, artifact_root: str | Path, *, device: str = "auto",
-                        precision: str = "exact", **kwargs) -> RewardModel:
+                        precision: str = "exact", **kwargs: Unpack[HeadOptions]) -> RewardModel:
         """A saved RM directory (body + head), or a new head on any causal-LM spec the registry knows."""
         from transformers import AutoModel, AutoTokenizer
 
@@ -180,7 +201,7 @@ class RewardModel(nn.Module):
         return scores[0::2], scores[1::2]
 
     @torch.inference_mode()
-    def score_pairs(self, pairs: Sequence[Any], batch_size: int = 16, share_prefix: bool = True,
+    def score_pairs(self, pairs: Sequence[PairText], batch_size: int = 16, share_prefix: bool = True,
                     on_progress: ProgressFn | None = None) -> tuple[list[float], list[float]]:
         """Scores of both candidates of objects with .context/.candidate_1/.candidate_2 (order kept)."""
         on_progress = on_progress or no_progress
@@ -218,7 +239,7 @@ class RewardModel(nn.Module):
         self.train(was_training)
         return scores
 
-    def as_reward_fn(self, batch_size: int = 16):
+    def as_reward_fn(self, batch_size: int = 16) -> RewardFn:
         """This RM as the plain ``reward_fn(contexts, responses) -> list[float]`` RL takes."""
 
         def reward_fn(contexts: list[str], responses: list[str]) -> list[float]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from pipeline.configs import RLConfig
 from pipeline.progress import ProgressFn
@@ -50,7 +50,18 @@ def train_policy(
     raise ValueError(f"unknown algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
 
 
-def direct_reward_fn(scorer: Any) -> RewardFn:
+class _Scored(Protocol):
+    @property
+    def reward(self) -> float: ...
+
+
+class DirectRewardScorer(Protocol):
+    """What direct RLAIF needs of a scorer (the labeling engine's DirectScorer is one)."""
+
+    def score(self, contexts: Sequence[str], responses: Sequence[str]) -> Sequence[_Scored]: ...
+
+
+def direct_reward_fn(scorer: DirectRewardScorer) -> RewardFn:
     """Direct RLAIF: wrap a scorer with ``.score(contexts, responses) -> [obj with .reward in [-1, 1]]``
     (the labeling engine's DirectScorer) as a reward_fn. Imported by the caller, not here, so this
     module does not depend on the labeling engine."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -38,27 +39,39 @@ from pipeline.tokens import format_prompt
 
 if TYPE_CHECKING:
     from transformers import Trainer as HfTrainer
-    from transformers import TrainingArguments
+    from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 
-def _reward_adapter(reward_fn: RewardFn):
-    def reward(prompts, completions, context, **_):
+def _reward_adapter(reward_fn: RewardFn) -> Callable[..., list[float]]:
+    """Our reward_fn as a TRL reward function, which TRL calls with the dataset's columns by name."""
+
+    def reward(prompts: list[str], completions: list[str], context: list[str], **_: object) -> list[float]:
         return [float(x) for x in reward_fn(list(context), [c.strip() for c in completions])]
 
     reward.__name__ = "reward"  # TRL logs rewards/<name>/mean
     return reward
 
 
-def _callback(files: RunFiles, counter: dict):
+@dataclass
+class _Throughput:
+    """What the callback measures for the result: when each step began, the tokens generated."""
+
+    step_started: dict[int, float] = field(default_factory=dict)
+    tokens: float = 0.0
+
+
+def _callback(files: RunFiles, counter: _Throughput) -> TrainerCallback:
     from transformers import TrainerCallback
 
     class Bridge(TrainerCallback):
         """TRL's log dicts -> our namespaced metrics."""
 
-        def on_step_begin(self, args, state, control, **kwargs):
-            counter.setdefault("step_started", {})[state.global_step + 1] = time.perf_counter()
+        def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                          **kwargs: object) -> None:
+            counter.step_started[state.global_step + 1] = time.perf_counter()
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                   logs: dict[str, float] | None = None, **kwargs: object) -> None:
             logs = logs or {}
             if "reward" not in logs and "loss" not in logs:
                 return  # the end-of-training summary
@@ -70,10 +83,10 @@ def _callback(files: RunFiles, counter: dict):
                 "rl/response_length": length,
                 "rl/entropy": logs.get("entropy"),
             }
-            started = counter.get("step_started", {}).get(state.global_step)
+            started = counter.step_started.get(state.global_step)
             if started is not None:
                 ours["time/step_seconds"] = time.perf_counter() - started
-            counter["tokens"] = counter.get("tokens", 0) + length * args.per_device_train_batch_size
+            counter.tokens += length * args.per_device_train_batch_size
             files.log(state.global_step, {k: v for k, v in ours.items() if v is not None})
 
     return Bridge()
@@ -142,7 +155,7 @@ def train_with_trl(
     last = get_last_checkpoint(str(out_dir / "trl")) if (out_dir / "trl").is_dir() else None
     start = int(Path(last).name.split("-")[-1]) if last else 0
     steps = StepProgress(on_progress if ranks.main else None, config.steps, saved=start)
-    counter: dict = {}
+    counter = _Throughput()
     trainer = Trainer(
         model=model,
         reward_funcs=_reward_adapter(reward_fn),
@@ -161,7 +174,7 @@ def train_with_trl(
     model_path = ranks.main_then_wait(lambda: export_causal_lm(trained, tokenizer, out_dir / "final"))
     steps.phase("exporting", 1, 1)
     result = PolicyResult(out_dir, model_path or out_dir / "final", int(trainer.state.global_step), start, algorithm,
-                          dict(files.last), counter.get("tokens", 0) / elapsed if elapsed > 0 else 0.0)
+                          dict(files.last), counter.tokens / elapsed if elapsed > 0 else 0.0)
     files.write_result(result.to_dict())
     del trainer
     if torch.cuda.is_available():
