@@ -40,6 +40,7 @@ demo: migrate
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py make_round --experiment demo --if-none
 	$(BIN)/python manage.py make_round --experiment demo-summarize --if-none
+	$(BIN)/python manage.py make_round --experiment demo-helpful --if-none
 
 # The demo experiment's pipeline (once: not again when it has a run), then the web server with
 # one embedded Celery worker beside it (filesystem broker, no server); Ctrl-C stops both. The

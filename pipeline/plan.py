@@ -123,7 +123,7 @@ def plan_pipeline(
         return spec.name
 
     prepare = add(StageSpec("prepare-models", "prepare", []))
-    sft = add(StageSpec("sft", "sft", [prepare], size_config(size, "sft", overrides))) if has_references else None
+    sft = add(StageSpec("sft", "sft", [prepare], {"config": size_config(size, "sft", overrides)})) if has_references else None
     policy_of: dict[str, str | None] = {"sft": sft}
     for arm_name in ["sft", *[a for a in arms if a != "sft"]]:
         arm = get_arm(arm_name)

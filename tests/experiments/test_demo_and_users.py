@@ -1,4 +1,4 @@
-"""The demo experiments load idempotently, and the lab's starting users exist once."""
+"""The three demo experiments load idempotently, and the lab's starting users exist once."""
 
 import json
 
@@ -11,22 +11,32 @@ from webapp.experiments.models import Experiment, PreferencePair, Prompt
 pytestmark = pytest.mark.django_db
 
 
-def test_load_demo_creates_both_demo_experiments_and_a_second_run_changes_nothing(capsys):
+# slug: (task, train prompts, test prompts); one pair per prompt, every pair labelled.
+DEMOS = {
+    "demo": ("harmless", 32, 16),
+    "demo-summarize": ("summarization", 16, 8),
+    "demo-helpful": ("helpful", 32, 16),
+}
+
+
+def test_load_demo_creates_the_three_demo_experiments_one_per_task_and_a_second_run_changes_nothing(capsys):
     call_command("load_demo")
-    dialogues = Experiment.objects.get(slug="demo")
-    posts = Experiment.objects.get(slug="demo-summarize")
-    assert dialogues.task == "harmless" and posts.task == "summarization"
-    assert Prompt.objects.filter(experiment=dialogues).count() >= 40
-    assert Prompt.objects.filter(experiment=posts).count() >= 20
-    assert not Prompt.objects.filter(experiment=posts, reference="").exists()
-    assert "authors' own" in dialogues.description
+    out = capsys.readouterr().out
+    assert set(Experiment.objects.values_list("slug", flat=True)) == set(DEMOS)
+    for slug, (task, n_train, n_test) in DEMOS.items():
+        experiment = Experiment.objects.get(slug=slug)
+        assert experiment.task == task and "authors' own" in experiment.description
+        prompts = Prompt.objects.filter(experiment=experiment)
+        assert (prompts.filter(split="train").count(), prompts.filter(split="test").count()) == (n_train, n_test)
+        assert PreferencePair.objects.filter(prompt__experiment=experiment).count() == n_train + n_test
+        assert f"{slug}: imported {n_train + n_test} pairs" in out
+    assert not Prompt.objects.filter(experiment__slug="demo-summarize", reference="").exists()
     counts = (Prompt.objects.count(), PreferencePair.objects.count())
 
     call_command("load_demo")
     assert (Prompt.objects.count(), PreferencePair.objects.count()) == counts
+    assert "imported 0 pairs" in capsys.readouterr().out
     assert not PreferencePair.objects.filter(human_choice__isnull=True).exists()
-    for experiment in (dialogues, posts):
-        assert set(Prompt.objects.filter(experiment=experiment).values_list("split", flat=True)) == {"train", "test"}
 
 
 def test_create_lab_users_makes_a_staff_user_and_a_rater_and_prints_the_same_passwords_twice(capsys, settings, tmp_path):

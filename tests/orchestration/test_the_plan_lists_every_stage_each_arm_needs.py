@@ -32,6 +32,9 @@ def test_references_add_an_sft_stage_that_every_policy_and_the_sft_samples_start
     assert specs["policy-dpo-human"].depends_on == ["sft"]
     assert specs["policy-direct-rlaif"].depends_on == ["sft"]
     assert specs["samples-sft"].depends_on == ["sft"]
+    # Its config sits under "config" like every training stage's: the stage reads it there.
+    assert specs["sft"].config == {"config": {"max_steps": 4, "batch_size": 4, "max_length": 256}}
+    assert specs["sft"].expected_total == 4
     assert "ai-labels" not in specs and not any(n.startswith("reward") for n in specs)  # neither arm needs them
 
 

@@ -45,8 +45,11 @@ def test_the_demo_experiments_can_be_rated_straight_after_load_demo():
     call_command("load_demo")
     call_command("make_round", "--experiment", "demo")
     call_command("make_round", "--experiment", "demo-summarize")
+    call_command("make_round", "--experiment", "demo-helpful")
     from webapp.rating.models import Round
 
-    harmless, summaries = Round.objects.order_by("id")
+    harmless, summaries, helpful = Round.objects.order_by("id")
     assert harmless.is_open and harmless.mode == "both" and harmless.items.filter(is_gold=False).count() > 0
     assert summaries.policies == ["candidate-1", "candidate-2", "reference"] and summaries.mode == "rank"
+    assert helpful.policies == ["candidate-1", "candidate-2"] and helpful.mode == "rank"
+    assert helpful.is_open and helpful.items.filter(is_gold=False).count() == 16

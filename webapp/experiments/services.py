@@ -211,6 +211,17 @@ DEMO_EXPERIMENTS = [
             "summary. The preference labels are the authors' own, for demonstration."
         ),
     },
+    {
+        "slug": "demo-helpful",
+        "name": "Demo: helpful dialogue",
+        "task": Task.HELPFUL,
+        "file": "helpful.jsonl",
+        "description": (
+            "Everyday questions (cooking, code, travel, health information, maths, writing) written for this "
+            "project, each with two assistant replies; the label marks the more helpful one. The preference "
+            "labels are the authors' own, for demonstration."
+        ),
+    },
 ]
 
 

@@ -28,12 +28,33 @@ def _policy_choices():
     return [(name, name) for name in names]
 
 
+REFERENCE_CHOICES = [
+    ("", "As the task suggests: yes for summarization with references, no otherwise"),
+    ("yes", "Yes: the references take part as the policy “reference”"),
+    ("no", "No"),
+]
+
+
 class RoundForm(forms.ModelForm):
     policies = forms.MultipleChoiceField(
         choices=_policy_choices,
         widget=forms.CheckboxSelectMultiple,
         help_text="Response sources that take part. None yet? Use “Make responses from imported pairs” on the rounds list.",
     )
+    with_reference = forms.ChoiceField(
+        choices=REFERENCE_CHOICES,
+        required=False,
+        label="Human reference",
+        help_text=(
+            "The test prompts' reference responses as one more policy, blinded like the others; a prompt "
+            "without a reference is shown with the other responses only."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["with_reference"] = "yes" if self.instance.with_reference else "no"
 
     class Meta:
         model = Round
@@ -44,12 +65,23 @@ class RoundForm(forms.ModelForm):
         super().clean()
         cleaned = self.cleaned_data  # what ModelForm.clean returns, without the Optional of a subclass's clean
         experiment, policies = cleaned.get("experiment"), cleaned.get("policies") or []
+        asked = {"yes": True, "no": False}.get(cleaned.get("with_reference") or "")
+        cleaned["with_reference"] = bool(asked)
         if experiment is not None:
+            try:
+                cleaned["with_reference"], policies = rounds.round_reference_resolve(
+                    experiment=experiment, policies=policies, with_reference=asked
+                )
+            except errors.RatingError as problem:
+                self.add_error("with_reference", problem.message)
+            else:
+                cleaned["policies"] = policies
+                policies = [p for p in policies if p != rounds.REFERENCE]  # made from the prompts when missing
             present = set(PolicyResponse.objects.filter(prompt__experiment=experiment, policy__in=policies).values_list("policy", flat=True).distinct())
             absent = [p for p in policies if p not in present]
             if absent:
                 self.add_error("policies", f"{experiment.slug} has no responses from: {', '.join(absent)}.")
-        if cleaned.get("mode") in ("rank", "both") and len(policies) == 1:
+        if cleaned.get("mode") in ("rank", "both") and len(policies) + bool(cleaned.get("with_reference")) == 1:
             self.add_error("policies", "Ranking needs at least two policies.")
         return cleaned
 
@@ -74,7 +106,7 @@ class RoundAdmin(admin.ModelAdmin):
     readonly_fields = ("progress_panel", "created_at", "created_by")
     actions = ["create_items", "open_rounds", "close_rounds"]
     fieldsets = (
-        (None, {"fields": ("name", "experiment", "policies", "mode", "instructions")}),
+        (None, {"fields": ("name", "experiment", "policies", "with_reference", "mode", "instructions")}),
         ("Items", {"fields": ("prompts", "overlap", "gold_share", "lease_minutes")}),
         ("Quality control", {"fields": ("min_gold_accuracy",)}),
         ("State", {"fields": ("is_open", "progress_panel", "created_at", "created_by")}),

@@ -51,6 +51,13 @@ class Round(models.Model):
         related_name="+",
         help_text="Leave empty for every test prompt that has a response from each chosen policy.",
     )
+    with_reference = models.BooleanField(
+        default=False,
+        help_text=(
+            "The test prompts' reference responses take part as one more policy, “reference”, blinded like the "
+            "others; a prompt without one is shown with the other responses only. On by default for summarization."
+        ),
+    )
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.RANK)
     overlap = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(50)], help_text="Raters per item."

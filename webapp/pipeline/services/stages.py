@@ -277,6 +277,7 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
         except RatingError as problem:
             raise ValueError(problem.message) from None
         stage.round = round
+    policies = list(round.policies)  # with "reference" when the round includes it (summarization, by default)
     report(Progress.durable(1, 1, "opening"), note=f"round #{round.pk}: {round.items.count()} items, policies {', '.join(policies)}")
     return {"round": round.pk, "items": round.items.filter(is_gold=False).count(), "gold": round.items.filter(is_gold=True).count(),
             "policies": policies, "mode": round.mode, **({"skipped_prompts": made.skipped_prompts} if made else {})}

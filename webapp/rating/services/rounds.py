@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split
+from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split, Task
 from webapp.rating import gold
 from webapp.rating.models import Entry, Item, Mode, Round, RoundRater
 from webapp.rating.services.errors import RatingError
@@ -60,6 +60,34 @@ def policy_responses_from_pairs(*, experiment: Experiment, split: str = Split.TE
     return created
 
 
+# -- the human reference as one more policy ------------------------------------------------
+
+REFERENCE = "reference"
+
+
+def reference_by_default(experiment: Experiment) -> bool:
+    """Whether a round includes the prompts' references unless told otherwise: for summarization
+    (the paper compares its policies with the human-written reference summaries)."""
+    return experiment.task == Task.SUMMARIZATION
+
+
+def reference_responses_create(*, prompts) -> int:
+    """A "reference" response for each of ``prompts`` with a reference (not blank) that has none yet;
+    returns how many were made. A prompt without a reference gets none, never an empty one."""
+    have = set(PolicyResponse.objects.filter(prompt__in=prompts, policy=REFERENCE).values_list("prompt_id", flat=True))
+    new = [
+        PolicyResponse(prompt_id=pk, policy=REFERENCE, text=text, generation={"source": "prompt reference"})
+        for pk, text in prompts.exclude(reference="").values_list("id", "reference")
+        if pk not in have and text.strip()
+    ]
+    PolicyResponse.objects.bulk_create(new, batch_size=500)
+    return len(new)
+
+
+def _has_references(prompts) -> bool:
+    return any(text.strip() for text in prompts.exclude(reference="").values_list("reference", flat=True).iterator())
+
+
 # -- items ----------------------------------------------------------------------------------
 
 
@@ -75,18 +103,31 @@ def round_items_create(*, round: Round, seed: int | None = None) -> ItemsCreated
 
     A prompt is eligible when it has a response from every policy of the round. Gold items
     copy a prompt's responses and replace one of them by a degraded version of itself.
+
+    A round ``with_reference`` takes the prompts' references in as the policy "reference"
+    (made from ``Prompt.reference`` where missing): optional per prompt, so a prompt without a
+    reference keeps its item with the other responses only (when they are still enough to rank).
     """
-    if len(round.policies) < (2 if round.ranks else 1):
+    wanted = set(round.policies) | ({REFERENCE} if round.with_reference else set())
+    required = wanted - {REFERENCE} if round.with_reference else wanted
+    least = 2 if round.ranks else 1
+    if len(wanted) < least:
         raise RatingError("Choose at least two policies to rank (one is enough for harmless-only rounds).")
     rng = random.Random(round.pk if seed is None else seed)
     chosen = round.prompts.all() if round.prompts.exists() else Prompt.objects.filter(experiment=round.experiment, split=Split.TEST)
-    responses: dict[int, dict[str, PolicyResponse]] = {}
-    for response in PolicyResponse.objects.filter(prompt__in=chosen, policy__in=round.policies):
-        responses.setdefault(response.prompt_id, {})[response.policy] = response
-    eligible = sorted(pid for pid, by_policy in responses.items() if len(by_policy) == len(round.policies))
-    skipped = chosen.count() - len(eligible)
 
     with transaction.atomic():
+        if round.with_reference:
+            reference_responses_create(prompts=chosen)
+        responses: dict[int, dict[str, PolicyResponse]] = {}
+        for response in PolicyResponse.objects.filter(prompt__in=chosen, policy__in=wanted):
+            if response.policy == REFERENCE and round.with_reference and not response.text.strip():
+                continue  # an empty reference is no reference: raters never see a blank response
+            responses.setdefault(response.prompt_id, {})[response.policy] = response
+        eligible = sorted(
+            pid for pid, by_policy in responses.items() if required <= set(by_policy) and len(by_policy) >= least
+        )
+        skipped = chosen.count() - len(eligible)
         have = set(Item.objects.filter(round=round).values_list("prompt_id", "is_gold"))
         regular = [pid for pid in eligible if (pid, False) not in have]
         n_regular = len(eligible)
@@ -109,15 +150,21 @@ DEFAULT_INSTRUCTIONS = "Read the context, then put the responses in order from b
 def round_create(
     *, experiment: Experiment, policies: list[str], name: str = "", mode: str | None = None, overlap: int = 3,
     gold_share: float = 0.1, instructions: str = DEFAULT_INSTRUCTIONS, is_open: bool = True, created_by: User | None = None,
+    with_reference: bool | None = None,
 ) -> tuple[Round, ItemsCreated]:
     """A round over the experiment's test prompts with its items made (and opened unless asked not to).
 
     ``mode`` defaults to ranking plus harm labels for harmless experiments, ranking otherwise;
     a single policy can only be judged for harm. Nothing is kept when the items cannot be made.
+
+    ``with_reference`` adds the test prompts' references as the policy "reference"; by default
+    (None) it is on when "reference" is among ``policies``, and for summarization experiments
+    whose test prompts have references.
     """
     round_settings_check(overlap=overlap, gold_share=gold_share)
+    with_reference, policies = round_reference_resolve(experiment=experiment, policies=policies, with_reference=with_reference)
     available = set(PolicyResponse.objects.filter(prompt__experiment=experiment).values_list("policy", flat=True))
-    absent = sorted(set(policies) - available)
+    absent = sorted(set(policies) - available - ({REFERENCE} if with_reference else set()))
     if absent:
         raise RatingError(f"{experiment.slug} has no responses from {', '.join(absent)} (it has: {', '.join(sorted(available))})")
     if mode is None:
@@ -129,12 +176,29 @@ def round_create(
             experiment=experiment,
             name=name or f"{experiment.name}: round {Round.objects.filter(experiment=experiment).count() + 1}",
             policies=list(policies), mode=mode, overlap=overlap, gold_share=gold_share, instructions=instructions,
-            created_by=created_by,
+            created_by=created_by, with_reference=with_reference,
         )
         made = round_items_create(round=round)  # a RatingError rolls the round back with it
         if is_open:
             round_open(round=round, is_open=True)
     return round, made
+
+
+def round_reference_resolve(*, experiment: Experiment, policies: list[str], with_reference: bool | None) -> tuple[bool, list[str]]:
+    """Whether a round over ``experiment``'s test prompts includes the reference, and its policies
+    with "reference" last when it does. None means: yes when "reference" is asked for by name, or
+    for summarization when a test prompt has a reference; no otherwise. Asking for the reference
+    with none to show, or naming it among the policies of a round without it, is refused."""
+    named = REFERENCE in policies
+    others = [p for p in policies if p != REFERENCE]
+    test_prompts = Prompt.objects.filter(experiment=experiment, split=Split.TEST)
+    if with_reference is None:
+        with_reference = named or (reference_by_default(experiment) and _has_references(test_prompts))
+    elif not with_reference and named:
+        raise RatingError("“reference” is among the policies of a round without the reference: include it or leave it out.")
+    elif with_reference and not _has_references(test_prompts):
+        raise RatingError(f"{experiment.slug} has no test prompt with a reference response to include.")
+    return with_reference, others + ([REFERENCE] if with_reference else [])
 
 
 def round_settings_check(*, overlap, gold_share) -> None:

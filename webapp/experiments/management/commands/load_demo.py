@@ -1,4 +1,4 @@
-"""python manage.py load_demo: the demo experiments `demo` and `demo-summarize` (idempotent)."""
+"""python manage.py load_demo: the demo experiments `demo`, `demo-summarize` and `demo-helpful` (idempotent)."""
 
 from django.core.management.base import BaseCommand
 

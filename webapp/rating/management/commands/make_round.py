@@ -18,7 +18,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--experiment", required=True)
         parser.add_argument("--name", default="")
-        parser.add_argument("--policies", default="", help="comma-separated; default: every policy the experiment has")
+        parser.add_argument(
+            "--policies", default="", help="comma-separated; default: every policy the experiment has but the reference"
+        )
+        reference = parser.add_mutually_exclusive_group()
+        reference.add_argument(
+            "--with-reference", dest="with_reference", action="store_const", const=True, default=None,
+            help="include the test prompts' references as the policy 'reference', blinded like the others "
+            "(default: yes for summarization, no otherwise)",
+        )
+        reference.add_argument("--no-reference", dest="with_reference", action="store_const", const=False, help="leave the references out")
         parser.add_argument("--mode", choices=[m.value for m in Mode], default=None, help="default: both for harmless experiments, rank otherwise")
         parser.add_argument("--naming", choices=["candidates", "human"], default="candidates")
         parser.add_argument("--overlap", type=int, default=3)
@@ -39,16 +48,18 @@ class Command(BaseCommand):
         if not responses.exists():
             created = rounds.policy_responses_from_pairs(experiment=experiment, naming=options["naming"])
             self.stdout.write(f"made responses from pairs: {created}")
-        available = sorted(set(responses.values_list("policy", flat=True)))
+        # The reference takes part through --with-reference/--no-reference (or by name in --policies).
+        available = sorted(set(responses.values_list("policy", flat=True)) - {rounds.REFERENCE})
         policies = [p.strip() for p in options["policies"].split(",") if p.strip()] or available
         try:
             round, made = rounds.round_create(
                 experiment=experiment, policies=policies, name=options["name"], mode=options["mode"],
                 overlap=options["overlap"], gold_share=options["gold_share"], instructions=options["instructions"],
-                is_open=not options["closed"],
+                is_open=not options["closed"], with_reference=options["with_reference"],
             )
         except errors.RatingError as problem:
             raise CommandError(problem.message) from None
+        policies = round.policies
         mode = round.mode
         result = {"round": round.pk, "policies": policies, "mode": mode, "items": made.regular, "gold": made.gold, "open": round.is_open}
         self.stdout.write(json.dumps(result) if options["json"] else f"round #{round.pk}: {made.regular} items + {made.gold} gold, policies {', '.join(policies)}, mode {mode}, {'open' if round.is_open else 'closed'}")
