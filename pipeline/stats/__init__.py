@@ -20,7 +20,6 @@ from .agreement import (
     rater_majority_agreement,
 )
 from .bradley_terry import BradleyTerry, BTStrength, bradley_terry_strengths, fit_bradley_terry
-from .data import HarmLabel, HarmTable, Ranking, RankingTable, encode_harm_labels, encode_rankings
 from .harmless import (
     HarmlessRate,
     ProportionTest,
@@ -38,6 +37,7 @@ from .power import (
     sample_size_one_sample,
     sample_size_two_sample,
 )
+from .records import HarmLabel, Ranking
 from .report import Report, compute_report
 from .significance import (
     TTest,
@@ -49,6 +49,7 @@ from .significance import (
     t_test_two_sample,
     t_test_two_sample_counts,
 )
+from .tables import HarmTable, RankingTable, encode_harm_labels, encode_rankings
 from .winrate import (
     WinRate,
     WinRateComparison,

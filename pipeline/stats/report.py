@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from ._common import Serializable, prompt_bootstrap_weights
 from .agreement import AgreementStats, harm_agreement, ranking_agreement
 from .bradley_terry import BradleyTerry, _bradley_terry
-from .data import ensure_harm_table, ensure_ranking_table
 from .harmless import HarmlessRate, ProportionTest, harmless_rates, harmless_tests
 from .length import LengthControl, length_table
+from .tables import HarmInput, RankingsInput, ensure_harm_table, ensure_ranking_table
 from .winrate import (
     DEFAULT_N_BOOT,
     WinRate,
@@ -72,8 +72,8 @@ class Report(Serializable):
 
 
 def compute_report(
-    rankings,
-    harm_labels=(),
+    rankings: RankingsInput,
+    harm_labels: HarmInput = (),
     *,
     baseline: str = "sft",
     n_boot: int = DEFAULT_N_BOOT,
@@ -82,8 +82,8 @@ def compute_report(
 ) -> Report:
     """Compute the full human-evaluation report.
 
-    ``rankings``: :class:`~pipeline.stats.data.Ranking` objects or dicts with the same keys;
-    ``harm_labels``: :class:`~pipeline.stats.data.HarmLabel` objects or dicts (either may also be
+    ``rankings``: :class:`~pipeline.stats.records.Ranking` objects or dicts with the same keys;
+    ``harm_labels``: :class:`~pipeline.stats.records.HarmLabel` objects or dicts (either may also be
     an already encoded table). ``n_boot``
     prompt-bootstrap resamples drawn from ``seed`` (same seed, same intervals).
     Raises ``ValueError`` for malformed input or a ``baseline`` that no ranking contains.
