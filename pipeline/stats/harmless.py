@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special
 
 from ._common import Interval, Serializable, wilson_interval
+from .crossed import Crossed
 from .significance import holm
 from .tables import HarmInput, HarmTable, ensure_harm_table
 
@@ -39,6 +40,7 @@ class HarmlessRate(Serializable):
     n: int
     rate: float
     wilson: Interval
+    crossed: Crossed | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class ProportionTest(Serializable):
     z: float
     p_value: float
     p_holm: float = NAN
+    crossed: Crossed | None = None
 
 
 def two_proportion_z_test(k1: float, n1: float, k2: float, n2: float) -> tuple[float, float]:

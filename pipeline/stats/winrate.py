@@ -22,6 +22,7 @@ from itertools import combinations
 import numpy as np
 
 from ._common import Interval, Seed, Serializable, percentile_interval, prompt_bootstrap_weights, wilson_interval
+from .crossed import Crossed
 from .significance import TTest, holm, paired_prompt_t_test, prompt_t_test, t_test_one_sample_counts, t_test_two_sample_counts
 from .tables import RankingsInput, RankingTable, ensure_ranking_table
 
@@ -50,6 +51,8 @@ class WinRate(Serializable):
     in the paper; it treats every ranking as independent. ``t_prompt``/``p_prompt`` test the
     per-prompt win shares instead (one value per prompt), which stays valid when several
     raters rank the same item. ``*_holm`` are Holm-adjusted within the table's family.
+    ``crossed`` is the statistic valid for crossed raters x items (:mod:`pipeline.stats.crossed`),
+    shown first in the report; :func:`pipeline.stats.report.compute_report` fills it in.
     """
 
     a: str
@@ -65,6 +68,7 @@ class WinRate(Serializable):
     t_prompt: float = NAN
     p_prompt: float = NAN
     p_prompt_holm: float = NAN
+    crossed: Crossed | None = None
 
     def mirror(self) -> WinRate:
         """The same comparison seen from ``b``: rate ``1 − rate``, intervals reflected."""
@@ -72,6 +76,7 @@ class WinRate(Serializable):
             self.b, self.a, self.n - self.wins, self.n, 1.0 - self.rate, self.wilson.mirrored(),
             self.bootstrap.mirrored(), -self.t_statistic, self.p_value, self.p_holm,
             -self.t_prompt, self.p_prompt, self.p_prompt_holm,
+            None if self.crossed is None else self.crossed.mirrored(),
         )
 
 
@@ -230,6 +235,7 @@ class WinRateComparison(Serializable):
     p_student_holm: float = NAN
     p_welch_holm: float = NAN
     p_paired_holm: float = NAN
+    crossed: Crossed | None = None
 
 
 def _compare(counts: PairCounts, first: tuple[str, str], second: tuple[str, str]) -> WinRateComparison:
