@@ -31,8 +31,11 @@ harmless rates rejected a true null only 0.7-1.8 % of the time: Owen shows its v
 counts the residual (interaction) component about three times, which dominates when the
 rater effect cancels in a difference. The cluster-robust variance has no such excess, needs no
 replicates (the report stays fast and the same data always give the same numbers: no seed)
-and with Satterthwaite's t meets 93-97 % / 3-7 % in every case
-(``tests/stats/test_crossed_statistics_keep_their_level_when_raters_and_items_are_crossed.py``).
+and with Satterthwaite's t measured 93.5-94.7 % coverage and 5.5-6.1 % false positives on that
+design, 4,000 datasets per setting: slightly liberal with large item effects, within 93-97 % /
+3-7 % (``tests/stats/test_crossed_statistics_keep_their_level_when_raters_and_items_are_crossed.py``).
+Plain normal quantiles instead of Satterthwaite's t gave 8-11 % false positives; t with
+min(prompts, raters) − 1 degrees of freedom was too conservative for harmless differences (2.6 %).
 
 Exact small-sample path: with fewer than ``MIN_PROMPTS`` prompts, a single rater, or a sample
 whose variance is 0 (every judgement agrees), the large-sample method says nothing useful, so
