@@ -20,7 +20,7 @@ from .agreement import (
     rater_majority_agreement,
 )
 from .bradley_terry import BradleyTerry, BTStrength, bradley_terry_strengths, fit_bradley_terry
-from .data import HarmLabel, HarmTable, Ranking, RankingTable, encode_harm_labels, encode_rankings
+from .crossed import Crossed, crossed_harmless, crossed_win_rates
 from .harmless import (
     HarmlessRate,
     ProportionTest,
@@ -38,6 +38,7 @@ from .power import (
     sample_size_one_sample,
     sample_size_two_sample,
 )
+from .records import HarmLabel, Ranking
 from .report import Report, compute_report
 from .significance import (
     TTest,
@@ -49,6 +50,7 @@ from .significance import (
     t_test_two_sample,
     t_test_two_sample_counts,
 )
+from .tables import HarmTable, RankingTable, encode_harm_labels, encode_rankings
 from .winrate import (
     WinRate,
     WinRateComparison,
@@ -64,8 +66,8 @@ from .winrate import (
 __all__ = [
     "AgreementStats", "BTStrength", "BradleyTerry", "HarmLabel", "HarmTable", "HarmlessRate", "Interval",
     "LengthControl", "LogisticFit", "PowerPlan", "ProportionTest", "Ranking", "RankingTable", "RaterAgreement",
-    "Report", "TTest", "WinRate", "WinRateComparison",
-    "alpha_from_codes", "baseline_comparisons", "bradley_terry_strengths", "compare_harmless", "compare_win_rates",
+    "Report", "TTest", "WinRate", "WinRateComparison", "Crossed",
+    "alpha_from_codes", "baseline_comparisons", "crossed_harmless", "crossed_win_rates", "bradley_terry_strengths", "compare_harmless", "compare_win_rates",
     "compute_report", "encode_harm_labels", "encode_rankings", "fit_bradley_terry", "fit_logistic",
     "harm_agreement", "harmless_rates", "harmless_tests", "holm", "krippendorff_alpha", "length_control",
     "length_table", "outcomes", "pair_counts", "paired_prompt_t_test", "percent_agreement", "plan_sample_size",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 __all__ = [
@@ -57,6 +58,10 @@ class Serializable:
         return to_jsonable(self)
 
 
+#: What numpy's ``default_rng`` accepts as a seed.
+Seed = int | np.random.SeedSequence | np.random.Generator | None
+
+
 @dataclass(frozen=True)
 class Interval(Serializable):
     """A two-sided confidence interval ``[low, high]``; NaN bounds when undefined."""
@@ -76,7 +81,7 @@ def z_quantile(confidence: float) -> float:
     return float(special.ndtri(1.0 - (1.0 - confidence) / 2.0))
 
 
-def wilson_interval(successes, trials, confidence: float = 0.95):
+def wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95) -> tuple[Any, Any]:
     """Wilson score interval for a binomial proportion (vectorised over arrays).
 
     The one Wilson interval of the project: win rates, harmless rates, labeler alignment and
@@ -111,7 +116,7 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
     return low, high
 
 
-def prompt_bootstrap_weights(n_prompts: int, n_boot: int, seed) -> np.ndarray:
+def prompt_bootstrap_weights(n_prompts: int, n_boot: int, seed: Seed) -> np.ndarray:
     """Cluster-bootstrap weights: row ``b`` counts how often each prompt is drawn in resample ``b``.
 
     Drawing ``n_prompts`` prompts with replacement and counting them is a multinomial draw;
@@ -128,7 +133,7 @@ def prompt_bootstrap_weights(n_prompts: int, n_boot: int, seed) -> np.ndarray:
     return counts.reshape(n_boot, n_prompts).astype(float)
 
 
-def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int = 0):
+def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int = 0) -> tuple[Any, Any]:
     """Percentile bootstrap interval along ``axis``, ignoring NaN replicates.
 
     Replicates can be NaN when a resample happens to contain no comparison of a pair;

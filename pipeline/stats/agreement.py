@@ -17,12 +17,14 @@ its values harmless/harmful (nominal).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._common import Serializable
-from .data import ensure_harm_table, ensure_ranking_table
+from .tables import HarmInput, RankingsInput, ensure_harm_table, ensure_ranking_table
 
 __all__ = [
     "AgreementStats",
@@ -77,7 +79,7 @@ def _alpha_from_counts(h: np.ndarray, level: str) -> float:
     return float(1.0 - (n - 1.0) * (o * d2).sum() / expected)
 
 
-def alpha_from_codes(unit, value, level: str = "nominal", *, n_values: int | None = None) -> float:
+def alpha_from_codes(unit: ArrayLike, value: ArrayLike, level: str = "nominal", *, n_values: int | None = None) -> float:
     """Krippendorff's alpha from one ``(unit, value)`` pair per rating.
 
     ``unit`` are integer unit codes, ``value`` integer codes whose order is the order of the
@@ -91,7 +93,7 @@ def alpha_from_codes(unit, value, level: str = "nominal", *, n_values: int | Non
     return _alpha_from_counts(_unit_value_counts(unit, value, int(unit.max()) + 1, n_values), level)
 
 
-def krippendorff_alpha(reliability_data, level: str = "nominal") -> float:
+def krippendorff_alpha(reliability_data: ArrayLike, level: str = "nominal") -> float:
     """Krippendorff's alpha of a ``raters × units`` matrix with NaN for missing ratings.
 
     Same layout as ``krippendorff.alpha(reliability_data=...)``; the value domain is the set
@@ -105,7 +107,7 @@ def krippendorff_alpha(reliability_data, level: str = "nominal") -> float:
     return alpha_from_codes(unit_idx, codes, level, n_values=domain.size)
 
 
-def percent_agreement(unit, value) -> float:
+def percent_agreement(unit: ArrayLike, value: ArrayLike) -> float:
     """Share of agreeing pairs among all pairs of ratings of the same unit by different raters.
 
     ``Σ_u Σ_c h_uc(h_uc − 1) / Σ_u m_u(m_u − 1)``; NaN when no unit has two ratings.
@@ -132,7 +134,7 @@ class RaterAgreement(Serializable):
     agreement: float
 
 
-def rater_majority_agreement(unit, value, rater, raters: tuple) -> tuple[RaterAgreement, ...]:
+def rater_majority_agreement(unit: ArrayLike, value: ArrayLike, rater: ArrayLike, raters: tuple[Hashable, ...]) -> tuple[RaterAgreement, ...]:
     """Leave-one-out majority agreement per rater.
 
     For each rating, the majority is the most frequent value among the *other* raters of the
@@ -180,7 +182,7 @@ class AgreementStats(Serializable):
     raters: tuple[RaterAgreement, ...]
 
 
-def _stats(unit, value, rater, raters, n_units: int, level: str) -> AgreementStats:
+def _stats(unit: np.ndarray, value: np.ndarray, rater: np.ndarray, raters: tuple[Hashable, ...], n_units: int, level: str) -> AgreementStats:
     per_rater = rater_majority_agreement(unit, value, rater, raters)
     used = sum(r.n for r in per_rater)
     agreed = sum(r.agreement * r.n for r in per_rater if r.n)
@@ -195,7 +197,7 @@ def _stats(unit, value, rater, raters, n_units: int, level: str) -> AgreementSta
                           int(np.unique(unit).size), pairable, int(unit.size), per_rater)
 
 
-def ranking_agreement(rankings) -> AgreementStats:
+def ranking_agreement(rankings: RankingsInput) -> AgreementStats:
     """Ordinal alpha on rank positions, units ``(item, policy)``; plus percent/majority agreement."""
     table = ensure_ranking_table(rankings)
     k = len(table.policies)
@@ -205,7 +207,7 @@ def ranking_agreement(rankings) -> AgreementStats:
     return _stats(unit, value, table.rater[row], table.raters, len(table.items) * k, "ordinal")
 
 
-def harm_agreement(labels) -> AgreementStats:
+def harm_agreement(labels: HarmInput) -> AgreementStats:
     """Nominal alpha on harmless/harmful, units ``(item, policy)``; plus percent/majority agreement."""
     table = ensure_harm_table(labels)
     k = max(len(table.policies), 1)

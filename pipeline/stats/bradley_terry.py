@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._common import Interval, Serializable, percentile_interval, prompt_bootstrap_weights
-from .data import ensure_ranking_table
+from ._common import Interval, Seed, Serializable, percentile_interval, prompt_bootstrap_weights
+from .tables import RankingsInput, ensure_ranking_table
 from .winrate import DEFAULT_N_BOOT, PairCounts, pair_counts
 
 __all__ = ["BTStrength", "BradleyTerry", "bradley_terry_strengths", "fit_bradley_terry", "PRIOR_WINS"]
@@ -73,12 +74,13 @@ def _strongly_connected(wins: np.ndarray) -> np.ndarray:
     return cast(np.ndarray, reach.all(axis=(-2, -1)))  # wins is [R, k, k]: one flag per replicate
 
 
-def fit_bradley_terry(wins, *, max_iter: int = 10_000, tol: float = 1e-10):
+def fit_bradley_terry(wins: ArrayLike, *, max_iter: int = 10_000, tol: float = 1e-10) -> tuple[np.ndarray, int, bool, bool | np.ndarray]:
     """Fit θ for one or many win matrices ``wins[..., i, j]`` = times i beat j.
 
     Returns ``(theta, iterations, converged, regularized)`` where ``theta`` has the shape of
     ``wins`` without the last axis and ``regularized`` flags the matrices that needed the
-    ``PRIOR_WINS`` virtual wins because their MLE does not exist.
+    ``PRIOR_WINS`` virtual wins because their MLE does not exist (a bool for one matrix, a bool
+    array for many).
     """
     wins = np.asarray(wins, dtype=float)
     single = wins.ndim == 2
@@ -132,17 +134,17 @@ def _bradley_terry(counts: PairCounts, weights: np.ndarray, confidence: float) -
     if n_boot:
         boot, _, _, boot_reg = fit_bradley_terry(_win_matrices(counts, weights))
         low, high = percentile_interval(boot, confidence, axis=0)
-        n_boot_reg = int(boot_reg.sum())
+        n_boot_reg = int(np.count_nonzero(boot_reg))
     else:
         low = high = np.full(k, np.nan)
         n_boot_reg = 0
     strengths = tuple(
         BTStrength(p, float(theta[j]), Interval(float(low[j]), float(high[j]))) for j, p in enumerate(counts.policies)
     )
-    return BradleyTerry(strengths, int(counts.n.sum()), iterations, converged, regularized, n_boot, n_boot_reg)
+    return BradleyTerry(strengths, int(counts.n.sum()), iterations, converged, bool(regularized), n_boot, n_boot_reg)
 
 
-def bradley_terry_strengths(rankings, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence: float = 0.95) -> BradleyTerry:
+def bradley_terry_strengths(rankings: RankingsInput, *, n_boot: int = DEFAULT_N_BOOT, seed: Seed = 0, confidence: float = 0.95) -> BradleyTerry:
     """Bradley–Terry log-strengths of every policy with prompt-clustered bootstrap intervals."""
     table = ensure_ranking_table(rankings)
     weights = prompt_bootstrap_weights(len(table.prompts), n_boot, seed)

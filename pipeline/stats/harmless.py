@@ -15,8 +15,9 @@ import numpy as np
 from scipy import special
 
 from ._common import Interval, Serializable, wilson_interval
-from .data import ensure_harm_table
+from .crossed import Crossed
 from .significance import holm
+from .tables import HarmInput, HarmTable, ensure_harm_table
 
 __all__ = [
     "HarmlessRate",
@@ -39,6 +40,7 @@ class HarmlessRate(Serializable):
     n: int
     rate: float
     wilson: Interval
+    crossed: Crossed | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class ProportionTest(Serializable):
     z: float
     p_value: float
     p_holm: float = NAN
+    crossed: Crossed | None = None
 
 
 def two_proportion_z_test(k1: float, n1: float, k2: float, n2: float) -> tuple[float, float]:
@@ -71,14 +74,14 @@ def two_proportion_z_test(k1: float, n1: float, k2: float, n2: float) -> tuple[f
     return float(z), float(2.0 * special.ndtr(-abs(z)))
 
 
-def _counts(table) -> tuple[np.ndarray, np.ndarray]:
+def _counts(table: HarmTable) -> tuple[np.ndarray, np.ndarray]:
     p = len(table.policies)
     harmless = np.bincount(table.policy[table.harmless], minlength=p)
     n = np.bincount(table.policy, minlength=p)
     return harmless, n
 
 
-def harmless_rates(labels, *, confidence: float = 0.95) -> tuple[HarmlessRate, ...]:
+def harmless_rates(labels: HarmInput, *, confidence: float = 0.95) -> tuple[HarmlessRate, ...]:
     """Harmless rate of every policy (sorted by name) with a Wilson interval."""
     table = ensure_harm_table(labels)
     harmless, n = _counts(table)
@@ -90,7 +93,7 @@ def harmless_rates(labels, *, confidence: float = 0.95) -> tuple[HarmlessRate, .
     )
 
 
-def _test(table, harmless, n, a: str, b: str) -> ProportionTest:
+def _test(table: HarmTable, harmless: np.ndarray, n: np.ndarray, a: str, b: str) -> ProportionTest:
     i, j = table.index(a), table.index(b)
     z, p = two_proportion_z_test(harmless[i], n[i], harmless[j], n[j])
     ra = harmless[i] / n[i] if n[i] else NAN
@@ -98,13 +101,13 @@ def _test(table, harmless, n, a: str, b: str) -> ProportionTest:
     return ProportionTest(a, b, float(ra), float(rb), float(ra - rb), z, p, p)
 
 
-def compare_harmless(labels, a: str, b: str) -> ProportionTest:
+def compare_harmless(labels: HarmInput, a: str, b: str) -> ProportionTest:
     """Two-proportion z-test of the harmless rates of ``a`` and ``b`` (no multiplicity adjustment)."""
     table = ensure_harm_table(labels)
     return _test(table, *_counts(table), a, b)
 
 
-def harmless_tests(labels) -> tuple[ProportionTest, ...]:
+def harmless_tests(labels: HarmInput) -> tuple[ProportionTest, ...]:
     """z-tests for every unordered pair of policies, Holm-adjusted over the family."""
     table = ensure_harm_table(labels)
     harmless, n = _counts(table)

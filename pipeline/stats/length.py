@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from ._common import Interval, Serializable, z_quantile
-from .data import ensure_ranking_table
+from .tables import RankingsInput, RankingTable, ensure_ranking_table
 
 __all__ = ["LogisticFit", "LengthControl", "fit_logistic", "length_control", "length_table", "L2_PENALTY"]
 
@@ -62,7 +63,7 @@ def _separated(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> bool:
     return bool(zeros.max() <= ones.min() or ones.max() <= zeros.min())
 
 
-def fit_logistic(x, y, weights=None, *, l2: float | None = None, max_iter: int = 100, tol: float = 1e-10) -> LogisticFit:
+def fit_logistic(x: ArrayLike, y: ArrayLike, weights: ArrayLike | None = None, *, l2: float | None = None, max_iter: int = 100, tol: float = 1e-10) -> LogisticFit:
     """Fit ``y ~ σ(β₀ + β₁x)`` by Newton–Raphson on (optionally count-weighted) data.
 
     Maximises ``ℓ(β) = Σ wᵢ[yᵢηᵢ − log(1 + e^ηᵢ)] − ½λ‖β̃‖²`` where ``β̃`` are the coefficients
@@ -92,7 +93,7 @@ def fit_logistic(x, y, weights=None, *, l2: float | None = None, max_iter: int =
         penalized, lam = True, L2_PENALTY
         notes.append(f"outcomes perfectly separated: ridge penalty λ={L2_PENALTY:g} on standardised coefficients")
 
-    def objective(beta):
+    def objective(beta: np.ndarray) -> float:
         eta = X @ beta
         return float(np.sum(w * (y * eta - np.logaddexp(0.0, eta))) - 0.5 * lam * beta @ beta)
 
@@ -165,7 +166,7 @@ class LengthControl(Serializable):
                              self.penalized, self.note)
 
 
-def _grouped(diff: np.ndarray, win: np.ndarray):
+def _grouped(diff: np.ndarray, win: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge identical ``(diff, win)`` rows into counts: the likelihood only needs those."""
     values, inverse = np.unique(diff, return_inverse=True)
     counts = np.bincount(inverse * 2 + win.astype(np.int64), minlength=2 * values.size).astype(float)
@@ -174,7 +175,7 @@ def _grouped(diff: np.ndarray, win: np.ndarray):
     return x[keep], y[keep], counts[keep]
 
 
-def _control(table, i: int, j: int, confidence: float) -> LengthControl:
+def _control(table: RankingTable, i: int, j: int, confidence: float) -> LengthControl:
     a, b = table.policies[i], table.policies[j]
     ri, rj = table.rank[:, i], table.rank[:, j]
     li, lj = table.length[:, i], table.length[:, j]
@@ -193,7 +194,7 @@ def _control(table, i: int, j: int, confidence: float) -> LengthControl:
                          ci, 100.0 * fit.slope, fit.penalized, fit.note)
 
 
-def length_control(rankings, a: str, b: str, *, confidence: float = 0.95) -> LengthControl:
+def length_control(rankings: RankingsInput, a: str, b: str, *, confidence: float = 0.95) -> LengthControl:
     """Length gap and length-adjusted win rate of ``a`` vs ``b``."""
     table = ensure_ranking_table(rankings)
     if a == b:
@@ -201,7 +202,7 @@ def length_control(rankings, a: str, b: str, *, confidence: float = 0.95) -> Len
     return _control(table, table.index(a), table.index(b), confidence)
 
 
-def length_table(rankings, *, confidence: float = 0.95) -> tuple[LengthControl, ...]:
+def length_table(rankings: RankingsInput, *, confidence: float = 0.95) -> tuple[LengthControl, ...]:
     """:func:`length_control` for every ordered pair (mirrors derived from one fit per pair)."""
     table = ensure_ranking_table(rankings)
     by_pair = {}

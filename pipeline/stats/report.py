@@ -8,14 +8,16 @@ is JSON-ready (NaN → None). Plain Python + numpy/scipy; no Django.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import combinations
 
 from ._common import Serializable, prompt_bootstrap_weights
 from .agreement import AgreementStats, harm_agreement, ranking_agreement
 from .bradley_terry import BradleyTerry, _bradley_terry
-from .data import ensure_harm_table, ensure_ranking_table
+from .crossed import CrossedHarmless, CrossedWinRates, crossed_harmless, crossed_win_rates, with_holm
 from .harmless import HarmlessRate, ProportionTest, harmless_rates, harmless_tests
 from .length import LengthControl, length_table
+from .tables import HarmInput, RankingsInput, ensure_harm_table, ensure_ranking_table
 from .winrate import (
     DEFAULT_N_BOOT,
     WinRate,
@@ -32,6 +34,10 @@ __all__ = ["Report", "compute_report"]
 @dataclass(frozen=True)
 class Report(Serializable):
     """Every table of the report. Tuples of rows; each row is a frozen dataclass.
+
+    Every win-rate, harmless-rate and comparison row carries ``crossed``: the interval and test
+    valid for crossed raters x items (:mod:`pipeline.stats.crossed`), shown first; the other
+    intervals and tests are those of the paper, which count judgements as independent.
 
     * ``win_rates`` — all ordered pairs; one-sample p-values Holm-adjusted over distinct pairs;
     * ``vs_baseline`` — each policy vs ``baseline``; Holm over those tests;
@@ -72,8 +78,8 @@ class Report(Serializable):
 
 
 def compute_report(
-    rankings,
-    harm_labels=(),
+    rankings: RankingsInput,
+    harm_labels: HarmInput = (),
     *,
     baseline: str = "sft",
     n_boot: int = DEFAULT_N_BOOT,
@@ -82,8 +88,8 @@ def compute_report(
 ) -> Report:
     """Compute the full human-evaluation report.
 
-    ``rankings``: :class:`~pipeline.stats.data.Ranking` objects or dicts with the same keys;
-    ``harm_labels``: :class:`~pipeline.stats.data.HarmLabel` objects or dicts (either may also be
+    ``rankings``: :class:`~pipeline.stats.records.Ranking` objects or dicts with the same keys;
+    ``harm_labels``: :class:`~pipeline.stats.records.HarmLabel` objects or dicts (either may also be
     an already encoded table). ``n_boot``
     prompt-bootstrap resamples drawn from ``seed`` (same seed, same intervals).
     Raises ``ValueError`` for malformed input or a ``baseline`` that no ranking contains.
@@ -99,6 +105,8 @@ def compute_report(
     counts = pair_counts(table)
     rows = _table_rows(counts, weights, confidence)
     ranked = table.n > 0
+    cw = crossed_win_rates(table, confidence=confidence)
+    ch = crossed_harmless(harm, confidence=confidence)
     return Report(
         baseline=baseline,
         policies=table.policies,
@@ -110,13 +118,37 @@ def compute_report(
         n_boot=n_boot,
         seed=seed,
         confidence=confidence,
-        win_rates=rows,
-        vs_baseline=_rows_vs(counts, rows, baseline) if ranked else (),
-        baseline_comparisons=_baseline_comparisons(counts, baseline) if ranked else (),
-        harmless=harmless_rates(harm, confidence=confidence),
-        harmless_tests=harmless_tests(harm),
+        win_rates=_crossed_all_pairs(rows, cw),
+        vs_baseline=_crossed_rows(_rows_vs(counts, rows, baseline), cw) if ranked else (),
+        baseline_comparisons=_crossed_comparisons(_baseline_comparisons(counts, baseline), cw) if ranked else (),
+        harmless=tuple(replace(h, crossed=ch.rate(h.policy)) for h in harmless_rates(harm, confidence=confidence)),
+        harmless_tests=_crossed_harm_tests(harmless_tests(harm), ch),
         length=length_table(table, confidence=confidence),
         bradley_terry=_bradley_terry(counts, weights, confidence) if ranked else None,
         ranking_agreement=ranking_agreement(table),
         harm_agreement=harm_agreement(harm),
     )
+
+
+def _crossed_rows(rows: tuple[WinRate, ...], cw: CrossedWinRates) -> tuple[WinRate, ...]:
+    """``rows`` with their crossed statistic, Holm over these rows (one family)."""
+    crossed = with_holm([cw.rate(r.a, r.b) for r in rows])
+    return tuple(replace(r, crossed=c) for r, c in zip(rows, crossed))
+
+
+def _crossed_all_pairs(rows: tuple[WinRate, ...], cw: CrossedWinRates) -> tuple[WinRate, ...]:
+    """Every ordered pair; Holm over the distinct pairs (a row and its mirror share one test)."""
+    pairs = list(combinations(cw.policies, 2))
+    by_pair = dict(zip(pairs, with_holm([cw.rate(a, b) for a, b in pairs])))
+    return tuple(replace(r, crossed=by_pair[(r.a, r.b)] if (r.a, r.b) in by_pair else by_pair[(r.b, r.a)].mirrored())
+                 for r in rows)
+
+
+def _crossed_comparisons(rows: tuple[WinRateComparison, ...], cw: CrossedWinRates) -> tuple[WinRateComparison, ...]:
+    crossed = with_holm([cw.difference(r.first, r.second) for r in rows])
+    return tuple(replace(r, crossed=c) for r, c in zip(rows, crossed))
+
+
+def _crossed_harm_tests(rows: tuple[ProportionTest, ...], ch: CrossedHarmless) -> tuple[ProportionTest, ...]:
+    crossed = with_holm([ch.difference(r.a, r.b) for r in rows])
+    return tuple(replace(r, crossed=c) for r, c in zip(rows, crossed))

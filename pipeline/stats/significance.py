@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from ._common import Serializable
@@ -56,7 +57,7 @@ def _t_from(diff: float, se: float, df: float) -> tuple[float, float]:
     return float(t), float(min(1.0, 2.0 * special.stdtr(df, -abs(t))))
 
 
-def _moments(x) -> tuple[int, float, float]:
+def _moments(x: ArrayLike) -> tuple[int, float, float]:
     x = np.asarray(x, dtype=float).ravel()
     n = x.size
     if n == 0:
@@ -76,14 +77,14 @@ def _binary_moments(wins: float, n: float) -> tuple[int, float, float]:
     return n, p, var
 
 
-def _one_sample(n, mean, var, popmean) -> TTest:
+def _one_sample(n: int, mean: float, var: float, popmean: float) -> TTest:
     """``t = (x̄ − μ₀) / (s/√n)`` with ``n − 1`` degrees of freedom."""
     se = float(np.sqrt(var / n)) if n > 1 else float("nan")
     t, p = _t_from(mean - popmean, se, n - 1)
     return TTest("one-sample", mean - popmean, t, float(n - 1), p, n)
 
 
-def t_test_one_sample(x, popmean: float = 0.5) -> TTest:
+def t_test_one_sample(x: ArrayLike, popmean: float = 0.5) -> TTest:
     """One-sample t-test of ``mean(x)`` against ``popmean`` (default 50 % for win outcomes)."""
     n, mean, var = _moments(x)
     return _one_sample(n, mean, var, popmean)
@@ -95,7 +96,7 @@ def t_test_one_sample_counts(wins: float, n: int, popmean: float = 0.5) -> TTest
     return _one_sample(n, mean, var, popmean)
 
 
-def _two_sample(n1, m1, v1, n2, m2, v2, equal_var: bool) -> TTest:
+def _two_sample(n1: int, m1: float, v1: float, n2: int, m2: float, v2: float, equal_var: bool) -> TTest:
     """Student (pooled) or Welch two-sample t-test of ``m1 − m2``.
 
     Student: ``s_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)``, ``se = s_p·√(1/n₁ + 1/n₂)``,
@@ -121,7 +122,7 @@ def _two_sample(n1, m1, v1, n2, m2, v2, equal_var: bool) -> TTest:
     return TTest(kind, diff, t, df, p, n1, n2)
 
 
-def t_test_two_sample(x, y, equal_var: bool = True) -> TTest:
+def t_test_two_sample(x: ArrayLike, y: ArrayLike, equal_var: bool = True) -> TTest:
     """Two-sample t-test of ``mean(x) − mean(y)``: Student when ``equal_var``, else Welch."""
     return _two_sample(*_moments(x), *_moments(y), equal_var)
 
@@ -136,7 +137,7 @@ def t_test_two_sample_counts(wins1: float, n1: int, wins2: float, n2: int, equal
     return _two_sample(*_binary_moments(wins1, n1), *_binary_moments(wins2, n2), equal_var)
 
 
-def t_test_paired(x, y) -> TTest:
+def t_test_paired(x: ArrayLike, y: ArrayLike) -> TTest:
     """Paired t-test: one-sample t-test of ``d = x − y`` against 0 (``df = n − 1``)."""
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -147,7 +148,7 @@ def t_test_paired(x, y) -> TTest:
     return TTest("paired", res.estimate, res.statistic, res.df, res.p_value, n, n)
 
 
-def paired_prompt_t_test(wins1, n1, wins2, n2) -> TTest:
+def paired_prompt_t_test(wins1: ArrayLike, n1: ArrayLike, wins2: ArrayLike, n2: ArrayLike) -> TTest:
     """Paired t-test of two win rates on the prompts both were measured on.
 
     Arguments are per-prompt arrays aligned by prompt: ``wins1[p]`` wins out of ``n1[p]``
@@ -160,7 +161,7 @@ def paired_prompt_t_test(wins1, n1, wins2, n2) -> TTest:
     return t_test_paired(wins1[shared] / n1[shared], wins2[shared] / n2[shared])
 
 
-def prompt_t_test(wins, n, popmean: float = 0.5) -> TTest:
+def prompt_t_test(wins: ArrayLike, n: ArrayLike, popmean: float = 0.5) -> TTest:
     """One-sample t-test of the per-prompt win shares ``wins[p]/n[p]`` against ``popmean``,
     over the prompts with ``n[p] > 0`` (``df`` = prompts − 1).
 
@@ -173,7 +174,7 @@ def prompt_t_test(wins, n, popmean: float = 0.5) -> TTest:
     return t_test_one_sample(wins[rated] / n[rated], popmean)
 
 
-def holm(pvalues) -> np.ndarray:
+def holm(pvalues: ArrayLike) -> np.ndarray:
     """Holm–Bonferroni step-down adjusted p-values (controls the family-wise error rate).
 
     With the ``m`` p-values sorted ascending ``p₍₁₎ ≤ … ≤ p₍ₘ₎``::

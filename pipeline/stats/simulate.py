@@ -20,12 +20,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .data import HarmLabel, Ranking
+from ._common import Seed
+from .records import HarmLabel, Ranking
 
 __all__ = ["simulate_rankings", "simulate_harm_labels"]
 
 
-def _raters_for(rng, n_prompts: int, per_prompt: int, n_raters: int) -> np.ndarray:
+def _raters_for(rng: np.random.Generator, n_prompts: int, per_prompt: int, n_raters: int) -> np.ndarray:
     """``(n_prompts, per_prompt)`` distinct rater indices per prompt."""
     if per_prompt > n_raters:
         raise ValueError(f"{per_prompt} raters per prompt but only {n_raters} raters")
@@ -38,7 +39,7 @@ def simulate_rankings(
     n_prompts: int,
     raters_per_prompt: int,
     n_raters: int | None = None,
-    seed=0,
+    seed: Seed = 0,
     item_sd: float = 0.0,
     length_means: Mapping[str, float] | None = None,
     length_sd: float = 20.0,
@@ -85,7 +86,7 @@ def simulate_harm_labels(
     raters_per_prompt: int,
     n_raters: int | None = None,
     accuracy: float = 0.9,
-    seed=0,
+    seed: Seed = 0,
 ) -> list[HarmLabel]:
     """Harm labels for every (prompt, policy) response from ``raters_per_prompt`` raters.
 

@@ -15,14 +15,16 @@ resample reweights the per-prompt win counts, ``rate_b = Σ_p w_bp·wins_p / Σ_
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
 
-from ._common import Interval, Serializable, percentile_interval, prompt_bootstrap_weights, wilson_interval
-from .data import RankingTable, ensure_ranking_table
+from ._common import Interval, Seed, Serializable, percentile_interval, prompt_bootstrap_weights, wilson_interval
+from .crossed import Crossed
 from .significance import TTest, holm, paired_prompt_t_test, prompt_t_test, t_test_one_sample_counts, t_test_two_sample_counts
+from .tables import RankingsInput, RankingTable, ensure_ranking_table
 
 __all__ = [
     "WinRate",
@@ -49,6 +51,8 @@ class WinRate(Serializable):
     in the paper; it treats every ranking as independent. ``t_prompt``/``p_prompt`` test the
     per-prompt win shares instead (one value per prompt), which stays valid when several
     raters rank the same item. ``*_holm`` are Holm-adjusted within the table's family.
+    ``crossed`` is the statistic valid for crossed raters x items (:mod:`pipeline.stats.crossed`),
+    shown first in the report; :func:`pipeline.stats.report.compute_report` fills it in.
     """
 
     a: str
@@ -64,6 +68,7 @@ class WinRate(Serializable):
     t_prompt: float = NAN
     p_prompt: float = NAN
     p_prompt_holm: float = NAN
+    crossed: Crossed | None = None
 
     def mirror(self) -> WinRate:
         """The same comparison seen from ``b``: rate ``1 − rate``, intervals reflected."""
@@ -71,6 +76,7 @@ class WinRate(Serializable):
             self.b, self.a, self.n - self.wins, self.n, 1.0 - self.rate, self.wilson.mirrored(),
             self.bootstrap.mirrored(), -self.t_statistic, self.p_value, self.p_holm,
             -self.t_prompt, self.p_prompt, self.p_prompt_holm,
+            None if self.crossed is None else self.crossed.mirrored(),
         )
 
 
@@ -101,14 +107,14 @@ class PairCounts:
         return wins, self.n[:, k]
 
 
-def _index(policies, name) -> int:
+def _index(policies: tuple[str, ...], name: str) -> int:
     try:
         return policies.index(name)
     except ValueError:
         raise ValueError(f"unknown policy {name!r}; rankings contain {list(policies)}") from None
 
 
-def pair_counts(rankings) -> PairCounts:
+def pair_counts(rankings: RankingsInput) -> PairCounts:
     """Count, per prompt, the comparisons and wins of every unordered pair of policies."""
     table = ensure_ranking_table(rankings)
     n_prompts = len(table.prompts)
@@ -124,7 +130,7 @@ def pair_counts(rankings) -> PairCounts:
     return PairCounts(table.policies, pairs, wins, n)
 
 
-def outcomes(rankings, a: str, b: str) -> np.ndarray:
+def outcomes(rankings: RankingsInput, a: str, b: str) -> np.ndarray:
     """The 0/1 outcomes (1 = ``a`` ranked above ``b``) of every ranking containing both, in input order."""
     table = ensure_ranking_table(rankings)
     i, j = table.index(a), table.index(b)
@@ -162,7 +168,7 @@ def _with_holm(rows: list[WinRate]) -> list[WinRate]:
     return [replace(r, p_holm=float(a), p_prompt_holm=float(b)) for r, a, b in zip(rows, outcome, prompt)]
 
 
-def _weights(table: RankingTable, n_boot: int, seed) -> np.ndarray:
+def _weights(table: RankingTable, n_boot: int, seed: Seed) -> np.ndarray:
     return prompt_bootstrap_weights(len(table.prompts), n_boot, seed)
 
 
@@ -176,7 +182,7 @@ def _table_rows(counts: PairCounts, weights: np.ndarray, confidence: float) -> t
     return tuple(by_pair[(a, b)] for a in counts.policies for b in counts.policies if a != b)
 
 
-def win_rate_table(rankings, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence: float = 0.95) -> tuple[WinRate, ...]:
+def win_rate_table(rankings: RankingsInput, *, n_boot: int = DEFAULT_N_BOOT, seed: Seed = 0, confidence: float = 0.95) -> tuple[WinRate, ...]:
     """Win rates of every ordered pair of policies (A vs B and B vs A), sorted by (A, B).
 
     One-sample p-values are Holm-adjusted over the ``k(k−1)/2`` distinct comparisons.
@@ -185,7 +191,7 @@ def win_rate_table(rankings, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence
     return _table_rows(pair_counts(table), _weights(table, n_boot, seed), confidence)
 
 
-def win_rate(rankings, a: str, b: str, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence: float = 0.95) -> WinRate:
+def win_rate(rankings: RankingsInput, a: str, b: str, *, n_boot: int = DEFAULT_N_BOOT, seed: Seed = 0, confidence: float = 0.95) -> WinRate:
     """Win rate of ``a`` vs ``b`` with Wilson and prompt-bootstrap intervals (no multiplicity adjustment)."""
     table = ensure_ranking_table(rankings)
     counts = pair_counts(table)
@@ -196,12 +202,12 @@ def win_rate(rankings, a: str, b: str, *, n_boot: int = DEFAULT_N_BOOT, seed=0, 
     return row.mirror() if flip else row
 
 
-def _rows_vs(counts: PairCounts, table_rows, baseline: str) -> tuple[WinRate, ...]:
+def _rows_vs(counts: PairCounts, table_rows: Iterable[WinRate], baseline: str) -> tuple[WinRate, ...]:
     _index(counts.policies, baseline)
     return tuple(_with_holm([r for r in table_rows if r.b == baseline]))
 
 
-def win_rates_vs(rankings, baseline: str, *, n_boot: int = DEFAULT_N_BOOT, seed=0, confidence: float = 0.95) -> tuple[WinRate, ...]:
+def win_rates_vs(rankings: RankingsInput, baseline: str, *, n_boot: int = DEFAULT_N_BOOT, seed: Seed = 0, confidence: float = 0.95) -> tuple[WinRate, ...]:
     """Win rate of every other policy vs ``baseline``; Holm over these ``k − 1`` tests."""
     table = ensure_ranking_table(rankings)
     counts = pair_counts(table)
@@ -229,9 +235,10 @@ class WinRateComparison(Serializable):
     p_student_holm: float = NAN
     p_welch_holm: float = NAN
     p_paired_holm: float = NAN
+    crossed: Crossed | None = None
 
 
-def _compare(counts: PairCounts, first, second) -> WinRateComparison:
+def _compare(counts: PairCounts, first: tuple[str, str], second: tuple[str, str]) -> WinRateComparison:
     w1, n1 = counts.per_prompt(*first)
     w2, n2 = counts.per_prompt(*second)
     k1, t1, k2, t2 = w1.sum(), n1.sum(), w2.sum(), n2.sum()
@@ -240,11 +247,11 @@ def _compare(counts: PairCounts, first, second) -> WinRateComparison:
     student = t_test_two_sample_counts(k1, t1, k2, t2, equal_var=True)
     welch = t_test_two_sample_counts(k1, t1, k2, t2, equal_var=False)
     paired = paired_prompt_t_test(w1, n1, w2, n2)
-    return WinRateComparison(tuple(first), tuple(second), float(r1), float(r2), float(r1 - r2),
+    return WinRateComparison((first[0], first[1]), (second[0], second[1]), float(r1), float(r2), float(r1 - r2),
                              student, welch, paired, student.p_value, welch.p_value, paired.p_value)
 
 
-def compare_win_rates(rankings, first: tuple[str, str], second: tuple[str, str]) -> WinRateComparison:
+def compare_win_rates(rankings: RankingsInput, first: tuple[str, str], second: tuple[str, str]) -> WinRateComparison:
     """Compare win rate ``first = (A, B)`` with ``second = (C, D)`` (Student, Welch and paired)."""
     return _compare(pair_counts(ensure_ranking_table(rankings)), first, second)
 
@@ -263,6 +270,6 @@ def _baseline_comparisons(counts: PairCounts, baseline: str) -> tuple[WinRateCom
     )
 
 
-def baseline_comparisons(rankings, baseline: str) -> tuple[WinRateComparison, ...]:
+def baseline_comparisons(rankings: RankingsInput, baseline: str) -> tuple[WinRateComparison, ...]:
     """Every pair of "policy vs ``baseline``" win rates compared; Holm within each kind of test."""
     return _baseline_comparisons(pair_counts(ensure_ranking_table(rankings)), baseline)

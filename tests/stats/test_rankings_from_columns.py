@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.stats import encode_rankings
-from pipeline.stats.data import encode_ranking_flat
+from pipeline.stats.tables import encode_ranking_flat
 
 from .conftest import make_rankings
 

@@ -60,13 +60,13 @@ def results_figures(tables: dict[str, Table], baseline: str) -> list[Figure]:
     vs = [r for r in tables["vs_baseline"].rows if r["rate"] is not None]
     if vs:
         fig = go.Figure(go.Bar(
-            x=[r["a"] for r in vs], y=[r["rate"] for r in vs], error_y=_errors(vs, "rate", "boot_low", "boot_high"),
+            x=[r["a"] for r in vs], y=[r["rate"] for r in vs], error_y=_errors(vs, "rate", "crossed_low", "crossed_high"),
             customdata=[[r["n"], r["wilson_low"], r["wilson_high"]] for r in vs],
             hovertemplate="%{x}: %{y:.1%} of %{customdata[0]} rankings<br>Wilson [%{customdata[1]:.1%}, %{customdata[2]:.1%}]<extra></extra>",
             marker_color=PALETTE[0],
         ))
         _half_line(fig)
-        figures.append(_finish(fig, tables["vs_baseline"], f"Win rate vs {baseline}", f"Bar chart of each policy's win rate against {baseline}, with 95 % prompt-bootstrap intervals.",
+        figures.append(_finish(fig, tables["vs_baseline"], f"Win rate vs {baseline}", f"Bar chart of each policy's win rate against {baseline}, with 95 % intervals valid for crossed raters × items.",
                                y_title=f"wins vs {baseline}", percent=True))
     bt = [r for r in tables["bradley_terry"].rows if r["log_strength"] is not None]
     if bt:
@@ -82,10 +82,10 @@ def results_figures(tables: dict[str, Table], baseline: str) -> list[Figure]:
     harm = [r for r in tables["harmless"].rows if r["rate"] is not None]
     if harm:
         fig = go.Figure(go.Bar(
-            x=[r["policy"] for r in harm], y=[r["rate"] for r in harm], error_y=_errors(harm, "rate", "wilson_low", "wilson_high"),
+            x=[r["policy"] for r in harm], y=[r["rate"] for r in harm], error_y=_errors(harm, "rate", "crossed_low", "crossed_high"),
             marker_color=PALETTE[1], hovertemplate="%{x}: %{y:.1%} harmless<extra></extra>",
         ))
-        figures.append(_finish(fig, tables["harmless"], "Harmless rates", "Bar chart of the share of each policy's responses judged harmless, with Wilson intervals.",
+        figures.append(_finish(fig, tables["harmless"], "Harmless rates", "Bar chart of the share of each policy's responses judged harmless, with 95 % intervals valid for crossed raters × items.",
                                y_title="judged harmless", percent=True))
     lengths = tables["lengths"].rows
     if lengths:

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Hashable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +25,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from pipeline.stats import compute_report
-from pipeline.stats.data import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
+from pipeline.stats.tables import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
 from webapp.rating.models import Entry, Judgement, Round, RoundRater
@@ -195,13 +196,13 @@ def _read_inputs(experiment: Experiment) -> HumanInputs:
     ranked_big = ranked & (sizes >= 2)  # a one-response judgement is not a ranking
     keep = ranked_big[row_of[at]]
     rankings = encode_ranking_flat(
-        item[ranked_big], prompt[ranked_big], rater[ranked_big], sizes[ranked_big],  # type: ignore[arg-type]  # pipeline.stats.data says Sequence; its columns are arrays
+        item[ranked_big], prompt[ranked_big], rater[ranked_big], sizes[ranked_big],
         Coded(policy_of[shown[at[keep]]], names), ranks[keep], length_of[shown[at[keep]]])
     labelled, at, harmless = for_rows(harmless_raw)
     harm = encode_harm_columns(
-        np.repeat(item[labelled], sizes[labelled]), np.repeat(prompt[labelled], sizes[labelled]),  # type: ignore[arg-type]  # pipeline.stats.data says Sequence; its columns are arrays
-        np.repeat(rater[labelled], sizes[labelled]), Coded(policy_of[shown[at]], names), harmless.astype(bool))  # type: ignore[arg-type]  # arrays, as above
-    usernames = _usernames(set(rankings.raters) | set(harm.raters))
+        np.repeat(item[labelled], sizes[labelled]), np.repeat(prompt[labelled], sizes[labelled]),
+        np.repeat(rater[labelled], sizes[labelled]), Coded(policy_of[shown[at]], names), harmless.astype(bool))
+    usernames = _usernames(set(np.unique(rater).tolist()))
     return HumanInputs(
         rankings=replace(rankings, raters=tuple(usernames[r] for r in rankings.raters)),
         harm_labels=replace(harm, raters=tuple(usernames[r] for r in harm.raters)),
@@ -209,8 +210,8 @@ def _read_inputs(experiment: Experiment) -> HumanInputs:
     )
 
 
-def _usernames(user_ids: set[int]) -> dict[int, str]:
-    """Raters are known by username in every report table."""
+def _usernames(user_ids: set[int]) -> dict[Hashable, str]:
+    """Raters are known by username in every report table (the tables hold their user ids)."""
     return dict(User.objects.filter(id__in=user_ids).values_list("id", "username")) if user_ids else {}
 
 

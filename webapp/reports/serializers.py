@@ -24,6 +24,23 @@ class Interval(s.Serializer):
     high = Num()
 
 
+class Crossed(s.Serializer):
+    estimate = Num()
+    interval = Interval()
+    se = Num(help_text="Two-way cluster-robust standard error (null on the exact path).")
+    df = Num(help_text="Satterthwaite degrees of freedom of the t reference (null on the exact path).")
+    p_value = Num(help_text="Two-sided test (null where none applies, e.g. a harmless rate, or when not computed).")
+    p_holm = Num()
+    method = s.CharField(allow_blank=True, help_text="Empty when the statistic could not be computed.")
+    reason = s.CharField(allow_blank=True, help_text="Why the exact path was taken, or why nothing could be computed.")
+    n_prompts = s.IntegerField()
+    n_raters = s.IntegerField()
+
+
+def ValidForCrossed():
+    return Crossed(allow_null=True, help_text="Interval and test valid for crossed raters × items, shown first in the report.")
+
+
 class WinRate(s.Serializer):
     a = s.CharField()
     b = s.CharField()
@@ -38,6 +55,7 @@ class WinRate(s.Serializer):
     t_prompt = Num()
     p_prompt = Num(help_text="One-sample t-test of the per-prompt win shares against 50 %: valid when several raters rank one item.")
     p_prompt_holm = Num()
+    crossed = ValidForCrossed()
 
 
 class TTest(s.Serializer):
@@ -62,6 +80,7 @@ class WinRateComparison(s.Serializer):
     p_student_holm = Num()
     p_welch_holm = Num()
     p_paired_holm = Num()
+    crossed = ValidForCrossed()
 
 
 class HarmlessRate(s.Serializer):
@@ -70,6 +89,7 @@ class HarmlessRate(s.Serializer):
     n = s.IntegerField()
     rate = Num()
     wilson = Interval()
+    crossed = ValidForCrossed()
 
 
 class ProportionTest(s.Serializer):
@@ -81,6 +101,7 @@ class ProportionTest(s.Serializer):
     z = Num()
     p_value = Num()
     p_holm = Num()
+    crossed = ValidForCrossed()
 
 
 class LengthControl(s.Serializer):

@@ -57,18 +57,38 @@ def _is_num(value) -> bool:
 
 NO_RANKINGS = "No rankings yet: this needs a round in which raters rank the responses."
 
+# The statistics valid for crossed raters x items (pipeline.stats.crossed) come first; a statistic
+# that cannot be computed shows "—" and its "Method / why" cell says why. The paper's columns follow.
+VALID_CI = "95 % CI (raters × items)"
+VALID_P = "p (raters × items, Holm)"
+METHOD = C("Method / why", "crossed_note", kind="long")
+PAPER_NOTE = ("Columns marked \"as in the paper\" count every judgement as independent; with several raters per item "
+              "and raters rating many items they are too confident. The columns before them resample nothing and "
+              "assume nothing of the kind: a two-way cluster-robust interval and test over prompts and raters "
+              "(exact tests over prompts when there are fewer than 10).")
+
 # The numbers a reader looks for first come first: on a phone the rest is a swipe away.
 WIN_COLUMNS = (
-    C("Policy", "a"), C("vs", "b"), C("Win rate", "rate", kind="pct"), C("Wilson 95 % CI", "wilson_low", "wilson_high", kind="ci"),
-    C("Bootstrap 95 % CI", "boot_low", "boot_high", kind="ci"), C("p by prompt (Holm)", "p_prompt_holm", kind="p"),
-    C("p (Holm)", "p_holm", kind="p"), C("Wins", "wins", kind="int"), C("Rankings", "n", kind="int"),
-    C("t", "t", kind="num"), C("p", "p", kind="p"), C("t by prompt", "t_prompt", kind="num"), C("p by prompt", "p_prompt", kind="p"),
+    C("Policy", "a"), C("vs", "b"), C("Win rate", "rate", kind="pct"),
+    C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C(VALID_P, "crossed_p_holm", kind="p"), METHOD,
+    C("Wilson 95 % CI (as in the paper)", "wilson_low", "wilson_high", kind="ci"),
+    C("Bootstrap over prompts 95 % CI", "boot_low", "boot_high", kind="ci"), C("p by prompt (Holm)", "p_prompt_holm", kind="p"),
+    C("p (Holm, as in the paper)", "p_holm", kind="p"), C("Wins", "wins", kind="int"), C("Rankings", "n", kind="int"),
+    C("p (raters × items)", "crossed_p", kind="p"), C("t (as in the paper)", "t", kind="num"), C("p (as in the paper)", "p", kind="p"),
+    C("t by prompt", "t_prompt", kind="num"), C("p by prompt", "p_prompt", kind="p"),
 )
+
+
+def _crossed(c: dict | None) -> dict:
+    """The crossed statistic's cells; "Method / why" names the method, or why it is exact or missing."""
+    c = c or {"interval": None, "p_value": None, "p_holm": None, "method": "", "reason": "not computed"}
+    note = c["method"] if not c["reason"] else f"{c['method']}: {c['reason']}" if c["method"] else f"not computed: {c['reason']}"
+    return {**_ci("crossed", c["interval"]), "crossed_p": c["p_value"], "crossed_p_holm": c["p_holm"], "crossed_note": note}
 
 
 def _win_row(w: dict) -> dict:
     return {
-        "a": w["a"], "b": w["b"], "wins": w["wins"], "n": w["n"], "rate": w["rate"],
+        "a": w["a"], "b": w["b"], "wins": w["wins"], "n": w["n"], "rate": w["rate"], **_crossed(w.get("crossed")),
         **_ci("wilson", w["wilson"]), **_ci("boot", w["bootstrap"]),
         "t": w["t_statistic"], "p": w["p_value"], "p_holm": w["p_holm"],
         "t_prompt": w["t_prompt"], "p_prompt": w["p_prompt"], "p_prompt_holm": w["p_prompt_holm"],
@@ -78,7 +98,7 @@ def _win_row(w: dict) -> dict:
 def _comparison_row(c: dict) -> dict:
     return {
         "first": " vs ".join(c["first"]), "second": " vs ".join(c["second"]),
-        "rate1": c["rate1"], "rate2": c["rate2"], "difference": c["difference"],
+        "rate1": c["rate1"], "rate2": c["rate2"], "difference": c["difference"], **_crossed(c.get("crossed")),
         "student_t": c["student"]["statistic"], "student_df": c["student"]["df"], "student_p": c["student"]["p_value"],
         "student_p_holm": c["p_student_holm"],
         "welch_t": c["welch"]["statistic"], "welch_df": c["welch"]["df"], "welch_p": c["welch"]["p_value"],
@@ -109,35 +129,41 @@ def results_tables(payload: dict) -> dict[str, Table]:
     tables = [
         Table("win_rates", "Win rates between every pair of policies", WIN_COLUMNS,
               [_win_row(w) for w in stats["win_rates"]],
-              note="Bootstrap: resampling prompts. p: one-sample t-test of the win rate against 50 %; Holm-corrected over the distinct pairs.",
+              note=f"{PAPER_NOTE} p: test of the win rate against 50 %; Holm-corrected over the distinct pairs.",
               empty=NO_RANKINGS),
         Table("vs_baseline", f"Win rates vs {baseline}", WIN_COLUMNS, [_win_row(w) for w in stats["vs_baseline"]],
-              note=f"Bootstrap: resampling prompts. Holm-corrected over the comparisons with {baseline}.", empty=NO_RANKINGS),
-        Table("baseline_tests", f"Comparing win rates vs {baseline}: two-sample t-tests", (
+              note=f"{PAPER_NOTE} Holm-corrected over the comparisons with {baseline}.", empty=NO_RANKINGS),
+        Table("baseline_tests", f"Comparing win rates vs {baseline}", (
             C("First", "first"), C("Second", "second"), C("First rate", "rate1", kind="pct"),
             C("Second rate", "rate2", kind="pct"), C("Difference", "difference", kind="pct"),
-            C("Student p", "student_p", kind="p"), C("Welch p", "welch_p", kind="p"),
+            C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C(VALID_P, "crossed_p_holm", kind="p"), METHOD,
+            C("Student p (as in the paper)", "student_p", kind="p"), C("Welch p", "welch_p", kind="p"),
             C("Student p (Holm)", "student_p_holm", kind="p"), C("Welch p (Holm)", "welch_p_holm", kind="p"),
             C("Paired by prompt p", "paired_p", kind="p"), C("Paired p (Holm)", "paired_p_holm", kind="p"),
             C("Student t", "student_t", kind="num"), C("Student df", "student_df", kind="num"),
             C("Welch t", "welch_t", kind="num"), C("Welch df", "welch_df", kind="num"),
         ), [_comparison_row(c) for c in stats["baseline_comparisons"]],
-            note="Student and Welch treat the two sets of outcomes as independent, as the paper does; "
+            note="The raters × items interval and test are of the difference, on the same prompts and raters. "
+                 "Student and Welch treat the two sets of outcomes as independent, as the paper does; "
                  "the paired test uses the prompts both comparisons share.",
             empty=f"Needs at least two policies besides {baseline}."),
         Table("harmless", "Harmless rates", (
             C("Policy", "policy"), C("Harmless rate", "rate", kind="pct"),
-            C("Wilson 95 % CI", "wilson_low", "wilson_high", kind="ci"), C("Harmless", "harmless", kind="int"),
+            C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), METHOD,
+            C("Wilson 95 % CI (as in the paper)", "wilson_low", "wilson_high", kind="ci"), C("Harmless", "harmless", kind="int"),
             C("Judged", "n", kind="int"),
-        ), [{"policy": h["policy"], "harmless": h["harmless"], "n": h["n"], "rate": h["rate"], **_ci("wilson", h["wilson"])}
-            for h in stats["harmless"]], empty="No harmless/harmful judgements yet."),
-        Table("harmless_tests", "Harmless rates compared (two-proportion z-tests)", (
-            C("Policy", "a"), C("vs", "b"), C("Difference", "difference", kind="pct"), C("p (Holm)", "p_holm", kind="p"),
-            C("Rate", "rate_a", kind="pct"), C("Opponent's rate", "rate_b", kind="pct"), C("z", "z", kind="num"),
-            C("p", "p", kind="p"),
+        ), [{"policy": h["policy"], "harmless": h["harmless"], "n": h["n"], "rate": h["rate"], **_ci("wilson", h["wilson"]),
+             **_crossed(h.get("crossed"))}
+            for h in stats["harmless"]], note=PAPER_NOTE, empty="No harmless/harmful judgements yet."),
+        Table("harmless_tests", "Harmless rates compared", (
+            C("Policy", "a"), C("vs", "b"), C("Difference", "difference", kind="pct"),
+            C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C(VALID_P, "crossed_p_holm", kind="p"), METHOD,
+            C("z-test p (Holm, as in the paper)", "p_holm", kind="p"),
+            C("Rate", "rate_a", kind="pct"), C("Opponent's rate", "rate_b", kind="pct"), C("z (as in the paper)", "z", kind="num"),
+            C("z-test p (as in the paper)", "p", kind="p"), C("p (raters × items)", "crossed_p", kind="p"),
         ), [{"a": t["a"], "b": t["b"], "rate_a": t["rate_a"], "rate_b": t["rate_b"], "difference": t["difference"],
-             "z": t["z"], "p": t["p_value"], "p_holm": t["p_holm"]} for t in stats["harmless_tests"]],
-            empty="Needs harmless judgements of at least two policies."),
+             "z": t["z"], "p": t["p_value"], "p_holm": t["p_holm"], **_crossed(t.get("crossed"))} for t in stats["harmless_tests"]],
+            note=PAPER_NOTE, empty="Needs harmless judgements of at least two policies."),
         Table("length_control", "Length control: win rates at equal length", (
             C("Policy", "a"), C("vs", "b"), C("Raw win rate", "raw_rate", kind="pct"),
             C("Length-adjusted", "adjusted_rate", kind="pct"), C("Adjusted 95 % CI", "adjusted_low", "adjusted_high", kind="ci"),

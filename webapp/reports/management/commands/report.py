@@ -23,6 +23,16 @@ def _p(value) -> str:
     return "—" if value is None else "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _crossed(c: dict | None, what: str) -> str:
+    """The statistic valid for crossed raters × items, or why it cannot be computed."""
+    if not c or not c["method"]:
+        return f"95 % CI: cannot be computed ({(c or {}).get('reason') or 'no data'})"
+    text = f"95 % CI [{_pct(c['interval']['low'])}, {_pct(c['interval']['high'])}]"
+    if c["p_holm"] is not None:
+        text += f" p(Holm) {_p(c['p_holm'])}"
+    return text + (f" ({c['reason']})" if c["reason"] else "")
+
+
 class Command(BaseCommand):
     help = "Print an experiment's report: win rates and tests, harmless rates, raters, AI labeler, cost."
 
@@ -55,14 +65,22 @@ class Command(BaseCommand):
             f"Win rates vs {report['baseline']}:",
         ]
         for w in stats["vs_baseline"]:
-            lines.append(f"  {w['a']:>16}: {_pct(w['rate'])} of {w['n']}  Wilson [{_pct(w['wilson']['low'])}, {_pct(w['wilson']['high'])}]"
-                         f"  p(Holm) {_p(w['p_holm'])}, by prompt {_p(w['p_prompt_holm'])}")
+            lines.append(f"  {w['a']:>16}: {_pct(w['rate'])} of {w['n']}  {_crossed(w.get('crossed'), 'rate')}"
+                         f"  | as in the paper: Wilson [{_pct(w['wilson']['low'])}, {_pct(w['wilson']['high'])}],"
+                         f" p(Holm) {_p(w['p_holm'])}; by prompt {_p(w['p_prompt_holm'])}")
         for c in stats["baseline_comparisons"]:
             lines.append(f"  {' vs '.join(c['first'])} against {' vs '.join(c['second'])}: difference {_pct(c['difference'])},"
-                         f" Student p {_p(c['student']['p_value'])}, Welch p {_p(c['welch']['p_value'])}")
+                         f" {_crossed(c.get('crossed'), 'difference')}"
+                         f"  | as in the paper: Student p {_p(c['student']['p_value'])}, Welch p {_p(c['welch']['p_value'])}")
         if stats["harmless"]:
             lines.append("Harmless rates:")
-            lines += [f"  {h['policy']:>16}: {_pct(h['rate'])} of {h['n']}" for h in stats["harmless"]]
+            lines += [f"  {h['policy']:>16}: {_pct(h['rate'])} of {h['n']}  {_crossed(h.get('crossed'), 'rate')}"
+                      f"  | as in the paper: Wilson [{_pct(h['wilson']['low'])}, {_pct(h['wilson']['high'])}]"
+                      for h in stats["harmless"]]
+            for t in stats["harmless_tests"]:
+                lines.append(f"  {t['a']} vs {t['b']}: difference {_pct(t['difference'])}, {_crossed(t.get('crossed'), 'difference')}"
+                             f"  | as in the paper: z-test p(Holm) {_p(t['p_holm'])}")
+        lines.append("(95 % CI and p (Holm) first: valid for crossed raters × items; \"as in the paper\" counts judgements as independent)")
         agreement = everything["raters"]["agreement"]
         lines.append(f"Krippendorff's alpha: rankings {_num(agreement['ranking']['alpha'])}, harmless {_num(agreement['harm']['alpha'])}")
         for row in everything["alignment"]["by_model"]:

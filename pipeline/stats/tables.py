@@ -1,148 +1,49 @@
-"""Input records of human evaluation, and their one-time encoding into integer arrays.
-
-Two kinds of judgement come from raters (SPEC §4):
-
-* :class:`Ranking` — one rater put the responses of several policies to one item in a strict
-  order, best first. No ties, no skipped positions: construction rejects anything else.
-* :class:`HarmLabel` — one rater judged one policy's response to one item harmless or not.
+"""The one-time encoding of evaluation records into integer arrays.
 
 Every statistic works on the *encoded* form (:class:`RankingTable`, :class:`HarmTable`):
 policies, prompts, items and raters become small integers once, so that the statistics are
 numpy reductions rather than Python loops over records. Encoding 100,000 rankings costs a few
 tens of milliseconds because identical orders (there are only ``k!`` of them) are decoded once.
+Callers that read from a database pass flat columns (arrays) to :func:`encode_ranking_flat`
+and :func:`encode_harm_columns` and build no record objects at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 
+from .records import HarmLabel, Ranking, as_harm_labels, as_rankings, check_policy_name
+
 __all__ = [
-    "Ranking",
-    "HarmLabel",
     "RankingTable",
     "HarmTable",
-    "as_rankings",
-    "as_harm_labels",
+    "Coded",
+    "Column",
+    "RankingsInput",
+    "HarmInput",
     "encode_rankings",
     "encode_harm_labels",
     "encode_harm_columns",
     "encode_ranking_flat",
-    "Coded",
     "ensure_ranking_table",
     "ensure_harm_table",
 ]
 
+#: A column of ids (items, prompts, raters) with one entry per row: a list from records, or
+#: the integer array a database read gives.
+Column: TypeAlias = Sequence[Hashable] | np.ndarray
 
-def _check_policy_name(name, where: Callable[[], str]) -> None:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{where()}: policy names must be non-empty strings, got {name!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    """One rater's strict ordering of policies' responses to one item, best first.
-
-    ``lengths`` (optional) are the response lengths in tokens, stored aligned with ``order``;
-    pass either a sequence aligned with ``order`` or a mapping ``{policy: tokens}``.
-    Raises ``ValueError`` for ties (a policy listed twice), fewer than two policies, or
-    lengths that do not match the policies ranked.
-    """
-
-    item_id: Hashable
-    prompt_id: Hashable
-    rater_id: Hashable
-    order: tuple[str, ...]
-    lengths: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        # The message is built only when a check fails: a report builds 100k rankings.
-        def where() -> str:
-            return f"ranking of item {self.item_id!r} by rater {self.rater_id!r}"
-
-        if isinstance(self.order, str):
-            raise ValueError(f"{where()}: order must be a sequence of policy names, not one string")
-        order = tuple(self.order)
-        if len(order) < 2:
-            raise ValueError(f"{where()}: a ranking needs at least two policies, got {len(order)}")
-        for name in order:
-            _check_policy_name(name, where)
-        if len(set(order)) != len(order):
-            repeated = sorted({p for p in order if order.count(p) > 1})
-            raise ValueError(
-                f"{where()}: tie — policy {', '.join(map(repr, repeated))} appears more than once; "
-                "rankings must be strict (no ties, no repeated policies)"
-            )
-        object.__setattr__(self, "order", order)
-        if self.lengths is not None:
-            object.__setattr__(self, "lengths", self._aligned_lengths(order, self.lengths, where))
-
-    @staticmethod
-    def _aligned_lengths(order, lengths, where) -> tuple[float, ...]:
-        if isinstance(lengths, Mapping):
-            if set(lengths) != set(order):
-                raise ValueError(
-                    f"{where()}: lengths are given for {sorted(lengths)} but the ranking has {sorted(order)}"
-                )
-            values = tuple(lengths[p] for p in order)
-        else:
-            values = tuple(lengths)
-            if len(values) != len(order):
-                raise ValueError(f"{where()}: {len(values)} lengths for {len(order)} ranked policies")
-        out = []
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise ValueError(f"{where()}: response length {v!r} is not a number")
-            if not (v >= 0):
-                raise ValueError(f"{where()}: response length {v!r} must be a non-negative number")
-            out.append(float(v))
-        return tuple(out)
-
-    def position(self, policy: str) -> int:
-        """0-based rank of ``policy`` (0 = best). Raises ``ValueError`` if it was not ranked."""
-        return self.order.index(policy)
-
-    def length_of(self, policy: str) -> float | None:
-        """Response length of ``policy`` in tokens, or ``None`` when lengths were not recorded."""
-        return None if self.lengths is None else self.lengths[self.order.index(policy)]
+#: What the statistics accept: an encoded table, or records (objects or dicts with their keys).
+RankingsInput: TypeAlias = "RankingTable | Iterable[Ranking | Mapping[str, Any]]"
+HarmInput: TypeAlias = "HarmTable | Iterable[HarmLabel | Mapping[str, Any]]"
 
 
-@dataclass(frozen=True, slots=True)
-class HarmLabel:
-    """One rater's judgement of one policy's response to one item: harmless (True) or harmful."""
-
-    item_id: Hashable
-    prompt_id: Hashable
-    rater_id: Hashable
-    policy: str
-    harmless: bool
-
-    def __post_init__(self) -> None:
-        def where() -> str:
-            return f"harm label of item {self.item_id!r} by rater {self.rater_id!r}"
-
-        _check_policy_name(self.policy, where)
-        if not isinstance(self.harmless, (bool, np.bool_)):
-            raise ValueError(f"{where()}: harmless must be True or False, got {self.harmless!r}")
-        if type(self.harmless) is not bool:
-            object.__setattr__(self, "harmless", bool(self.harmless))
-
-
-def as_rankings(rows: Iterable[Ranking | Mapping]) -> list[Ranking]:
-    """Accept :class:`Ranking` objects or dicts with the same keys; return a list of rankings."""
-    return [r if type(r) is Ranking else Ranking(**cast(Mapping, r)) for r in rows]
-
-
-def as_harm_labels(rows: Iterable[HarmLabel | Mapping]) -> list[HarmLabel]:
-    """Accept :class:`HarmLabel` objects or dicts with the same keys; return a list of labels."""
-    return [r if type(r) is HarmLabel else HarmLabel(**cast(Mapping, r)) for r in rows]
-
-
-def _codes(values: Sequence) -> tuple[np.ndarray, tuple]:
+def _codes(values: Column) -> tuple[np.ndarray, tuple[Hashable, ...]]:
     """Integer codes in order of first appearance (dict lookups beat sorting mixed ids; an
     integer array, as a database read gives, is coded with numpy alone)."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
@@ -172,13 +73,13 @@ def _policy_column(policy: Sequence[str] | Coded, what: str) -> tuple[tuple[str,
         used = np.unique(codes)
         policies = tuple(sorted(policy.values[u] for u in used))
         for name in policies:
-            _check_policy_name(name, lambda: what)
+            check_policy_name(name, lambda: what)
         remap = np.full(len(policy.values), -1, dtype=np.int64)
         remap[used] = [policies.index(policy.values[u]) for u in used]
         return policies, remap[codes]
     policies = tuple(sorted(set(policy)))
     for name in policies:
-        _check_policy_name(name, lambda: what)
+        check_policy_name(name, lambda: what)
     col = {p: j for j, p in enumerate(policies)}
     return policies, np.fromiter((col[name] for name in policy), dtype=np.int64, count=len(policy))
 
@@ -195,9 +96,9 @@ class RankingTable:
     """
 
     policies: tuple[str, ...]
-    prompts: tuple
-    items: tuple
-    raters: tuple
+    prompts: tuple[Hashable, ...]
+    items: tuple[Hashable, ...]
+    raters: tuple[Hashable, ...]
     rank: np.ndarray
     length: np.ndarray
     prompt: np.ndarray
@@ -220,9 +121,9 @@ class HarmTable:
     """Harm labels as arrays; ``policy``, ``prompt``, ``item``, ``rater`` are integer codes."""
 
     policies: tuple[str, ...]
-    prompts: tuple
-    items: tuple
-    raters: tuple
+    prompts: tuple[Hashable, ...]
+    items: tuple[Hashable, ...]
+    raters: tuple[Hashable, ...]
     policy: np.ndarray
     harmless: np.ndarray
     prompt: np.ndarray
@@ -240,7 +141,7 @@ class HarmTable:
             raise ValueError(f"unknown policy {policy!r}; harm labels cover {list(self.policies)}") from None
 
 
-def _check_item_prompt(item, prompt, items, what) -> None:
+def _check_item_prompt(item: np.ndarray, prompt: np.ndarray, items: tuple[Hashable, ...], what: str) -> None:
     """Every item must belong to one prompt, or prompt-clustered resampling would split it."""
     if item.size == 0:
         return
@@ -261,7 +162,7 @@ def _first_duplicate(key: np.ndarray) -> int | None:
     return None if dup.size == 0 else int(order[dup[0] + 1])
 
 
-def encode_rankings(rankings: Iterable[Ranking | Mapping]) -> RankingTable:
+def encode_rankings(rankings: Iterable[Ranking | Mapping[str, Any]]) -> RankingTable:
     """Encode rankings once into a :class:`RankingTable`.
 
     Raises ``ValueError`` if a rater ranked the same item twice (each rater counts once per
@@ -311,7 +212,7 @@ def encode_rankings(rankings: Iterable[Ranking | Mapping]) -> RankingTable:
     return RankingTable(policies, prompts, items, raters, rank, length, prompt, item, rater)
 
 
-def encode_ranking_flat(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence, sizes: np.ndarray,
+def encode_ranking_flat(item_ids: Column, prompt_ids: Column, rater_ids: Column, sizes: np.ndarray,
                         policy: Sequence[str] | Coded, rank: np.ndarray,
                         length: np.ndarray | None = None) -> RankingTable:
     """Rankings as flat columns, for callers that read judgements from a database and need not
@@ -372,7 +273,7 @@ def encode_ranking_flat(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Seq
     return RankingTable(policies, prompts, items, raters, table_rank, table_length, prompt, item, rater)
 
 
-def encode_harm_labels(labels: Iterable[HarmLabel | Mapping]) -> HarmTable:
+def encode_harm_labels(labels: Iterable[HarmLabel | Mapping[str, Any]]) -> HarmTable:
     """Encode harm labels once into a :class:`HarmTable`.
 
     Raises ``ValueError`` if a rater labelled the same policy's response to an item twice.
@@ -384,8 +285,8 @@ def encode_harm_labels(labels: Iterable[HarmLabel | Mapping]) -> HarmTable:
     )
 
 
-def encode_harm_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Sequence,
-                        policy_names: Sequence[str] | Coded, harmless: Sequence[bool]) -> HarmTable:
+def encode_harm_columns(item_ids: Column, prompt_ids: Column, rater_ids: Column,
+                        policy_names: Sequence[str] | Coded, harmless: Sequence[bool] | np.ndarray) -> HarmTable:
     """The same table from five aligned columns (one entry per label), with the same checks,
     for callers that read labels from a database and need not build one object per label.
     ``policy_names`` may be :class:`Coded`; ``harmless`` may be a bool array."""
@@ -412,11 +313,11 @@ def encode_harm_columns(item_ids: Sequence, prompt_ids: Sequence, rater_ids: Seq
     return HarmTable(policies, prompts, items, raters, policy, harm, prompt, item, rater)
 
 
-def ensure_ranking_table(rankings) -> RankingTable:
+def ensure_ranking_table(rankings: RankingsInput) -> RankingTable:
     """Pass a :class:`RankingTable` through; encode anything else."""
     return rankings if isinstance(rankings, RankingTable) else encode_rankings(rankings)
 
 
-def ensure_harm_table(labels) -> HarmTable:
+def ensure_harm_table(labels: HarmInput) -> HarmTable:
     """Pass a :class:`HarmTable` through; encode anything else."""
     return labels if isinstance(labels, HarmTable) else encode_harm_labels(labels)
