@@ -17,6 +17,7 @@ from pipeline.stats import plan_sample_size
 from webapp.access import SEE_JUDGEMENTS, staff_permission
 from webapp.experiments.models import Experiment
 from webapp.reports import run_selectors, selectors
+from webapp.reports import run_serializers as run_shapes
 from webapp.reports import serializers as shapes
 
 NOT_FOUND = OpenApiResponse(shapes.Detail, description="No experiment with this slug.")
@@ -57,7 +58,7 @@ def raters(request, slug: str):
 
 
 @extend_schema(summary="AI-labeler alignment: prompt techniques, labeler models, position bias, calibration, reward models",
-               parameters=[SLUG], responses={200: shapes.AlignmentReport, 404: NOT_FOUND})
+               parameters=[SLUG], responses={200: run_shapes.AlignmentReport, 404: NOT_FOUND})
 @api_view(["GET"])
 @permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def alignment(request, slug: str):
@@ -66,7 +67,7 @@ def alignment(request, slug: str):
 
 
 @extend_schema(summary="Training curves of every training run", parameters=[SLUG],
-               responses={200: shapes.TrainingReport, 404: NOT_FOUND})
+               responses={200: run_shapes.TrainingReport, 404: NOT_FOUND})
 @api_view(["GET"])
 @permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def training(request, slug: str):
@@ -75,7 +76,7 @@ def training(request, slug: str):
 
 
 @extend_schema(summary="AI vs human cost per 1,000 labels, per labeling run", parameters=[SLUG],
-               responses={200: shapes.CostReport, 404: NOT_FOUND})
+               responses={200: run_shapes.CostReport, 404: NOT_FOUND})
 @api_view(["GET"])
 @permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def cost(request, slug: str):
