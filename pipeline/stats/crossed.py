@@ -190,18 +190,34 @@ def _two_way(r: _Ratios, terms: Sequence[tuple[int, float]]) -> _TwoWay:
     for k, sign in terms:
         e += sign * (r.cell_num[:, :, k] - r.rate[k] * r.cell_den[:, :, k]) / r.den[k]
         used |= r.cell_den[:, :, k] > 0
+    return cell_variance(e, used)
+
+
+def variance_parts(e: np.ndarray, used: np.ndarray) -> list[tuple[float, int]]:
+    """``[(V_prompts, G), (V_raters, G), (V_cells, G)]`` of per-(prompt, rater) cell sums ``e``
+    of a linearised estimate; ``used`` marks the cells holding judgements."""
     prompts, raters = used.any(axis=1), used.any(axis=0)
     parts = []
     for sums in (e.sum(axis=1)[prompts], e.sum(axis=0)[raters], e[used]):
         g = sums.size
         parts.append((float(g / (g - 1) * np.sum(sums ** 2)) if g > 1 else 0.0, g))
-    (vp, gp), (vr, gr), (vc, gc) = parts
+    return parts
+
+
+def satterthwaite(var: float, parts: Sequence[tuple[float, int]]) -> float:
+    """Degrees of freedom ``V² / Σ V_G²/(G − 1)`` of a sum of cluster variance parts."""
+    spread = sum(v * v / (g - 1) for v, g in parts if g > 1)
+    return max(1.0, var * var / spread) if spread > 0 else NAN
+
+
+def cell_variance(e: np.ndarray, used: np.ndarray) -> _TwoWay:
+    """``V = V_prompts + V_raters − V_cells`` (the larger one-way part if that is ≤ 0) and its df."""
+    parts = variance_parts(e, used)
+    (vp, gp), (vr, gr), (vc, _) = parts
     var = vp + vr - vc
     if not var > 0:
         var = max(vp, vr)
-    spread = sum(v * v / (g - 1) for v, g in parts if g > 1)
-    df = max(1.0, var * var / spread) if spread > 0 else NAN
-    return _TwoWay(var, df, int(gp), int(gr))
+    return _TwoWay(var, satterthwaite(var, parts), int(gp), int(gr))
 
 
 def _why_exact(n_prompts: int, n_raters: int, var: float) -> str:

@@ -81,11 +81,15 @@ def _rank(entries: dict[str, str], rng: random.Random, contrarian: bool) -> dict
     return {alias: i + 1 for i, alias in enumerate(order)}
 
 
-def fill_round(round: Round, raters: list[User], rng: random.Random, contrarian: User | None = None) -> int:
-    """Every rater takes items from the real queue until it is empty, and judges each."""
+def fill_round(round: Round, raters: list[User], rng: random.Random, contrarian: User | None = None,
+               per_rater: int | None = None) -> int:
+    """Every rater takes items from the real queue until it is empty (or they judged
+    ``per_rater`` items), and judges each."""
     made = 0
     for rater in raters:
-        while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
+        mine = 0
+        while (per_rater is None or mine < per_rater) and (lease := leasing.item_lease(rater=rater, round=round)) is not None:
+            mine += 1
             policies = dict(
                 round.items.get(pk=lease.item_id).entries.values_list("id", "policy")
             )
@@ -103,10 +107,10 @@ def fill_round(round: Round, raters: list[User], rng: random.Random, contrarian:
 
 @pytest.fixture
 def make_filled(db, make_rater):
-    """make_filled(slug, n_prompts, n_raters, overlap, gold_share, contrarian, seed) -> Filled."""
+    """make_filled(slug, n_prompts, n_raters, overlap, gold_share, contrarian, seed, mode, per_rater) -> Filled."""
 
     def make(slug: str = "planted", n_prompts: int = 60, n_raters: int = 4, overlap: int = 3, gold_share: float = 0.1,
-             contrarian: bool = False, seed: int = 7, mode: str = "both") -> Filled:
+             contrarian: bool = False, seed: int = 7, mode: str = "both", per_rater: int | None = None) -> Filled:
         rng = random.Random(seed)
         experiment = Experiment.objects.create(slug=slug, name=f"Planted effect ({slug})", task="harmless")
         for i in range(n_prompts):
@@ -125,7 +129,7 @@ def make_filled(db, make_rater):
         # The contrarian rates first so that their judgements are spread over many items.
         if odd is not None:
             fill_round(round, [odd], rng, contrarian=odd)
-        fill_round(round, raters, rng)
+        fill_round(round, raters, rng, per_rater=per_rater)
         return Filled(experiment, round, raters, odd)
 
     return make

@@ -249,3 +249,33 @@ class RaterInvite(models.Model):
 
     def __str__(self) -> str:
         return f"invite {self.token[:6]}… ({self.note or 'no note'})"
+
+
+class AiJudgement(models.Model):
+    """The AI judge's soft preference between two responses of one item (AI-assisted evaluation).
+
+    ``p`` is P(``policy_a``'s response is better than ``policy_b``'s), the mean of the two orders
+    the judge was shown (``p_order1``: a shown first; ``p_order2``: b shown first, mapped back),
+    so the judge's position bias cancels. ``policy_a < policy_b`` by name: one row per pair.
+    """
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="ai_judgements")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="ai_judgements")
+    policy_a = models.CharField(max_length=120)
+    policy_b = models.CharField(max_length=120)
+    p = models.FloatField()
+    p_order1 = models.FloatField()
+    p_order2 = models.FloatField(null=True, blank=True)
+    label_mass = models.FloatField()
+    judge_spec = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "policy_a", "policy_b"], name="one_ai_judgement_per_item_pair"),
+            models.CheckConstraint(condition=models.Q(policy_a__lt=models.F("policy_b")), name="ai_judgement_pair_in_name_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"AI: {self.policy_a} over {self.policy_b} p={self.p:.2f} (item #{self.item_id})"

@@ -21,14 +21,15 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Avg, Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from pipeline.stats import compute_report
+from pipeline.stats.ppi import ppi_win_rates_vs
 from pipeline.stats.tables import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
-from webapp.rating.models import Entry, Judgement, Round, RoundRater
+from webapp.rating.models import AiJudgement, Entry, Judgement, Round, RoundRater
 
 # 200 prompt-bootstrap resamples with a fixed seed: the same data always gives the same
 # intervals, so the page, the API and the command agree to the last digit.
@@ -70,7 +71,15 @@ def human_fingerprint(experiment: Experiment) -> str:
         .values_list("round_id", "rater_id")
     )
     responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
-    return digest(experiment.slug, experiment.created_at, judgements, excluded, responses)
+    judged = AiJudgement.objects.filter(round__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
+    return digest(experiment.slug, experiment.created_at, judgements, excluded, responses, judged)
+
+
+def judge_scores(experiment: Experiment) -> dict[tuple[Hashable, str, str], float]:
+    """The AI judge's P(a beats b) per (prompt, a, b), averaged where several rounds scored it."""
+    rows = (AiJudgement.objects.filter(round__experiment=experiment).order_by()
+            .values_list("item__prompt_id", "policy_a", "policy_b").annotate(p=Avg("p")))
+    return {(prompt, a, b): float(p) for prompt, a, b, p in rows}
 
 
 @dataclass
@@ -297,6 +306,7 @@ def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str
         "excluded_raters": excluded_raters(experiment),
         "lengths": length_summary(inputs.lengths),
         "stats": report.to_dict(),
+        "ai_assisted": [row.to_dict() for row in ppi_win_rates_vs(inputs.rankings, judge_scores(experiment), chosen)],
     }
 
 

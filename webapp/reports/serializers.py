@@ -203,6 +203,31 @@ class LengthSummary(s.Serializer):
     max = Num()
 
 
+class PPIRate(s.Serializer):
+    estimate = Num(help_text="PPI++ estimate: human judgements plus the AI judge's scores.")
+    interval = Interval()
+    se = Num()
+    df = Num()
+    p_value = Num(help_text="Two-sided test of the win rate against 50 %.")
+    lam = Num(help_text="Power-tuning weight of the judge's scores (0: they add nothing).")
+    human_only = Num(help_text="The human judgements' rate on the prompts the judge scored.")
+    ai_only = Num(help_text="The judge's own rate over every prompt it scored (biased if the judge is).")
+    n_human = s.IntegerField()
+    n_prompts = s.IntegerField()
+    n_raters = s.IntegerField()
+    n_ai_only = s.IntegerField(help_text="Prompts only the judge scored.")
+    effective_human = Num(help_text="Human judgements of this design that would give the same precision.")
+    method = s.CharField(allow_blank=True)
+    reason = s.CharField(allow_blank=True)
+
+
+class AiAssisted(s.Serializer):
+    policy = s.CharField()
+    opponent = s.CharField()
+    rate = PPIRate()
+    unscored = s.IntegerField(help_text="Human rankings of the pair on prompts the judge has not scored (left out).")
+
+
 class HumanReport(s.Serializer):
     experiment = s.CharField()
     fingerprint = s.CharField(help_text="Changes whenever the data the report depends on changes.")
@@ -212,6 +237,7 @@ class HumanReport(s.Serializer):
     excluded_raters = ExcludedRater(many=True)
     lengths = LengthSummary(many=True)
     stats = Stats()
+    ai_assisted = AiAssisted(many=True, help_text="AI-assisted (PPI++) win rates vs the baseline; empty until an AI judge scored a round.")
 
 
 class RoundQuality(s.Serializer):

@@ -86,6 +86,17 @@ def _crossed(c: dict | None) -> dict:
     return {**_ci("crossed", c["interval"]), "crossed_p": c["p_value"], "crossed_p_holm": c["p_holm"], "crossed_note": note}
 
 
+def _ppi_row(row: dict) -> dict:
+    rate = row["rate"]
+    note = rate["method"] or f"not computed: {rate['reason']}"
+    if row["unscored"]:
+        note += f"; {row['unscored']} human ranking{'s' if row['unscored'] != 1 else ''} on prompts the judge has not scored left out"
+    keys = ("estimate", "p_value", "human_only", "ai_only", "n_human", "n_ai_only", "effective_human", "lam")
+    interval = rate["interval"] or {}
+    return {"policy": row["policy"], "opponent": row["opponent"], **{k: rate[k] for k in keys},
+            "low": interval.get("low"), "high": interval.get("high"), "note": note}
+
+
 def _win_row(w: dict) -> dict:
     return {
         "a": w["a"], "b": w["b"], "wins": w["wins"], "n": w["n"], "rate": w["rate"], **_crossed(w.get("crossed")),
@@ -181,6 +192,18 @@ def results_tables(payload: dict) -> dict[str, Table]:
              "p_beats_baseline": (1 / (1 + math.exp(theta[baseline] - s["log_strength"])))
              if baseline in theta and _is_num(s["log_strength"]) and _is_num(theta[baseline]) else None}
             for s in bt], empty=NO_RANKINGS),
+        Table("ai_assisted", f"AI-assisted win rates vs {baseline} (PPI++)", (
+            C("Policy", "policy"), C("vs", "opponent"), C("PPI++ rate", "estimate", kind="pct"),
+            C("95 % CI (PPI++, raters × items)", "low", "high", kind="ci"), C("p", "p_value", kind="p"),
+            C("Human only", "human_only", kind="pct"), C("AI judge only", "ai_only", kind="pct"),
+            C("Human judgements", "n_human", kind="int"), C("Prompts only the judge scored", "n_ai_only", kind="int"),
+            C("Worth in human judgements", "effective_human", kind="num"), C("Judge weight λ", "lam", kind="num"),
+            C("Method / why", "note", kind="long"),
+        ), [_ppi_row(row) for row in payload.get("ai_assisted", [])],
+            note="The AI judge scores every item; the human judgements correct its bias on the items they rated "
+                 "(prediction-powered inference, power-tuned). \"Worth\" is how many human judgements of this design "
+                 "would give the same precision; \"AI judge only\" is biased if the judge is.",
+            empty="No AI judge has scored a round of this experiment: run manage.py ai_judge ROUND_ID."),
         Table("lengths", "Response lengths per policy", (
             C("Policy", "policy"), C("Responses", "n", kind="int"), C("Mean", "mean", kind="num"),
             C("Min", "min", kind="num"), C("25 %", "q1", kind="num"), C("Median", "median", kind="num"),

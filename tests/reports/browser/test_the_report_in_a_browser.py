@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
 from tests.reports.conftest import PASSWORD, fill_round
+from webapp.pipeline.services.ai_judge import round_ai_judge
 from webapp.rating.services import rounds
 from webapp.reports.selectors import judgement_counts
 
@@ -61,6 +62,15 @@ def test_staff_see_the_charts_render_and_the_results_update_live(open_page, arti
     summary = page.locator("dl.summary")
     expect(summary.locator("div", has_text="Judgements used").locator("dd")).to_have_text(str(after["included"]), timeout=60_000)
     expect(summary.locator("div", has_text="Gold, left out").locator("dd")).to_have_text(str(after["gold"]))
+
+    # The AI judge (the bundled model) scores a third of the items: the PPI++ table appears.
+    round_ai_judge(round=filled.round, limit=12)
+    page.reload()
+    assisted = page.locator("section#ai_assisted")
+    expect(assisted.get_by_role("heading", name="AI-assisted win rates vs sft (PPI++)")).to_be_visible()
+    expect(assisted.get_by_role("columnheader", name="Worth in human judgements")).to_be_visible()
+    expect(assisted.locator("tbody tr")).to_have_count(2)
+    assisted.screenshot(path=str(artifacts / "report-ai-judge-1280x800.png"))
     charts_drawn(page, 5)
 
     page.get_by_role("link", name="AI labeler & training").click()

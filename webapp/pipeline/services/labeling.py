@@ -33,7 +33,7 @@ SWEEP_GRID = [
 
 
 @functools.lru_cache(maxsize=2)
-def _load(spec: str, precision: str) -> registry.LoadedModel:
+def load_labeler(spec: str, precision: str) -> registry.LoadedModel:
     # One labeler stays loaded per worker process: sweeps and successive runs reuse it.
     artifacts.pull_spec(spec)  # a checkpoint trained on another machine, with a remote artifact root
     registry.prepare(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
@@ -90,7 +90,7 @@ def labeling_run_execute(
         runs.run_heartbeat(run, **runs.progress_fields(progress))
         if on_progress:
             on_progress(progress)
-        labeler = Labeler(_load(run.model_spec, config.precision), config)
+        labeler = Labeler(load_labeler(run.model_spec, config.precision), config)
         start = time.perf_counter()
         for offset in range(0, len(todo), chunk_size):
             chunk = todo[offset : offset + chunk_size]

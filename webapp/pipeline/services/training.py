@@ -192,9 +192,9 @@ def _reward_fn(run: TrainingRun):
     from pipeline.configs import LabelingConfig
     from pipeline.labeling.direct import DirectScorer
     from pipeline.rl import direct_reward_fn
-    from webapp.pipeline.services.labeling import _load
+    from webapp.pipeline.services.labeling import load_labeler
 
-    labeler = _load(run.experiment.labeler_model, "exact")
+    labeler = load_labeler(run.experiment.labeler_model, "exact")
     return direct_reward_fn(DirectScorer(labeler, LabelingConfig(task=run.experiment.task)))
 
 
