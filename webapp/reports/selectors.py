@@ -243,7 +243,8 @@ def judgement_counts(experiment: Experiment) -> dict[str, int]:
         .aggregate(
             total=Count("id"),
             gold=Count("id", filter=Q(item__is_gold=True)),
-            excluded=Count("id", filter=Q(is_excluded=True)),
+            # Gold judgements of an excluded rater count as gold only: each judgement once in the header.
+            excluded=Count("id", filter=Q(item__is_gold=False, is_excluded=True)),
             included=Count("id", filter=Q(item__is_gold=False, is_excluded=False)),
         )
     )

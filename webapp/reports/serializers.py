@@ -179,7 +179,7 @@ class Stats(s.Serializer):
 class JudgementCounts(s.Serializer):
     total = s.IntegerField()
     gold = s.IntegerField(help_text="Judgements of gold items: quality control only, left out.")
-    excluded = s.IntegerField(help_text="Judgements of excluded raters, left out.")
+    excluded = s.IntegerField(help_text="Judgements of excluded raters on non-gold items, left out (their gold ones count as gold).")
     included = s.IntegerField()
 
 
