@@ -48,12 +48,15 @@ KINDS: tuple[Kind, ...] = (
     Kind("policy", "Policy", "gpu", "steps", "steps", ("policy",), ("rl", "dpo")),
     Kind("sampling", "Samples", "gpu", "prompts", "test_prompts", ("policy",), ("sampling",)),
     Kind("round", "Evaluation round", "default", "round", "one", (), ("round",)),
+    Kind("judge", "AI judge", "gpu", "pairs", "one", ("labeler",), ("judge",)),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
 # Fields a config key takes beyond its dataclass's: labeling's chunk_size (pairs saved per
-# transaction: what a killed run resumes from) and limit; the round has no dataclass at all.
-EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share"}}
+# transaction: what a killed run resumes from) and limit; the round and the AI judge (its
+# limit: items scored, none = all) have no dataclass at all.
+EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share"},
+                "judge": {"limit", "precision", "chunk_size"}}
 
 
 def get_kind(name: str) -> Kind:

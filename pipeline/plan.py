@@ -35,6 +35,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "dpo": {"max_steps": 4, "batch_size": 4, "max_length": 256},
         "sampling": {"max_new_tokens": 48, "temperature": 0.7, "seed": 0, "batch_size": 8},
         "round": {"overlap": 3, "gold_share": 0.1},
+        "judge": {"limit": None, "precision": "exact", "chunk_size": 16},
     },
     "full": {
         "labeling": {"batch_size": 16, "chunk_size": 64},
@@ -44,6 +45,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "dpo": {"epochs": 1},
         "sampling": {"max_new_tokens": 128, "temperature": 0.7, "seed": 0, "batch_size": 16},
         "round": {"overlap": 3, "gold_share": 0.1},
+        "judge": {"limit": None, "precision": "exact", "chunk_size": 64},
     },
 }
 
@@ -106,6 +108,7 @@ def check_overrides(overrides: dict | None) -> None:
 def plan_pipeline(
     *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
     algorithm: str = "reinforce", mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
+    ai_judge: bool = False,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
 
@@ -113,6 +116,8 @@ def plan_pipeline(
     ``overrides`` maps a config key ("labeling", "sft", "reward", "rl", "dpo", "sampling",
     "round") to config fields that replace the size's values. ``train_pairs`` and
     ``test_prompts`` (the experiment's counts) give the stages that count them their totals.
+    ``ai_judge`` adds a stage after the round in which the AI judge scores every pair of its
+    items, for the report's AI-assisted (PPI++) estimates.
     """
     arms = check_arms(arms)
     check_overrides(overrides)
@@ -160,7 +165,9 @@ def plan_pipeline(
                       {"policy": arm, "config": size_config(size, "sampling", overrides)}))
         for arm in sampled
     ]
-    add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
+    round = add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
+    if ai_judge:
+        add(StageSpec("ai-judge", "judge", [round], {"config": size_config(size, "judge", overrides)}))
     counts = {"train_pairs": train_pairs, "test_prompts": test_prompts}
     for spec in stages.values():
         spec.expected_total = _expected_total(spec, counts)

@@ -20,3 +20,8 @@ class RunForm(forms.Form):
     size = forms.ChoiceField(
         choices=PipelineSize.choices, initial=PipelineSize.DEMO, widget=forms.RadioSelect,
     )
+    ai_judge = forms.BooleanField(
+        required=False, label="AI judge",
+        help_text="After the evaluation round, the labeler model scores every pair of its items, so the report can show "
+                  "AI-assisted (PPI++) win rates that need fewer human ratings.",
+    )

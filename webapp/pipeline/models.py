@@ -257,6 +257,9 @@ class PipelineRun(models.Model):
     arms = models.JSONField(default=list, help_text="The paper's arms compared: sft, rlhf, rlaif, ...")
     size = models.CharField(max_length=10, choices=PipelineSize.choices, default=PipelineSize.DEMO)
     overrides = models.JSONField(default=dict, blank=True, help_text="Per-kind config overrides given at the start.")
+    ai_judge = models.BooleanField(
+        default=False, help_text="After the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)."
+    )
     status = models.CharField(max_length=10, choices=PipelineStatus.choices, default=PipelineStatus.PENDING, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

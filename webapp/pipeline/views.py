@@ -40,7 +40,8 @@ def run_new(request, slug: str):
     if request.method == "POST" and form.is_valid():
         try:
             run = orchestration.pipeline_run_create(
-                experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user
+                experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user,
+                ai_judge=form.cleaned_data["ai_judge"],
             )
         except orchestration.PipelineError as exc:
             form.add_error(None, str(exc))

@@ -46,7 +46,7 @@ class PipelineError(Exception):
 
 def pipeline_run_create(
     *, experiment: Experiment, arms=None, size: str = "demo", user=None, overrides: dict | None = None,
-    enqueue: bool = True,
+    enqueue: bool = True, ai_judge: bool = False,
 ) -> PipelineRun:
     """Plan the experiment's stages, reuse the ones whose inputs did not change, queue the rest.
 
@@ -60,7 +60,7 @@ def pipeline_run_create(
             arms=arms, size=size, overrides=overrides,
             has_references=prompts.filter(split="train").exclude(reference="").exists(),
             train_pairs=PreferencePair.objects.filter(prompt__in=prompts.filter(split="train")).count(),
-            test_prompts=prompts.filter(split="test").count(),
+            test_prompts=prompts.filter(split="test").count(), ai_judge=ai_judge,
         )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
@@ -68,7 +68,7 @@ def pipeline_run_create(
     data = _data_fingerprint(experiment)
     with transaction.atomic():
         run = PipelineRun.objects.create(
-            experiment=experiment, arms=arms, size=size, overrides=overrides or {}, created_by=user
+            experiment=experiment, arms=arms, size=size, overrides=overrides or {}, created_by=user, ai_judge=ai_judge,
         )
         fingerprints: dict[str, str] = {}
         for position, spec in enumerate(specs):

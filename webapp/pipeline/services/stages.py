@@ -284,6 +284,18 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
 
 
 # The Django side of each kind in pipeline.kinds: what its stage does. A test checks every kind has one.
+def _judge(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    from webapp.pipeline.services.ai_judge import round_ai_judge
+
+    round_stage = _upstream(stage, StageKind.ROUND)
+    if round_stage is None or round_stage.round is None:
+        raise ValueError(f"{stage} has no evaluation round to judge")
+    config = stage.config["config"]
+    round_ai_judge(round=round_stage.round, model_spec=stage.model_spec, limit=config.get("limit"),
+                   precision=config.get("precision", "exact"), chunk_size=config.get("chunk_size") or 32,
+                   on_progress=report)
+
+
 EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
     StageKind.PREPARE: _prepare,
     StageKind.LABELING: _labeling,
@@ -292,4 +304,5 @@ EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
     StageKind.POLICY: _policy,
     StageKind.SAMPLING: _sampling,
     StageKind.ROUND: _round,
+    StageKind.JUDGE: _judge,
 }

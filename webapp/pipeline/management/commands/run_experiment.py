@@ -61,6 +61,8 @@ class Command(BaseCommand):
         parser.add_argument("--size", choices=[s.value for s in PipelineSize], default=PipelineSize.DEMO)
         parser.add_argument("--set", action="append", default=[], metavar="KIND.FIELD=VALUE",
                             help="override a stage config value, e.g. rl.steps=2 or sampling.max_new_tokens=16")
+        parser.add_argument("--ai-judge", action="store_true",
+                            help="after the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)")
         parser.add_argument("--wait", action="store_true", help="show progress until the run ends")
         parser.add_argument("--in-process", action="store_true", help="with --wait: run the stages here, no worker needed")
         parser.add_argument("--timeout", type=float, default=None, help="with --wait: give up waiting after this many seconds")
@@ -79,7 +81,7 @@ class Command(BaseCommand):
             try:
                 run = orchestration.pipeline_run_create(
                     experiment=experiment, arms=arms, size=o["size"], overrides=parse_overrides(o["set"]),
-                    enqueue=not o["in_process"],
+                    enqueue=not o["in_process"], ai_judge=o["ai_judge"],
                 )
             except orchestration.PipelineError as exc:
                 raise CommandError(str(exc)) from None
