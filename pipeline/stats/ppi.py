@@ -47,12 +47,15 @@ from scipy import special
 
 from ._common import Interval, Serializable
 from .crossed import MIN_PROMPTS, satterthwaite, variance_parts
-from .tables import RankingTable
+from .tables import HarmTable, RankingTable
 
-__all__ = ["PPI", "PPIRate", "PPIWinRate", "JudgeScores", "ppi_rate", "ppi_win_rates_vs"]
+__all__ = ["PPI", "PPIRate", "PPIWinRate", "PPIHarmless", "JudgeScores", "HarmScores", "ppi_rate", "ppi_win_rates_vs",
+           "ppi_harmless_rates"]
 
 #: The judge's P(a's response beats b's) per (prompt id, a, b) with ``a < b`` by name.
 JudgeScores = Mapping[tuple[Hashable, str, str], float]
+#: The judge's P(harmless) per (prompt id, policy).
+HarmScores = Mapping[tuple[Hashable, str], float]
 
 PPI = "PPI++ (prompts × raters)"
 NAN = float("nan")
@@ -168,6 +171,14 @@ def _per_prompt_mean(prompt: np.ndarray, f: np.ndarray) -> np.ndarray:
     return np.bincount(at, weights=f) / np.bincount(at)
 
 
+def _ppi_over(prompt_ids: list[Hashable], raters: list[int], y: list[float], f: list[float], ai_only: list[float],
+              null: float | None, confidence: float) -> PPIRate:
+    """``ppi_rate`` on rows gathered per judgement (prompt ids of any kind, coded here)."""
+    codes = {prompt: k for k, prompt in enumerate(dict.fromkeys(prompt_ids))}
+    return ppi_rate(np.array([codes[p] for p in prompt_ids], dtype=np.int64), np.array(raters, dtype=np.int64),
+                    np.array(y), np.array(f), np.array(ai_only), null=null, confidence=confidence)
+
+
 @dataclass(frozen=True)
 class PPIWinRate(Serializable):
     """The AI-assisted win rate of ``policy`` over ``opponent``; ``unscored`` counts human
@@ -218,8 +229,44 @@ def ppi_win_rates_vs(table: RankingTable, scores: JudgeScores, baseline: str, *,
                 f.append(score)
         ai_only = [_oriented(scores, prompt, policy, baseline) for prompt, pa, pb in scores
                    if (pa, pb) == (a, b) and prompt not in ranked_prompts]
-        codes = {prompt: k for k, prompt in enumerate(dict.fromkeys(prompt_ids))}
-        rate = ppi_rate(np.array([codes[p] for p in prompt_ids], dtype=np.int64), np.array(raters, dtype=np.int64),
-                        np.array(y), np.array(f), np.array(ai_only), null=0.5, confidence=confidence)
+        rate = _ppi_over(prompt_ids, raters, y, f, ai_only, 0.5, confidence)
         rows.append(PPIWinRate(policy, baseline, rate, unscored))
+    return rows
+
+
+@dataclass(frozen=True)
+class PPIHarmless(Serializable):
+    """The AI-assisted harmless rate of ``policy``; ``unscored`` counts human labels on prompts
+    the judge did not score (left out)."""
+
+    policy: str
+    rate: PPIRate
+    unscored: int
+
+
+def ppi_harmless_rates(table: HarmTable, scores: HarmScores, *, confidence: float = 0.95) -> list[PPIHarmless]:
+    """PPI++ harmless rate of every policy the judge scored (no test: ``p_value`` is NaN)."""
+    rows = []
+    for policy in sorted({policy for _, policy in scores}):
+        labelled: set[Hashable] = set()
+        prompt_ids: list[Hashable] = []
+        raters: list[int] = []
+        y: list[float] = []
+        f: list[float] = []
+        unscored = 0
+        if policy in table.policies:
+            for r in np.flatnonzero(table.policy == table.policies.index(policy)):
+                prompt = table.prompts[table.prompt[r]]
+                labelled.add(prompt)
+                score = scores.get((prompt, policy))
+                if score is None:
+                    unscored += 1
+                    continue
+                prompt_ids.append(prompt)
+                raters.append(int(table.rater[r]))
+                y.append(float(table.harmless[r]))
+                f.append(score)
+        ai_only = [p for (prompt, name), p in scores.items() if name == policy and prompt not in labelled]
+        rate = _ppi_over(prompt_ids, raters, y, f, ai_only, None, confidence)
+        rows.append(PPIHarmless(policy, rate, unscored))
     return rows

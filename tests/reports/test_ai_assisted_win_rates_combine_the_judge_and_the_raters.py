@@ -1,5 +1,5 @@
 """The AI judge (the bundled model) scores a half-rated round through ``manage.py ai_judge``,
-and the report shows AI-assisted (PPI++) win rates beside the human-only ones: the numbers are
+and the report shows AI-assisted (PPI++) win rates and harmless rates beside the human-only ones: the numbers are
 recomputed here from the stored judgements and scores, the page and the API show them, and a
 rerun scores nothing twice."""
 
@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from webapp.experiments.models import Experiment
-from webapp.rating.models import AiJudgement, Judgement, Round
+from webapp.rating.models import AiHarmJudgement, AiJudgement, Judgement, Mark, Round
 from webapp.reports.selectors import human_report
 
 pytestmark = pytest.mark.django_db
@@ -43,13 +43,14 @@ def _human_and_ai(round: Round, policy: str, baseline: str) -> tuple[list[float]
 def test_the_judge_scores_every_pair_once_and_the_report_combines_it_with_the_raters(half_rated, staff, client):
     out = StringIO()
     call_command("ai_judge", half_rated.round.pk, stdout=out, verbosity=0)
-    assert "90 pairs scored now, 90 in all" in out.getvalue()  # 30 items x 3 pairs of policies
+    # 30 items x 3 pairs of policies, and x 3 responses labelled for harm (the round asks both).
+    assert "180 scored now; in all 90 pairs compared and 90 responses labelled for harm" in out.getvalue()
     judged = AiJudgement.objects.filter(round=half_rated.round)
     assert all(0.0 < p < 1.0 and p == pytest.approx((p1 + p2) / 2) for p, p1, p2 in judged.values_list("p", "p_order1", "p_order2"))
 
     rerun = StringIO()
     call_command("ai_judge", half_rated.round.pk, stdout=rerun, verbosity=0)
-    assert "0 pairs scored now, 90 in all" in rerun.getvalue()
+    assert "0 scored now; in all 90 pairs compared and 90 responses labelled for harm" in rerun.getvalue()
 
     report = human_report(Experiment.objects.get(slug="judged"))
     rows = {row["policy"]: row for row in report["ai_assisted"]}
@@ -65,9 +66,25 @@ def test_the_judge_scores_every_pair_once_and_the_report_combines_it_with_the_ra
         assert 0.0 <= rate["interval"]["low"] < rate["estimate"] < rate["interval"]["high"] <= 1.0
         assert 0.0 <= rate["lam"] <= 1.0 and rate["effective_human"] >= rate["n_human"] * 0.999
 
+    harmless = {row["policy"]: row["rate"] for row in report["ai_harmless"]}
+    assert set(harmless) == {"rlaif", "rlhf", "sft"}
+    for policy, rate in harmless.items():
+        labels = list(Mark.objects.filter(judgement__round=half_rated.round, entry__policy=policy, harmless__isnull=False)
+                      .values_list("entry__item_id", "harmless"))
+        scored = dict(AiHarmJudgement.objects.filter(round=half_rated.round, policy=policy).values_list("item_id", "p"))
+        ai_only = [p for item_id, p in scored.items() if item_id not in {i for i, _ in labels}]
+        assert rate["method"].startswith("PPI++"), rate["reason"]
+        assert rate["n_human"] == len(labels) and rate["n_ai_only"] == len(ai_only) > 0
+        assert rate["human_only"] == pytest.approx(np.mean([h for _, h in labels]))
+        f = np.array([scored[item_id] for item_id, _ in labels])
+        y = np.array([float(h) for _, h in labels])
+        assert rate["estimate"] == pytest.approx(rate["lam"] * np.mean(ai_only) + np.mean(y - rate["lam"] * f))
+        assert rate["p_value"] is None  # a harmless rate has no null to test
+
     client.force_login(staff)
     page = client.get("/experiments/judged/report/").content.decode()
     assert "AI-assisted win rates vs sft (PPI++)" in page and "Worth in human judgements" in page
+    assert "AI-assisted harmless rates (PPI++)" in page and "Worth in human labels" in page
     api = client.get("/api/experiments/judged/report/").json()
     assert api["ai_assisted"] == report["ai_assisted"]
 
@@ -96,6 +113,6 @@ def test_bad_ai_judge_input_is_refused_naming_the_problem(make_filled):
     with pytest.raises(CommandError, match="--limit must be at least 1"):
         call_command("ai_judge", filled.round.pk, limit=0, verbosity=0)
     empty = Round.objects.create(experiment=filled.experiment, name="Empty", policies=["sft", "rlaif"], mode="rank")
-    with pytest.raises(CommandError, match=f"round #{empty.pk} \\(Empty\\) has no item with two responses"):
+    with pytest.raises(CommandError, match=f"round #{empty.pk} \\(Empty\\) has nothing to judge"):
         call_command("ai_judge", empty.pk, verbosity=0)
-    assert not AiJudgement.objects.exists()
+    assert not AiJudgement.objects.exists() and not AiHarmJudgement.objects.exists()

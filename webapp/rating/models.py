@@ -279,3 +279,25 @@ class AiJudgement(models.Model):
 
     def __str__(self) -> str:
         return f"AI: {self.policy_a} over {self.policy_b} p={self.p:.2f} (item #{self.item_id})"
+
+
+class AiHarmJudgement(models.Model):
+    """The AI judge's P(harmless) of one response of an item, both label orders averaged
+    (``p_order1``: "1" meant harmless; ``p_order2``: "1" meant harmful, mapped back)."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="ai_harm_judgements")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="ai_harm_judgements")
+    policy = models.CharField(max_length=120)
+    p = models.FloatField()
+    p_order1 = models.FloatField()
+    p_order2 = models.FloatField()
+    label_mass = models.FloatField()
+    judge_spec = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["item", "policy"], name="one_ai_harm_judgement_per_response")]
+
+    def __str__(self) -> str:
+        return f"AI: {self.policy} harmless p={self.p:.2f} (item #{self.item_id})"

@@ -53,7 +53,7 @@ def _tables(page: str, experiment: Experiment, baseline: str | None = None):
 
 # Which page each downloadable table is on, so its CSV link needs nothing but its name.
 TABLE_PAGES = {
-    **{name: "results" for name in ("win_rates", "vs_baseline", "baseline_tests", "ai_assisted", "harmless", "harmless_tests",
+    **{name: "results" for name in ("win_rates", "vs_baseline", "baseline_tests", "ai_assisted", "ai_harmless", "harmless", "harmless_tests",
                                     "length_control", "bradley_terry", "lengths")},
     **{name: "raters" for name in ("agreement", "rounds", "raters", "excluded_raters")},
     **{name: "alignment" for name in ("prompt_techniques", "labeler_models", "labeling_runs", "calibration",
@@ -87,7 +87,7 @@ def results_context(experiment: Experiment, baseline: str | None) -> dict:
         "policies": stats["policies"],
         "updated_at": _updated_at(payload),
         "fingerprint": payload["fingerprint"],
-        "blocks": [block(n) for n in ("vs_baseline", "baseline_tests", "ai_assisted", "win_rates", "harmless", "harmless_tests",
+        "blocks": [block(n) for n in ("vs_baseline", "baseline_tests", "ai_assisted", "win_rates", "harmless", "harmless_tests", "ai_harmless",
                                       "bradley_terry", "length_control", "lengths")],
         "excluded": payload["excluded_raters"],
     }

@@ -21,15 +21,15 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, Exists, Max, OuterRef, Q
+from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from pipeline.stats import compute_report
-from pipeline.stats.ppi import ppi_win_rates_vs
+from pipeline.stats.ppi import ppi_harmless_rates, ppi_win_rates_vs
 from pipeline.stats.tables import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
-from webapp.rating.models import AiJudgement, Entry, Judgement, Round, RoundRater
+from webapp.rating.models import AiHarmJudgement, AiJudgement, Entry, Judgement, Round, RoundRater
 
 # 200 prompt-bootstrap resamples with a fixed seed: the same data always gives the same
 # intervals, so the page, the API and the command agree to the last digit.
@@ -63,7 +63,7 @@ def _excluded_membership(round_field: str, rater_field: str):
 
 
 def human_fingerprint(experiment: Experiment) -> str:
-    """What the human report depends on: judgements, exclusions and the responses' lengths."""
+    """What the human report depends on: judgements, exclusions, the responses' lengths and the AI judge's scores."""
     judgements = Judgement.objects.filter(round__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
     excluded = list(
         RoundRater.objects.filter(round__experiment=experiment, excluded=True)
@@ -71,8 +71,26 @@ def human_fingerprint(experiment: Experiment) -> str:
         .values_list("round_id", "rater_id")
     )
     responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
-    judged = AiJudgement.objects.filter(round__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
-    return digest(experiment.slug, experiment.created_at, judgements, excluded, responses, judged)
+    return digest(experiment.slug, experiment.created_at, judgements, excluded, responses, _ai_judged(experiment))
+
+
+def _ai_judged(experiment: Experiment) -> tuple:
+    """Count and last id of the AI judge's pair scores and harm labels, in one query."""
+    def scalar(model, value):
+        rows = model.objects.filter(round__experiment=OuterRef("pk")).order_by().values("round__experiment")
+        return Subquery(rows.annotate(v=value).values("v")[:1])
+
+    return tuple(Experiment.objects.filter(pk=experiment.pk).values_list(
+        scalar(AiJudgement, Count("id")), scalar(AiJudgement, Max("id")),
+        scalar(AiHarmJudgement, Count("id")), scalar(AiHarmJudgement, Max("id")),
+    ).get())
+
+
+def harm_scores(experiment: Experiment) -> dict[tuple[Hashable, str], float]:
+    """The AI judge's P(harmless) per (prompt, policy), averaged where several rounds scored it."""
+    rows = (AiHarmJudgement.objects.filter(round__experiment=experiment).order_by()
+            .values_list("item__prompt_id", "policy").annotate(p=Avg("p")))
+    return {(prompt, policy): float(p) for prompt, policy, p in rows}
 
 
 def judge_scores(experiment: Experiment) -> dict[tuple[Hashable, str, str], float]:
@@ -308,6 +326,7 @@ def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str
         "lengths": length_summary(inputs.lengths),
         "stats": report.to_dict(),
         "ai_assisted": [row.to_dict() for row in ppi_win_rates_vs(inputs.rankings, judge_scores(experiment), chosen)],
+        "ai_harmless": [row.to_dict() for row in ppi_harmless_rates(inputs.harm_labels, harm_scores(experiment))],
     }
 
 

@@ -208,7 +208,7 @@ class PPIRate(s.Serializer):
     interval = Interval()
     se = Num()
     df = Num()
-    p_value = Num(help_text="Two-sided test of the win rate against 50 %.")
+    p_value = Num(help_text="Two-sided test of the win rate against 50 % (null for a harmless rate).")
     lam = Num(help_text="Power-tuning weight of the judge's scores (0: they add nothing).")
     human_only = Num(help_text="The human judgements' rate on the prompts the judge scored.")
     ai_only = Num(help_text="The judge's own rate over every prompt it scored (biased if the judge is).")
@@ -228,6 +228,12 @@ class AiAssisted(s.Serializer):
     unscored = s.IntegerField(help_text="Human rankings of the pair on prompts the judge has not scored (left out).")
 
 
+class AiHarmless(s.Serializer):
+    policy = s.CharField()
+    rate = PPIRate()
+    unscored = s.IntegerField(help_text="Human harm labels on prompts the judge has not scored (left out).")
+
+
 class HumanReport(s.Serializer):
     experiment = s.CharField()
     fingerprint = s.CharField(help_text="Changes whenever the data the report depends on changes.")
@@ -238,6 +244,7 @@ class HumanReport(s.Serializer):
     lengths = LengthSummary(many=True)
     stats = Stats()
     ai_assisted = AiAssisted(many=True, help_text="AI-assisted (PPI++) win rates vs the baseline; empty until an AI judge scored a round.")
+    ai_harmless = AiHarmless(many=True, help_text="AI-assisted (PPI++) harmless rates; empty until an AI judge labelled a round's responses.")
 
 
 class RoundQuality(s.Serializer):

@@ -90,10 +90,11 @@ def _ppi_row(row: dict) -> dict:
     rate = row["rate"]
     note = rate["method"] or f"not computed: {rate['reason']}"
     if row["unscored"]:
-        note += f"; {row['unscored']} human ranking{'s' if row['unscored'] != 1 else ''} on prompts the judge has not scored left out"
+        what = "ranking" if "opponent" in row else "label"
+        note += f"; {row['unscored']} human {what}{'s' if row['unscored'] != 1 else ''} on prompts the judge has not scored left out"
     keys = ("estimate", "p_value", "human_only", "ai_only", "n_human", "n_ai_only", "effective_human", "lam")
     interval = rate["interval"] or {}
-    return {"policy": row["policy"], "opponent": row["opponent"], **{k: rate[k] for k in keys},
+    return {"policy": row["policy"], "opponent": row.get("opponent"), **{k: rate[k] for k in keys},
             "low": interval.get("low"), "high": interval.get("high"), "note": note}
 
 
@@ -204,6 +205,18 @@ def results_tables(payload: dict) -> dict[str, Table]:
                  "(prediction-powered inference, power-tuned). \"Worth\" is how many human judgements of this design "
                  "would give the same precision; \"AI judge only\" is biased if the judge is.",
             empty="No AI judge has scored a round of this experiment: run manage.py ai_judge ROUND_ID."),
+        Table("ai_harmless", "AI-assisted harmless rates (PPI++)", (
+            C("Policy", "policy"), C("PPI++ rate", "estimate", kind="pct"),
+            C("95 % CI (PPI++, raters × items)", "low", "high", kind="ci"),
+            C("Human only", "human_only", kind="pct"), C("AI judge only", "ai_only", kind="pct"),
+            C("Human labels", "n_human", kind="int"), C("Prompts only the judge scored", "n_ai_only", kind="int"),
+            C("Worth in human labels", "effective_human", kind="num"), C("Judge weight λ", "lam", kind="num"),
+            C("Method / why", "note", kind="long"),
+        ), [_ppi_row(row) for row in payload.get("ai_harmless", [])],
+            note="The AI judge labels every response harmless or harmful (both label orders); the human labels correct "
+                 "its bias on the responses they labelled.",
+            empty="No AI judge has labelled this experiment's responses for harm: run manage.py ai_judge ROUND_ID "
+                  "on a round that asks raters about harm."),
         Table("lengths", "Response lengths per policy", (
             C("Policy", "policy"), C("Responses", "n", kind="int"), C("Mean", "mean", kind="num"),
             C("Min", "min", kind="num"), C("25 %", "q1", kind="num"), C("Median", "median", kind="num"),

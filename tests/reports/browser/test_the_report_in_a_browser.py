@@ -63,7 +63,7 @@ def test_staff_see_the_charts_render_and_the_results_update_live(open_page, arti
     expect(summary.locator("div", has_text="Judgements used").locator("dd")).to_have_text(str(after["included"]), timeout=60_000)
     expect(summary.locator("div", has_text="Gold, left out").locator("dd")).to_have_text(str(after["gold"]))
 
-    # The AI judge (the bundled model) scores a third of the items: the PPI++ table appears.
+    # The AI judge (the bundled model) scores a third of the items: the PPI++ tables appear.
     round_ai_judge(round=filled.round, limit=12)
     page.reload()
     assisted = page.locator("section#ai_assisted")
@@ -71,6 +71,9 @@ def test_staff_see_the_charts_render_and_the_results_update_live(open_page, arti
     expect(assisted.get_by_role("columnheader", name="Worth in human judgements")).to_be_visible()
     expect(assisted.locator("tbody tr")).to_have_count(2)
     assisted.screenshot(path=str(artifacts / "report-ai-judge-1280x800.png"))
+    harmless = page.locator("section#ai_harmless")
+    expect(harmless.locator("tbody tr")).to_have_count(3)
+    harmless.screenshot(path=str(artifacts / "report-ai-judge-harmless-1280x800.png"))
     charts_drawn(page, 5)
 
     page.get_by_role("link", name="AI labeler & training").click()

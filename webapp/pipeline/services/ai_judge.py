@@ -1,5 +1,6 @@
 """The AI judge of an evaluation round: the experiment's labeler (or any judge model) scores
-every pair of responses of every item, in both orders, as a soft preference.
+every pair of responses of every item, in both orders, as a soft preference, and, when the
+round asks raters about harm, every response's P(harmless) in both label orders.
 
 The report combines these scores with the human judgements into prediction-powered estimates
 (``pipeline.stats.ppi``): the judge covers every item, the humans the ones they rated. Gold
@@ -17,13 +18,14 @@ from django.db import transaction
 
 from pipeline.configs import LabelingConfig
 from pipeline.labeling.engine import Labeler, Sample
+from pipeline.labeling.harm import HarmJudge
 from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline.services.labeling import load_labeler
-from webapp.rating.models import AiJudgement, Item, Round
+from webapp.rating.models import AiHarmJudgement, AiJudgement, Item, Round
 
 
 class NothingToJudge(ValueError):
-    """The round has no item with two or more responses to compare."""
+    """The round has no pair of responses to compare and no response to label for harm."""
 
 
 @dataclass(frozen=True)
@@ -36,48 +38,85 @@ class _Pair:
     text_b: str
 
 
-def _todo(round: Round, limit: int | None) -> tuple[list[_Pair], int]:
-    """(pairs not yet scored, pairs in all) of the round's first ``limit`` non-gold items."""
+@dataclass(frozen=True)
+class _Response:
+    item: Item
+    context: str
+    policy: str
+    text: str
+
+
+def _items(round: Round, limit: int | None) -> list[Item]:
     items = round.items.filter(is_gold=False).select_related("prompt").prefetch_related("entries").order_by("id")
-    items = items[:limit] if limit else items
+    return list(items[:limit] if limit else items)
+
+
+def _todo(round: Round, items: list[Item]) -> tuple[list[_Pair], list[_Response], int]:
+    """(pairs not yet scored, responses not yet scored for harm, everything in all) of ``items``."""
     done = set(AiJudgement.objects.filter(round=round).values_list("item_id", "policy_a", "policy_b"))
-    pairs, total = [], 0
+    harm_done = set(AiHarmJudgement.objects.filter(round=round).values_list("item_id", "policy"))
+    pairs, responses, total = [], [], 0
     for item in items:
         texts = {entry.policy: entry.text for entry in item.entries.all()}
         for a, b in combinations(sorted(texts), 2):
             total += 1
             if (item.pk, a, b) not in done:
                 pairs.append(_Pair(item, item.prompt.context, a, b, texts[a], texts[b]))
-    return pairs, total
+        if round.judges_harm:
+            for policy in sorted(texts):
+                total += 1
+                if (item.pk, policy) not in harm_done:
+                    responses.append(_Response(item, item.prompt.context, policy, texts[policy]))
+    return pairs, responses, total
 
 
 def round_ai_judge(*, round: Round, model_spec: str | None = None, limit: int | None = None,
                    chunk_size: int = 32, precision: str = "exact", on_progress: ProgressFn | None = None) -> int:
-    """Score every not yet scored pair of the round's items (the first ``limit`` items); returns
-    how many pairs were scored now. The judge is the experiment's labeler model unless
-    ``model_spec`` names another; its prompt is the experiment's task's, both orders always."""
+    """Score everything not yet scored of the round's first ``limit`` items (all by default);
+    returns how many pairs and responses were scored now. The judge is the experiment's labeler
+    model unless ``model_spec`` names another; its prompts are the experiment's task's, always
+    in both orders."""
     spec = model_spec or round.experiment.labeler_model
-    todo, total = _todo(round, limit)
+    items = _items(round, limit)
+    pairs, responses, total = _todo(round, items)
     if total == 0:
-        raise NothingToJudge(f"round #{round.pk} ({round.name}) has no item with two responses to compare")
-    done = total - len(todo)
+        raise NothingToJudge(f"round #{round.pk} ({round.name}) has nothing to judge: no item with two responses "
+                             "to compare or a response to label for harm")
+    done = total - len(pairs) - len(responses)
     if on_progress:
         on_progress(Progress.durable(done, total, "labeling"))
-    if not todo:
+    if not pairs and not responses:
         return 0
     config = LabelingConfig(task=round.experiment.task, swap=True, precision=precision)
-    judge = Labeler(load_labeler(spec, config.precision), config)
-    for start in range(0, len(todo), chunk_size):
-        chunk = todo[start:start + chunk_size]
-        labels = judge.label([Sample(p.context, p.text_a, p.text_b) for p in chunk])
-        with transaction.atomic():
-            # ignore_conflicts: a chunk also saved by a run that was presumed dead is not doubled.
-            AiJudgement.objects.bulk_create([
-                AiJudgement(round=round, item=p.item, policy_a=p.policy_a, policy_b=p.policy_b, p=label.p,
-                            p_order1=label.p_order1, p_order2=label.p_order2, label_mass=label.label_mass, judge_spec=spec)
-                for p, label in zip(chunk, labels)
-            ], ignore_conflicts=True)
-        done += len(chunk)
-        if on_progress:
-            on_progress(Progress.durable(done, total, "labeling"))
-    return len(todo)
+    lm = load_labeler(spec, config.precision)
+    if pairs:
+        judge = Labeler(lm, config)
+        for start in range(0, len(pairs), chunk_size):
+            chunk = pairs[start:start + chunk_size]
+            labels = judge.label([Sample(p.context, p.text_a, p.text_b) for p in chunk])
+            with transaction.atomic():
+                # ignore_conflicts: a chunk also saved by a run that was presumed dead is not doubled.
+                AiJudgement.objects.bulk_create([
+                    AiJudgement(round=round, item=p.item, policy_a=p.policy_a, policy_b=p.policy_b, p=label.p,
+                                p_order1=label.p_order1, p_order2=label.p_order2, label_mass=label.label_mass,
+                                judge_spec=spec)
+                    for p, label in zip(chunk, labels)
+                ], ignore_conflicts=True)
+            done += len(chunk)
+            if on_progress:
+                on_progress(Progress.durable(done, total, "labeling"))
+    if responses:
+        harm = HarmJudge(lm, config)
+        for start in range(0, len(responses), chunk_size):
+            part = responses[start:start + chunk_size]
+            scores = harm.score([r.context for r in part], [r.text for r in part])
+            with transaction.atomic():
+                AiHarmJudgement.objects.bulk_create([
+                    AiHarmJudgement(round=round, item=r.item, policy=r.policy, p=score.p, p_order1=score.p_order1,
+                                    p_order2=score.p_order2, label_mass=score.mass, judge_spec=spec)
+                    for r, score in zip(part, scores)
+                ], ignore_conflicts=True)
+            done += len(part)
+            if on_progress:
+                on_progress(Progress.durable(done, total, "labeling"))
+    return len(pairs) + len(responses)

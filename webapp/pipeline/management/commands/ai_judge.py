@@ -1,7 +1,8 @@
 """python manage.py ai_judge ROUND_ID [--model SPEC] [--limit N]: the AI judge scores a round.
 
-Every pair of responses of every (non-gold) item, both orders; a rerun scores only what is
-missing. The report then shows AI-assisted (PPI++) win rates beside the human-only ones.
+Every pair of responses of every (non-gold) item, both orders, and every response's
+harmlessness when the round asks raters about harm; a rerun scores only what is missing. The
+report then shows AI-assisted (PPI++) win rates and harmless rates beside the human-only ones.
 """
 
 from __future__ import annotations
@@ -43,5 +44,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         finally:
             bar.close()
-        total = round.ai_judgements.count()
-        self.stdout.write(f"round #{round.pk}: {scored} pairs scored now, {total} in all")
+        pairs, harm = round.ai_judgements.count(), round.ai_harm_judgements.count()
+        self.stdout.write(f"round #{round.pk}: {scored} scored now; in all {pairs} pairs compared and {harm} responses labelled for harm")
