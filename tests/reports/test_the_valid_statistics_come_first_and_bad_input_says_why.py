@@ -34,6 +34,12 @@ def test_the_valid_interval_and_test_are_the_first_statistics_of_every_rate_tabl
             assert row["crossed_note"].startswith(("two-way", "exact", "not computed")), (name, row)
     vs = tables["vs_baseline"].rows
     assert all(r["crossed_low"] is not None and r["crossed_low"] < r["rate"] < r["crossed_high"] for r in vs)
+    labels = _labels(tables["length_control"])
+    assert labels.index(VALID_CI) < next(i for i, label in enumerate(labels) if label.startswith("Model-based"))
+    for row in tables["length_control"].rows:
+        assert row["crossed_note"].startswith(("two-way", "not computed")), row
+        if row["crossed_note"].startswith("two-way"):
+            assert row["crossed_low"] < row["adjusted_rate"] < row["crossed_high"]
 
     out = io.StringIO()
     call_command("report", filled.experiment.slug, stdout=out)

@@ -116,6 +116,7 @@ class LengthControl(s.Serializer):
     slope_per_100_tokens = Num()
     penalized = s.BooleanField()
     note = s.CharField(allow_blank=True)
+    crossed = ValidForCrossed()
 
 
 class Strength(s.Serializer):

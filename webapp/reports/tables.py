@@ -129,7 +129,7 @@ def _length_rows(stats: dict, baseline: str) -> list[dict]:
         rows.append({
             "a": r["a"], "b": r["b"], "n": r["n"], "mean_gap": r["mean_gap"], "gap_se": r["gap_se"],
             "raw_rate": r["raw_rate"], "adjusted_rate": r["adjusted_rate"], **_ci("adjusted", r["adjusted_ci"]),
-            "slope_per_100_tokens": r["slope_per_100_tokens"], "note": r["note"],
+            "slope_per_100_tokens": r["slope_per_100_tokens"], "note": r["note"], **_crossed(r.get("crossed")),
         })
     return rows
 
@@ -178,11 +178,14 @@ def results_tables(payload: dict) -> dict[str, Table]:
             note=PAPER_NOTE, empty="Needs harmless judgements of at least two policies."),
         Table("length_control", "Length control: win rates at equal length", (
             C("Policy", "a"), C("vs", "b"), C("Raw win rate", "raw_rate", kind="pct"),
-            C("Length-adjusted", "adjusted_rate", kind="pct"), C("Adjusted 95 % CI", "adjusted_low", "adjusted_high", kind="ci"),
+            C("Length-adjusted", "adjusted_rate", kind="pct"), C(VALID_CI, "crossed_low", "crossed_high", kind="ci"),
+            C("p (raters × items)", "crossed_p", kind="p"), METHOD,
+            C("Model-based 95 % CI (every comparison independent)", "adjusted_low", "adjusted_high", kind="ci"),
             C("Mean length gap", "mean_gap", kind="num"), C("Gap SE", "gap_se", kind="num"), C("Rankings", "n", kind="int"),
             C("Log-odds per 100 tokens", "slope_per_100_tokens", kind="num"), C("Note", "note", kind="long"),
         ), _length_rows(stats, baseline),
-            note="A logistic regression of the win on the length difference, read at zero difference. "
+            note="A logistic regression of the win on the length difference, read at zero difference; its interval and "
+                 "test of 50 % shown first are clustered by prompt and by rater. "
                  "Lengths are token counts, or words where a response has no token count.", empty=NO_RANKINGS),
         Table("bradley_terry", "Bradley–Terry strengths", (
             C("Policy", "policy"), C("Log strength θ", "log_strength", kind="num"),
