@@ -13,22 +13,31 @@ ordered pair and flag the fit as regularised.
 
 Intervals are percentile bootstrap over prompts: the per-prompt win counts are reweighted by
 the same resampling weights as the win-rate bootstrap, and all resamples are fitted at once
-(the MM update is vectorised over the replicate axis).
+(the MM update is vectorised over the replicate axis). Resampling prompts alone ignores that
+raters are shared across prompts, so the statistic shown first is each policy's model win
+probability against the baseline, ``σ(θ_p − θ_b)``, with a sandwich interval clustered by
+prompt and by rater (``bradley_terry_crossed``): each ranking's influence ``H⁺ gᵣ`` on θ
+(``gᵣ`` its score, ``H`` the information, singular along the mean-zero direction hence the
+pseudo-inverse) is summed per (prompt, rater) cell into ``crossed.cell_variance``, with
+Satterthwaite's t, as for the win rates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import special
 
 from ._common import Interval, Seed, Serializable, percentile_interval, prompt_bootstrap_weights
-from .tables import RankingsInput, ensure_ranking_table
+from .crossed import MIN_PROMPTS, TWO_WAY, Crossed, cell_variance, not_computed
+from .tables import RankingsInput, RankingTable, ensure_ranking_table
 from .winrate import DEFAULT_N_BOOT, PairCounts, pair_counts
 
-__all__ = ["BTStrength", "BradleyTerry", "bradley_terry_strengths", "fit_bradley_terry", "PRIOR_WINS"]
+__all__ = ["BTStrength", "BradleyTerry", "bradley_terry_crossed", "bradley_terry_strengths", "fit_bradley_terry",
+           "PRIOR_WINS"]
 
 PRIOR_WINS = 0.5
 NAN = float("nan")
@@ -36,11 +45,14 @@ NAN = float("nan")
 
 @dataclass(frozen=True)
 class BTStrength(Serializable):
-    """``log_strength`` θ of ``policy`` (mean 0 over policies) with a bootstrap ``interval``."""
+    """``log_strength`` θ of ``policy`` (mean 0 over policies) with a bootstrap ``interval``;
+    ``crossed``: the model's P(policy beats the baseline) with its interval and test valid for
+    crossed raters x items (None for the baseline itself, or before the baseline is known)."""
 
     policy: str
     log_strength: float
     interval: Interval
+    crossed: Crossed | None = None
 
 
 @dataclass(frozen=True)
@@ -149,3 +161,67 @@ def bradley_terry_strengths(rankings: RankingsInput, *, n_boot: int = DEFAULT_N_
     table = ensure_ranking_table(rankings)
     weights = prompt_bootstrap_weights(len(table.prompts), n_boot, seed)
     return _bradley_terry(pair_counts(table), weights, confidence)
+
+
+def _influence(table: RankingTable, theta: np.ndarray) -> np.ndarray | None:
+    """``(rankings, k)``: each ranking's first-order share of θ̂ − θ, ``H⁺ gᵣ``; None if H is 0."""
+    k = len(table.policies)
+    grad = np.zeros((table.n, k))
+    info = np.zeros((k, k))
+    present = table.rank >= 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            both = present[:, i] & present[:, j]
+            if not both.any():
+                continue
+            s = special.expit(theta[i] - theta[j])
+            resid = np.where(both, (table.rank[:, i] < table.rank[:, j]) - s, 0.0)
+            grad[:, i] += resid
+            grad[:, j] -= resid
+            d = np.zeros(k)
+            d[i], d[j] = 1.0, -1.0
+            info += both.sum() * s * (1 - s) * np.outer(d, d)
+    if not np.any(info):
+        return None
+    return grad @ np.linalg.pinv(info)
+
+
+def bradley_terry_crossed(bt: BradleyTerry, rankings: RankingsInput, baseline: str, *,
+                          confidence: float = 0.95) -> BradleyTerry:
+    """``bt`` with each policy's ``crossed``: σ(θ_p − θ_baseline), clustered by prompt and rater."""
+    table = ensure_ranking_table(rankings)
+    if baseline not in table.policies:
+        return bt
+    theta = np.array([s.log_strength for s in bt.strengths])
+    n_prompts, n_raters = len(set(table.prompt.tolist())), len(set(table.rater.tolist()))
+    why = ("the maximum-likelihood strengths do not exist (a policy never won or never lost)" if bt.regularized
+           else f"{n_prompts} prompt{'' if n_prompts == 1 else 's'} (fewer than {MIN_PROMPTS})" if n_prompts < MIN_PROMPTS
+           else "one rater: rater-to-rater variation cannot be estimated" if n_raters < 2 else "")
+    influence = None if why else _influence(table, theta)
+    if influence is None and not why:
+        why = "no policies ranked together"
+    b = table.index(baseline)
+    p_codes, pi = np.unique(table.prompt, return_inverse=True)
+    r_codes, ri = np.unique(table.rater, return_inverse=True)
+    cell = pi * r_codes.size + ri
+    size = p_codes.size * r_codes.size
+    used = (np.bincount(cell, minlength=size) > 0).reshape(p_codes.size, r_codes.size)
+    q_level = 1.0 - (1.0 - confidence) / 2.0
+    strengths = []
+    for p, strength in enumerate(bt.strengths):
+        if p == b:
+            strengths.append(replace(strength, crossed=None))
+            continue
+        if why or influence is None:
+            strengths.append(replace(strength, crossed=not_computed(why)))
+            continue
+        e = np.bincount(cell, weights=influence[:, p] - influence[:, b], minlength=size).reshape(used.shape)
+        two_way = cell_variance(e, used)
+        delta, se = float(theta[p] - theta[b]), float(np.sqrt(two_way.var))
+        q = float(special.stdtrit(two_way.df, q_level))
+        rate = float(special.expit(delta))
+        p_value = float(2.0 * special.stdtr(two_way.df, -abs(delta) / se))
+        strengths.append(replace(strength, crossed=Crossed(
+            rate, Interval(float(special.expit(delta - q * se)), float(special.expit(delta + q * se))),
+            rate * (1 - rate) * se, two_way.df, p_value, p_value, TWO_WAY, "", two_way.n_prompts, two_way.n_raters)))
+    return replace(bt, strengths=tuple(strengths))

@@ -13,7 +13,7 @@ from itertools import combinations
 
 from ._common import Serializable, prompt_bootstrap_weights
 from .agreement import AgreementStats, harm_agreement, ranking_agreement
-from .bradley_terry import BradleyTerry, _bradley_terry
+from .bradley_terry import BradleyTerry, _bradley_terry, bradley_terry_crossed
 from .crossed import CrossedHarmless, CrossedWinRates, crossed_harmless, crossed_win_rates, with_holm
 from .harmless import HarmlessRate, ProportionTest, harmless_rates, harmless_tests
 from .length import LengthControl, length_table
@@ -124,7 +124,8 @@ def compute_report(
         harmless=tuple(replace(h, crossed=ch.rate(h.policy)) for h in harmless_rates(harm, confidence=confidence)),
         harmless_tests=_crossed_harm_tests(harmless_tests(harm), ch),
         length=length_table(table, confidence=confidence),
-        bradley_terry=_bradley_terry(counts, weights, confidence) if ranked else None,
+        bradley_terry=bradley_terry_crossed(_bradley_terry(counts, weights, confidence), table, baseline,
+                                            confidence=confidence) if ranked else None,
         ranking_agreement=ranking_agreement(table),
         harm_agreement=harm_agreement(harm),
     )

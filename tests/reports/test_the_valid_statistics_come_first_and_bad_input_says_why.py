@@ -36,6 +36,12 @@ def test_the_valid_interval_and_test_are_the_first_statistics_of_every_rate_tabl
     assert all(r["crossed_low"] is not None and r["crossed_low"] < r["rate"] < r["crossed_high"] for r in vs)
     labels = _labels(tables["length_control"])
     assert labels.index(VALID_CI) < next(i for i, label in enumerate(labels) if label.startswith("Model-based"))
+    labels = _labels(tables["bradley_terry"])
+    assert labels.index(VALID_CI) < next(i for i, label in enumerate(labels) if "bootstrap" in label)
+    for row in tables["bradley_terry"].rows:
+        assert row["crossed_note"].startswith(("two-way", "not computed", "the baseline")), row
+        if row["crossed_note"].startswith("two-way"):
+            assert row["crossed_low"] < row["p_beats_baseline"] < row["crossed_high"]
     for row in tables["length_control"].rows:
         assert row["crossed_note"].startswith(("two-way", "not computed")), row
         if row["crossed_note"].startswith("two-way"):

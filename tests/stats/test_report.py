@@ -24,6 +24,7 @@ from pipeline.stats import (
     length_table,
     win_rate_table,
 )
+from pipeline.stats.bradley_terry import bradley_terry_crossed
 from pipeline.stats.simulate import simulate_harm_labels, simulate_rankings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,8 @@ def test_report_tables_equal_the_functions_they_come_from(data, report):
     for r in report.win_rates:
         assert r.crossed == cw.rate(r.a, r.b).with_p_holm(r.crossed.p_holm)
     assert [h.crossed for h in report.harmless] == [ch.rate(h.policy) for h in report.harmless]
-    assert report.bradley_terry == bradley_terry_strengths(rankings, n_boot=150, seed=7)
+    assert report.bradley_terry == bradley_terry_crossed(bradley_terry_strengths(rankings, n_boot=150, seed=7),
+                                                         encode_rankings(rankings), report.baseline)
     assert len(length_table(rankings)) == len(report.length)
 
 

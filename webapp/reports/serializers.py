@@ -123,6 +123,7 @@ class Strength(s.Serializer):
     policy = s.CharField()
     log_strength = Num()
     interval = Interval()
+    crossed = Crossed(allow_null=True, help_text="Model P(policy beats the baseline), interval and test valid for crossed raters × items; null for the baseline.")
 
 
 class BradleyTerry(s.Serializer):

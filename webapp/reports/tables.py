@@ -188,14 +188,20 @@ def results_tables(payload: dict) -> dict[str, Table]:
                  "test of 50 % shown first are clustered by prompt and by rater. "
                  "Lengths are token counts, or words where a response has no token count.", empty=NO_RANKINGS),
         Table("bradley_terry", "Bradley–Terry strengths", (
-            C("Policy", "policy"), C("Log strength θ", "log_strength", kind="num"),
-            C("95 % bootstrap interval", "low", "high", kind="nci"),
-            C(f"Model P(beats {baseline})", "p_beats_baseline", kind="pct"),
+            C("Policy", "policy"), C(f"Model P(beats {baseline})", "p_beats_baseline", kind="pct"),
+            C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C("p (raters × items)", "crossed_p", kind="p"), METHOD,
+            C("Log strength θ", "log_strength", kind="num"),
+            C("95 % bootstrap interval of θ (prompts only)", "low", "high", kind="nci"),
         ), [{"policy": s["policy"], "log_strength": s["log_strength"],
              "low": (s["interval"] or {}).get("low"), "high": (s["interval"] or {}).get("high"),
              "p_beats_baseline": (1 / (1 + math.exp(theta[baseline] - s["log_strength"])))
-             if baseline in theta and _is_num(s["log_strength"]) and _is_num(theta[baseline]) else None}
-            for s in bt], empty=NO_RANKINGS),
+             if baseline in theta and _is_num(s["log_strength"]) and _is_num(theta[baseline]) else None,
+             **(_crossed(s.get("crossed")) if s["policy"] != baseline else
+                {"crossed_low": None, "crossed_high": None, "crossed_p": None, "crossed_note": "the baseline"})}
+            for s in bt],
+            note="The interval and test of the model's P(beats the baseline) are clustered by prompt and by rater; the "
+                 "bootstrap of θ resamples prompts only, so it is too narrow when raters rate many prompts.",
+            empty=NO_RANKINGS),
         Table("ai_assisted", f"AI-assisted win rates vs {baseline} (PPI++)", (
             C("Policy", "policy"), C("vs", "opponent"), C("PPI++ rate", "estimate", kind="pct"),
             C("95 % CI (PPI++, raters × items)", "low", "high", kind="ci"), C("p", "p_value", kind="p"),
