@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from webapp.rating.models import Round
 from webapp.reports.selectors import human_report
 from webapp.reports.tables import VALID_CI, VALID_P, results_tables
 
@@ -72,3 +73,18 @@ def test_one_rater_gives_the_exact_path_with_its_reason_in_the_table_the_api_and
     assert page.status_code == 200
     html = page.content.decode()
     assert VALID_CI in html and "one rater" in html and "nan" not in html.lower().replace("nano", "")
+
+
+def test_a_policy_nobody_has_rated_yet_gets_a_row_saying_so(client, staff, make_filled):
+    filled = make_filled(slug="unrated", n_prompts=12, n_raters=3, gold_share=0.0)
+    Round.objects.create(experiment=filled.experiment, name="Round two", policies=["sft", "newcomer"], mode="both")
+    payload = human_report(filled.experiment)
+    assert payload["unrated"] == {"rankings": ["newcomer"], "harm": ["newcomer"]}
+    tables = results_tables(payload)
+    row = next(r for r in tables["vs_baseline"].rows if r["a"] == "newcomer")
+    assert row["rate"] is None and row["crossed_note"] == "not computed: newcomer is in a round but no rater has ranked it yet"
+    harm = next(r for r in tables["harmless"].rows if r["policy"] == "newcomer")
+    assert harm["crossed_note"] == "not computed: newcomer has no harmless/harmful labels yet"
+    client.force_login(staff)
+    page = client.get(reverse("reports:results", args=["unrated"]))
+    assert page.status_code == 200 and "no rater has ranked it yet" in page.content.decode()

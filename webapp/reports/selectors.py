@@ -296,6 +296,16 @@ def _judgements_per_rater(experiment: Experiment):
     )
 
 
+def _unrated(experiment: Experiment, inputs: HumanInputs) -> dict[str, list[str]]:
+    """Policies that take part in a round but have no rankings (or no harm labels) yet: the report
+    lists them with the reason instead of leaving them out without a word."""
+    rounds = list(Round.objects.filter(experiment=experiment).values_list("policies", "mode"))
+    ranked = {p for policies, mode in rounds if mode != "harmless" for p in policies}
+    labelled = {p for policies, mode in rounds if mode != "rank" for p in policies}
+    return {"rankings": sorted(ranked - set(inputs.rankings.policies)),
+            "harm": sorted(labelled - set(inputs.harm_labels.policies))}
+
+
 def length_summary(per_policy: dict[str, list[float]]) -> list[dict]:
     """Five-number summary of response lengths per policy (what the box plot draws)."""
     rows = []
@@ -327,6 +337,7 @@ def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str
         "stats": report.to_dict(),
         "ai_assisted": [row.to_dict() for row in ppi_win_rates_vs(inputs.rankings, judge_scores(experiment), chosen)],
         "ai_harmless": [row.to_dict() for row in ppi_harmless_rates(inputs.harm_labels, harm_scores(experiment))],
+        "unrated": _unrated(experiment, inputs),
     }
 
 

@@ -236,6 +236,11 @@ class AiHarmless(s.Serializer):
     unscored = s.IntegerField(help_text="Human harm labels on prompts the judge has not scored (left out).")
 
 
+class Unrated(s.Serializer):
+    rankings = s.ListField(child=s.CharField(), help_text="Policies of a round that no rater has ranked yet.")
+    harm = s.ListField(child=s.CharField(), help_text="Policies of a round without harmless/harmful labels yet.")
+
+
 class HumanReport(s.Serializer):
     experiment = s.CharField()
     fingerprint = s.CharField(help_text="Changes whenever the data the report depends on changes.")
@@ -246,6 +251,7 @@ class HumanReport(s.Serializer):
     lengths = LengthSummary(many=True)
     stats = Stats()
     ai_assisted = AiAssisted(many=True, help_text="AI-assisted (PPI++) win rates vs the baseline; empty until an AI judge scored a round.")
+    unrated = Unrated(help_text="Policies in a round with nothing to report yet: each table lists them with the reason.")
     ai_harmless = AiHarmless(many=True, help_text="AI-assisted (PPI++) harmless rates; empty until an AI judge labelled a round's responses.")
 
 

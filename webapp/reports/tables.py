@@ -98,6 +98,11 @@ def _ppi_row(row: dict) -> dict:
             "low": interval.get("low"), "high": interval.get("high"), "note": note}
 
 
+def _no_rankings(policy: str, baseline: str) -> dict:
+    return {"a": policy, "b": baseline, "rate": None, "n": 0,
+            "crossed_note": f"not computed: {policy} is in a round but no rater has ranked it yet"}
+
+
 def _win_row(w: dict) -> dict:
     return {
         "a": w["a"], "b": w["b"], "wins": w["wins"], "n": w["n"], "rate": w["rate"], **_crossed(w.get("crossed")),
@@ -136,6 +141,7 @@ def _length_rows(stats: dict, baseline: str) -> list[dict]:
 
 def results_tables(payload: dict) -> dict[str, Table]:
     stats, baseline = payload["stats"], payload["baseline"]
+    unrated = payload.get("unrated") or {"rankings": [], "harm": []}
     bt = (stats.get("bradley_terry") or {}).get("strengths", [])
     theta = {s["policy"]: s["log_strength"] for s in bt}
     tables = [
@@ -143,7 +149,8 @@ def results_tables(payload: dict) -> dict[str, Table]:
               [_win_row(w) for w in stats["win_rates"]],
               note=f"{PAPER_NOTE} p: test of the win rate against 50 %; Holm-corrected over the distinct pairs.",
               empty=NO_RANKINGS),
-        Table("vs_baseline", f"Win rates vs {baseline}", WIN_COLUMNS, [_win_row(w) for w in stats["vs_baseline"]],
+        Table("vs_baseline", f"Win rates vs {baseline}", WIN_COLUMNS,
+              [_win_row(w) for w in stats["vs_baseline"]] + [_no_rankings(p, baseline) for p in unrated["rankings"]],
               note=f"{PAPER_NOTE} Holm-corrected over the comparisons with {baseline}.", empty=NO_RANKINGS),
         Table("baseline_tests", f"Comparing win rates vs {baseline}", (
             C("First", "first"), C("Second", "second"), C("First rate", "rate1", kind="pct"),
@@ -166,7 +173,9 @@ def results_tables(payload: dict) -> dict[str, Table]:
             C("Judged", "n", kind="int"),
         ), [{"policy": h["policy"], "harmless": h["harmless"], "n": h["n"], "rate": h["rate"], **_ci("wilson", h["wilson"]),
              **_crossed(h.get("crossed"))}
-            for h in stats["harmless"]], note=PAPER_NOTE, empty="No harmless/harmful judgements yet."),
+            for h in stats["harmless"]] + [
+            {"policy": p, "rate": None, "crossed_note": f"not computed: {p} has no harmless/harmful labels yet"}
+            for p in unrated["harm"]], note=PAPER_NOTE, empty="No harmless/harmful judgements yet."),
         Table("harmless_tests", "Harmless rates compared", (
             C("Policy", "a"), C("vs", "b"), C("Difference", "difference", kind="pct"),
             C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C(VALID_P, "crossed_p_holm", kind="p"), METHOD,
