@@ -50,7 +50,7 @@ class Stage:
     kind: str  # "sft", "labels" (an AI labeling run), "reward" (an RM) or "policy"
     labels: str | None = None  # for "reward"/"policy": "human", "ai" or "mixed:SHARE"
     labeler: str | None = None  # for "labels"/"reward"/"policy" on AI labels: "labeler" or "policy-size"
-    method: str | None = None  # for "policy": "reinforce", "rloo", "grpo" or "dpo"
+    method: str | None = None  # for "policy": "reinforce", "ppo", "rloo", "grpo" or "dpo"
     reward: str | None = None  # for RL "policy": "rm" or "direct"
     arm: str | None = None  # for "policy": the arm it trains
 

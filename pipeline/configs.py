@@ -7,7 +7,7 @@ model code. The trainers import their config from here.
     labeling  LabelingConfig    an AI labeler turning a pair into a soft preference
     reward    RewardConfig      a reward model trained on preference examples
     sft       SFTConfig         supervised fine-tuning on reference outputs
-    rl        RLConfig          policy RL: our REINFORCE loop, TRL's RLOO and GRPO
+    rl        RLConfig          policy RL: our REINFORCE and PPO loops, TRL's RLOO and GRPO
     dpo       DPOConfig         DPO on hard-labelled pairs
     sampling  GenerationConfig  policy samples for raters
 
@@ -171,7 +171,7 @@ class SFTConfig(LoraFields, ConfigMixin):
 
 @dataclass
 class RLConfig(LoraFields, ConfigMixin):
-    """Every knob of a policy RL run, whichever algorithm (ours, RLOO, GRPO) runs it."""
+    """Every knob of a policy RL run, whichever algorithm (ours: REINFORCE, PPO; TRL: RLOO, GRPO) runs it."""
 
     policy: str = "smollm2-135m-instruct"  # the SFT policy (spec or checkpoint dir): initialises policy, value and KL reference
     steps: int = 8  # optimizer steps (one batch of fresh rollouts each)
@@ -186,6 +186,10 @@ class RLConfig(LoraFields, ConfigMixin):
     value_head_lr: float = 1e-3  # value head learning rate
     grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
     whiten_advantages: bool = False  # normalise advantages per batch (off: the paper's plain baseline)
+    ppo_epochs: int = 2  # PPO only: passes over each batch of rollouts, each in shuffled minibatches of one optimizer step
+    ppo_minibatch_size: int = 2  # PPO only: prompts per minibatch, each with all its samples_per_prompt rollouts
+    ppo_clip: float = 0.2  # PPO only: epsilon of the clipped probability ratio clip(pi / pi_old, 1 - eps, 1 + eps)
+    ppo_value_clip: float = 0.2  # PPO only: V(x) may move this far from its rollout-time value before its loss is clipped (0 = off)
     group_by_length: bool = True  # batch prompts of similar length together (less padding; each still once per epoch)
     max_prompt_tokens: int = 256  # prompts longer than this are cut from the left
     chat_template: bool = True  # format contexts with the tokenizer's chat template
@@ -200,6 +204,8 @@ class RLConfig(LoraFields, ConfigMixin):
             raise ValueError("RLConfig needs steps >= 0, batch_size >= 1, samples_per_prompt >= 1, max_new_tokens >= 1")
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError("min_new_tokens cannot exceed max_new_tokens")
+        if self.ppo_epochs < 1 or self.ppo_minibatch_size < 1 or not self.ppo_clip > 0 or self.ppo_value_clip < 0:
+            raise ValueError("RLConfig needs ppo_epochs >= 1, ppo_minibatch_size >= 1, ppo_clip > 0, ppo_value_clip >= 0")
 
 
 @dataclass
