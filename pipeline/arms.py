@@ -36,7 +36,7 @@ ARMS: dict[str, Arm] = {
         Arm("rlaif", "rl", "ai", "rm", "labeler", "distilled RLAIF: RL on an RM trained on the AI labeler's soft labels"),
         Arm("same-size-rlaif", "rl", "ai", "rm", "policy-size", "distilled RLAIF with a labeler the size of the policy"),
         Arm("direct-rlaif", "rl", None, "direct", "labeler", "RL on the labeler's direct 1-10 score, mapped to [-1, 1]; no RM"),
-        Arm("dpo-ai", "dpo", "ai", None, "labeler", "DPO on AI labels made hard by argmax"),
+        Arm("dpo-ai", "dpo", "ai", None, "labeler", "DPO on the AI labels' soft preferences (soft-label loss)"),
         Arm("dpo-human", "dpo", "human", None, "labeler", "DPO on human labels"),
         Arm("mixed", "rl", "mixed", "rm", "labeler", "RL on an RM trained on a mix of human and AI labels"),
     )

@@ -8,7 +8,7 @@ model code. The trainers import their config from here.
     reward    RewardConfig      a reward model trained on preference examples
     sft       SFTConfig         supervised fine-tuning on reference outputs
     rl        RLConfig          policy RL: our REINFORCE and PPO loops, TRL's RLOO and GRPO
-    dpo       DPOConfig         DPO on hard-labelled pairs
+    dpo       DPOConfig         DPO on preference pairs (soft-label loss on soft AI labels)
     sampling  GenerationConfig  policy samples for raters
 
 The LoRA knobs are declared once (``LoraFields``) and inherited, so every config stays flat:
@@ -214,6 +214,7 @@ class DPOConfig(LoraFields, ConfigMixin):
 
     policy: str = "smollm2-135m-instruct"  # the SFT policy (spec or checkpoint dir): start point and frozen reference
     beta: float = 0.1  # strength of the pull towards the reference (higher = stay closer)
+    soft_labels: bool = True  # soft AI labels train with the soft-label loss -(p log s(bD) + (1-p) log s(-bD)); False: argmax, ties dropped
     lr: float = 5e-5  # learning rate (LoRA; use ~5e-7..5e-6 for full fine-tuning)
     epochs: int = 1  # passes over the pairs
     max_steps: int | None = None  # stop after this many steps (None: epochs decide)
