@@ -187,7 +187,7 @@ class RLConfig(LoraFields, ConfigMixin):
     grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
     whiten_advantages: bool = False  # normalise advantages per batch (off: the paper's plain baseline)
     ppo_epochs: int = 2  # PPO only: passes over each batch of rollouts, each in shuffled minibatches of one optimizer step
-    ppo_minibatch_size: int = 2  # PPO only: prompts per minibatch, each with all its samples_per_prompt rollouts
+    ppo_minibatch_size: int = 2  # PPO only: most prompts per minibatch (each with all its rollouts); a batch splits into near-equal ones
     ppo_clip: float = 0.2  # PPO only: epsilon of the clipped probability ratio clip(pi / pi_old, 1 - eps, 1 + eps)
     ppo_value_clip: float = 0.2  # PPO only: V(x) may move this far from its rollout-time value before its loss is clipped (0 = off)
     group_by_length: bool = True  # batch prompts of similar length together (less padding; each still once per epoch)

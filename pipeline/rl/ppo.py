@@ -9,9 +9,11 @@ R_total = R − β·Σ_t (log π_old(y_t) − log π_SFT(y_t)):
     policy loss = − mean_b Σ_t min(r_bt · A_b, clip(r_bt, 1 − ε, 1 + ε) · A_b)
     value loss  = mean_b max((V(x_b) − R_b)², (V_old(x_b) + clip(V(x_b) − V_old(x_b), −c, c) − R_b)²)
 
-minimised for ``ppo_epochs`` passes over the batch, each in shuffled minibatches of
-``ppo_minibatch_size`` prompts (with all k rollouts of each, so a prompt still runs once per
-pass), one optimizer step per minibatch. π_old, V_old and A are fixed when the rollouts are
+minimised for ``ppo_epochs`` passes over the batch, each in shuffled minibatches of at most
+``ppo_minibatch_size`` prompts (ceil(batch_size / ppo_minibatch_size) near-equal ones, each
+prompt with all its k rollouts, so a prompt still runs once per pass), one optimizer step per
+minibatch. Under data parallelism every process makes the same number of steps, sized by the
+largest share of a step's prompts. π_old, V_old and A are fixed when the rollouts are
 taken; the shuffle is seeded by (seed, step), so a resumed run repeats the unbroken one.
 
 Advantage: per sequence, A = R_total − V(x), not GAE over tokens. The reward is one number per
@@ -33,6 +35,7 @@ KL(π_old ‖ π) per token (Schulman's "k3"), both averaged over a step's minib
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,11 +91,20 @@ def ppo_value_loss(value: torch.Tensor, old_value: torch.Tensor, total: torch.Te
     return loss.mean()
 
 
-def minibatches(prompts: int, size: int, seed: int, step: int, epoch: int) -> list[list[int]]:
-    """Prompt positions 0..prompts-1 shuffled (seeded by seed, step and epoch: pure) and cut into minibatches."""
+def minibatch_count(config: RLConfig, world: int) -> int:
+    """Minibatches per pass, the same on every process: enough for the largest share of a step's prompts."""
+    largest_share = config.batch_size if config.batch_size < world else math.ceil(config.batch_size / world)
+    return math.ceil(largest_share / config.ppo_minibatch_size)
+
+
+def minibatches(prompts: int, count: int, seed: int, step: int, epoch: int) -> list[list[int]]:
+    """Prompt positions 0..prompts-1 shuffled (seeded by seed, step and epoch: pure) and cut into
+    ``count`` minibatches of near-equal size (one may be empty on a process with a smaller share)."""
     order = list(range(prompts))
     random.Random(seed * 1_000_003 + step * 101 + epoch).shuffle(order)
-    return [order[i : i + size] for i in range(0, prompts, size)]
+    size, extra = divmod(prompts, count)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return [order[bounds[i] : bounds[i + 1]] for i in range(count)]
 
 
 def ppo_update(learner: Learner, batch: Rollouts, step: int, laps: Laps) -> dict[str, float]:
@@ -113,22 +125,24 @@ def ppo_update(learner: Learner, batch: Rollouts, step: int, laps: Laps) -> dict
     laps("value_forward")
 
     seen: dict[str, list[float]] = {"loss/train": [], "rl/value_loss": [], "rl/clipfrac": [], "rl/approx_kl": []}
+    count = minibatch_count(config, ranks.world)
     for epoch in range(config.ppo_epochs):
-        for part in minibatches(len(batch.picked), config.ppo_minibatch_size, config.seed, step, epoch):
-            rows = torch.tensor(batch.rows(part), device=total.device)
-            mb = batch.subset(part)
-            policy_loss, clipfrac, approx_kl = ppo_policy_loss(learner.logprobs(mb), old_logp[rows], advantage[rows],
-                                                               mb.token_mask, config.ppo_clip)
-            value_loss = ppo_value_loss(learner.values(mb), old_value[rows], total[rows], config.ppo_value_clip)
-            (policy_loss + value_loss).backward()  # disjoint parameters: each loss reaches only its own model
+        for part in minibatches(len(batch.picked), count, config.seed, step, epoch):
+            if part:  # empty only on a process whose share ran out; it still joins the average and the step
+                rows = torch.tensor(batch.rows(part), device=total.device)
+                mb = batch.subset(part)
+                policy_loss, clipfrac, approx_kl = ppo_policy_loss(learner.logprobs(mb), old_logp[rows], advantage[rows],
+                                                                   mb.token_mask, config.ppo_clip)
+                value_loss = ppo_value_loss(learner.values(mb), old_value[rows], total[rows], config.ppo_value_clip)
+                (policy_loss + value_loss).backward()  # disjoint parameters: each loss reaches only its own model
+                for key, number in zip(seen, (policy_loss, value_loss, clipfrac, approx_kl), strict=True):
+                    seen[key].append(float(number.detach()))
             ranks.average_gradients(learner.policy_params + learner.value_params)
             clip_and_step(learner.opt_policy, learner.policy_params, config.grad_clip)
             clip_and_step(learner.opt_value, learner.value_params, config.grad_clip)
-            for key, number in zip(seen, (policy_loss, value_loss, clipfrac, approx_kl), strict=True):
-                seen[key].append(float(number.detach()))
     laps("backward")
     return {
-        **{key: ranks.mean(sum(numbers) / len(numbers)) for key, numbers in seen.items()},
+        **{key: ranks.mean(sum(numbers) / max(1, len(numbers))) for key, numbers in seen.items()},
         "rl/kl": ranks.mean(kl.mean()),
         "rl/total_reward": ranks.mean(total.mean()),
         "rl/value": ranks.mean(old_value.mean()),

@@ -43,3 +43,18 @@ def test_the_value_loss_keeps_the_larger_of_the_plain_and_the_clipped_error():
     # row 0: plain (0.5 − 1)² = 0.25, clipped (0 + 0.2 − 1)² = 0.64 → 0.64; row 1: 1 either way.
     assert ppo_value_loss(value, old, total, clip=0.2).item() == pytest.approx((0.64 + 1.0) / 2)
     assert ppo_value_loss(value, old, total, clip=0.0).item() == pytest.approx((0.25 + 1.0) / 2)  # 0: unclipped
+
+
+def test_each_pass_uses_every_prompt_once_in_as_many_minibatches_on_every_process():
+    from pipeline.configs import RLConfig
+    from pipeline.rl.ppo import minibatch_count, minibatches
+
+    assert minibatch_count(RLConfig(batch_size=4, ppo_minibatch_size=2), world=1) == 2
+    assert minibatch_count(RLConfig(batch_size=5, ppo_minibatch_size=2), world=1) == 3  # [2, 2, 1]
+    parts = minibatches(5, 3, seed=0, step=7, epoch=1)
+    assert sorted(len(p) for p in parts) == [1, 2, 2] and sorted(i for p in parts for i in p) == [0, 1, 2, 3, 4]
+    assert parts == minibatches(5, 3, seed=0, step=7, epoch=1) != minibatches(5, 3, seed=0, step=7, epoch=2)
+    # 5 prompts over 2 processes: shares of 3 and 2, one prompt per minibatch -> 3 steps on both,
+    # the smaller share's last minibatch empty (that process still joins the gradient average).
+    assert minibatch_count(RLConfig(batch_size=5, ppo_minibatch_size=1), world=2) == 3
+    assert sorted(len(p) for p in minibatches(2, 3, seed=0, step=0, epoch=0)) == [0, 1, 1]
