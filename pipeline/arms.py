@@ -21,7 +21,7 @@ class Arm:
     """One policy of the comparison."""
 
     name: str
-    method: str  # "sft" (no training beyond SFT), "rl" (REINFORCE/RLOO/GRPO on a reward) or "dpo"
+    method: str  # "sft" (no training beyond SFT), "rl" (REINFORCE/PPO/RLOO/GRPO on a reward) or "dpo"
     labels: str | None  # preference labels used: "human", "ai", "mixed", or None
     reward: str | None  # RL reward: "rm" (an RM trained on `labels`), "direct" (labeler's 1-10 score), None
     labeler: str  # whose AI labels/scores: "labeler" (the experiment's) or "policy-size" (same size as the policy)

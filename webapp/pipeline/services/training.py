@@ -199,7 +199,7 @@ def _reward_fn(run: TrainingRun):
 
 
 def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
-    """Train one arm's policy (REINFORCE / RLOO / GRPO on a reward, or DPO)."""
+    """Train one arm's policy (REINFORCE / PPO / RLOO / GRPO on a reward, or DPO)."""
     progress, record_metrics = _record_metrics(run, on_progress)
     if run.algorithm == "dpo":
         from pipeline.configs import DPOConfig
