@@ -16,15 +16,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def abba_order(rounds: int, sides: tuple[str, str] = ("ours", "trl")) -> list[str]:
-    a, b = sides
-    return [side for r in range(rounds) for side in ((a, b) if r % 2 == 0 else (b, a))]
+def abba_order(rounds: int, sides: tuple[str, ...] = ("ours", "trl")) -> list[str]:
+    """The sides in order on even rounds, reversed on odd ones (ABBA; ABCCBA with three sides)."""
+    return [side for r in range(rounds) for side in (sides if r % 2 == 0 else sides[::-1])]
 
 
-def run_sides(script: str, args: list[str], rounds: int) -> dict[str, list[dict]]:
+def run_sides(script: str, args: list[str], rounds: int, sides: tuple[str, ...] = ("ours", "trl")) -> dict[str, list[dict]]:
     """Run ``script --phase SIDE ARGS`` for each side in ABBA order; each prints one JSON line last."""
-    runs: dict[str, list[dict]] = {"ours": [], "trl": []}
-    for phase in abba_order(rounds):
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    for phase in abba_order(rounds, sides):
         done = subprocess.run([sys.executable, script, "--phase", phase, *args], capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             sys.stderr.write(done.stderr[-4000:])

@@ -1,4 +1,4 @@
-"""RL throughput: our REINFORCE loop vs TRL's RLOOTrainer, generated tokens per second at equal work.
+"""RL throughput: our REINFORCE loop (and our PPO) vs TRL's RLOOTrainer, generated tokens per second at equal work.
 
     .venv/bin/python bench/rl.py [--steps 3] [--prompts 4] [--generations 2] [--max-new-tokens 48] [--threads N]
 
@@ -13,6 +13,12 @@ batch them as it likes (ours groups similar lengths, TRL samples at random). Eac
 its own subprocess (clean peak memory), ``--rounds`` times in ABBA order so drifting background
 load hits both alike; tokens/s = all generated tokens ÷ all summed step times (a median-step
 figure is printed alongside). The last line is one JSON object with both throughputs and ``speedup`` = ours ÷ TRL's.
+
+The PPO row (``ours_ppo_tokens_per_s``, ``ppo_speedup`` = our PPO ÷ TRL's RLOO) runs our loop with
+``algorithm="ppo"`` on the same rollouts per step (same prompts, completions and tokens): its
+time per step adds the old-policy log-prob pass and ``ppo_epochs`` × minibatches updates
+(RLConfig's defaults), the price of reusing each batch of rollouts several times. Its runs
+join the ABBA order (ours, TRL, PPO, PPO, TRL, ours, ...). ``--no-ppo`` leaves it out.
 """
 
 from __future__ import annotations
@@ -85,7 +91,7 @@ def run_phase(args: argparse.Namespace) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as out:
-        algorithm = "reinforce" if args.phase == "ours" else "rloo"
+        algorithm = {"ours": "reinforce", "ppo": "ppo", "trl": "rloo"}[args.phase]
         result = train_policy(config, prompts, letter_share, out, algorithm=algorithm,
                               artifact_root=artifact_root, on_metrics=on_metrics)
     tokens_per_step = args.prompts * args.generations * args.max_new_tokens
@@ -123,7 +129,8 @@ def main() -> None:
     parser.add_argument("--max-prompt-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--rounds", type=int, default=2, help="runs per side, in ABBA order (pooled)")
-    parser.add_argument("--phase", choices=["ours", "trl"], help=argparse.SUPPRESS)
+    parser.add_argument("--no-ppo", action="store_true", help="leave out the PPO row (REINFORCE vs RLOO only)")
+    parser.add_argument("--phase", choices=["ours", "trl", "ppo"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase:  # child process: run one side, print its JSON
@@ -133,7 +140,7 @@ def main() -> None:
     started = time.perf_counter()
     runs = run_sides(__file__, ["--steps", str(args.steps), "--prompts", str(args.prompts), "--generations", str(args.generations),
          "--max-new-tokens", str(args.max_new_tokens), "--max-prompt-tokens", str(args.max_prompt_tokens),
-         "--threads", str(args.threads)], args.rounds)
+         "--threads", str(args.threads)], args.rounds, ("ours", "trl") if args.no_ppo else ("ours", "trl", "ppo"))
     results = {phase: pool(r) for phase, r in runs.items()}
     ours, trl = results["ours"], results["trl"]
     print(json.dumps({
@@ -145,7 +152,18 @@ def main() -> None:
         "ours_tokens_per_s": round(ours["tokens_per_second"], 2),
         "trl_rloo_tokens_per_s": round(trl["tokens_per_second"], 2),
         **comparison(ours, trl, "tokens_per_second", args.rounds, started),
+        **(ppo_row(results["ppo"], trl) if "ppo" in results else {}),
     }))
+
+
+def ppo_row(ppo: dict, trl: dict) -> dict:
+    """Our PPO beside TRL's RLOO: its throughput and the ratio, pooled and per median step."""
+    return {
+        "ours_ppo_tokens_per_s": round(ppo["tokens_per_second"], 2),
+        "ppo_speedup": round(ppo["tokens_per_second"] / trl["tokens_per_second"], 3),
+        "ppo_speedup_median_step": round(ppo["tokens_per_second_median_step"] / trl["tokens_per_second_median_step"], 3),
+        "ours_ppo_peak_rss_mb": round(ppo["peak_rss_mb"]),
+    }
 
 
 if __name__ == "__main__":

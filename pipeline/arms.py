@@ -21,7 +21,7 @@ class Arm:
     """One policy of the comparison."""
 
     name: str
-    method: str  # "sft" (no training beyond SFT), "rl" (REINFORCE/RLOO/GRPO on a reward) or "dpo"
+    method: str  # "sft" (no training beyond SFT), "rl" (REINFORCE/PPO/RLOO/GRPO on a reward) or "dpo"
     labels: str | None  # preference labels used: "human", "ai", "mixed", or None
     reward: str | None  # RL reward: "rm" (an RM trained on `labels`), "direct" (labeler's 1-10 score), None
     labeler: str  # whose AI labels/scores: "labeler" (the experiment's) or "policy-size" (same size as the policy)
@@ -36,7 +36,7 @@ ARMS: dict[str, Arm] = {
         Arm("rlaif", "rl", "ai", "rm", "labeler", "distilled RLAIF: RL on an RM trained on the AI labeler's soft labels"),
         Arm("same-size-rlaif", "rl", "ai", "rm", "policy-size", "distilled RLAIF with a labeler the size of the policy"),
         Arm("direct-rlaif", "rl", None, "direct", "labeler", "RL on the labeler's direct 1-10 score, mapped to [-1, 1]; no RM"),
-        Arm("dpo-ai", "dpo", "ai", None, "labeler", "DPO on AI labels made hard by argmax"),
+        Arm("dpo-ai", "dpo", "ai", None, "labeler", "DPO on the AI labels' soft preferences (soft-label loss)"),
         Arm("dpo-human", "dpo", "human", None, "labeler", "DPO on human labels"),
         Arm("mixed", "rl", "mixed", "rm", "labeler", "RL on an RM trained on a mix of human and AI labels"),
     )
@@ -50,7 +50,7 @@ class Stage:
     kind: str  # "sft", "labels" (an AI labeling run), "reward" (an RM) or "policy"
     labels: str | None = None  # for "reward"/"policy": "human", "ai" or "mixed:SHARE"
     labeler: str | None = None  # for "labels"/"reward"/"policy" on AI labels: "labeler" or "policy-size"
-    method: str | None = None  # for "policy": "reinforce", "rloo", "grpo" or "dpo"
+    method: str | None = None  # for "policy": "reinforce", "ppo", "rloo", "grpo" or "dpo"
     reward: str | None = None  # for RL "policy": "rm" or "direct"
     arm: str | None = None  # for "policy": the arm it trains
 

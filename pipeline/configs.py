@@ -7,8 +7,8 @@ model code. The trainers import their config from here.
     labeling  LabelingConfig    an AI labeler turning a pair into a soft preference
     reward    RewardConfig      a reward model trained on preference examples
     sft       SFTConfig         supervised fine-tuning on reference outputs
-    rl        RLConfig          policy RL: our REINFORCE loop, TRL's RLOO and GRPO
-    dpo       DPOConfig         DPO on hard-labelled pairs
+    rl        RLConfig          policy RL: our REINFORCE and PPO loops, TRL's RLOO and GRPO
+    dpo       DPOConfig         DPO on preference pairs (soft-label loss on soft AI labels)
     sampling  GenerationConfig  policy samples for raters
 
 The LoRA knobs are declared once (``LoraFields``) and inherited, so every config stays flat:
@@ -171,7 +171,7 @@ class SFTConfig(LoraFields, ConfigMixin):
 
 @dataclass
 class RLConfig(LoraFields, ConfigMixin):
-    """Every knob of a policy RL run, whichever algorithm (ours, RLOO, GRPO) runs it."""
+    """Every knob of a policy RL run, whichever algorithm (ours: REINFORCE, PPO; TRL: RLOO, GRPO) runs it."""
 
     policy: str = "smollm2-135m-instruct"  # the SFT policy (spec or checkpoint dir): initialises policy, value and KL reference
     steps: int = 8  # optimizer steps (one batch of fresh rollouts each)
@@ -186,6 +186,10 @@ class RLConfig(LoraFields, ConfigMixin):
     value_head_lr: float = 1e-3  # value head learning rate
     grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
     whiten_advantages: bool = False  # normalise advantages per batch (off: the paper's plain baseline)
+    ppo_epochs: int = 2  # PPO only: passes over each batch of rollouts, each in shuffled minibatches of one optimizer step
+    ppo_minibatch_size: int = 2  # PPO only: most prompts per minibatch (each with all its rollouts); a batch splits into near-equal ones
+    ppo_clip: float = 0.2  # PPO only: epsilon of the clipped probability ratio clip(pi / pi_old, 1 - eps, 1 + eps)
+    ppo_value_clip: float = 0.2  # PPO only: V(x) may move this far from its rollout-time value before its loss is clipped (0 = off)
     group_by_length: bool = True  # batch prompts of similar length together (less padding; each still once per epoch)
     max_prompt_tokens: int = 256  # prompts longer than this are cut from the left
     chat_template: bool = True  # format contexts with the tokenizer's chat template
@@ -200,6 +204,8 @@ class RLConfig(LoraFields, ConfigMixin):
             raise ValueError("RLConfig needs steps >= 0, batch_size >= 1, samples_per_prompt >= 1, max_new_tokens >= 1")
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError("min_new_tokens cannot exceed max_new_tokens")
+        if self.ppo_epochs < 1 or self.ppo_minibatch_size < 1 or not self.ppo_clip > 0 or self.ppo_value_clip < 0:
+            raise ValueError("RLConfig needs ppo_epochs >= 1, ppo_minibatch_size >= 1, ppo_clip > 0, ppo_value_clip >= 0")
 
 
 @dataclass
@@ -208,6 +214,7 @@ class DPOConfig(LoraFields, ConfigMixin):
 
     policy: str = "smollm2-135m-instruct"  # the SFT policy (spec or checkpoint dir): start point and frozen reference
     beta: float = 0.1  # strength of the pull towards the reference (higher = stay closer)
+    soft_labels: bool = True  # soft AI labels train with the soft-label loss -(p log s(bD) + (1-p) log s(-bD)); False: argmax, ties dropped
     lr: float = 5e-5  # learning rate (LoRA; use ~5e-7..5e-6 for full fine-tuning)
     epochs: int = 1  # passes over the pairs
     max_steps: int | None = None  # stop after this many steps (None: epochs decide)

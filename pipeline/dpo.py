@@ -1,10 +1,13 @@
 """DPO: optimise the policy directly on preference pairs against the frozen SFT reference (TRL's DPOTrainer).
 
-    examples = build_examples(pairs, "ai", hard=True)     # AI labels made hard by argmax (ties dropped)
+    examples = build_examples(pairs, "ai")                # soft AI labels p = P(candidate 1 preferred)
     result = train_dpo(DPOConfig(policy=sft_path), examples, out_dir, artifact_root=...)
 
 Loss (TRL's "sigmoid" DPO): −log σ(β·[(log π(y_w|x) − log π_ref(y_w|x)) − (log π(y_l|x) − log π_ref(y_l|x))]).
-Hard labels only: each example's preferred candidate (p > 0.5) is "chosen"; p = 0.5 is skipped.
+Hard labels (every p is 0 or 1, or ``soft_labels=False``): each example's preferred candidate
+(p > 0.5) is "chosen"; p = 0.5 is skipped. Soft labels (some 0 < p < 1 and ``soft_labels``, the
+default): the soft-label loss of ``pipeline.soft_dpo``, −(p·log σ(β·Δ) + (1 − p)·log σ(−β·Δ)),
+which is the sigmoid loss at p ∈ {0, 1} and keeps how sure the labeler was otherwise.
 With LoRA the reference is the adapter-disabled policy (TRL does this when it gets a peft_config);
 with full fine-tuning TRL builds a frozen copy from the same checkpoint.
 Checkpoints are TRL's (out_dir/trl/checkpoint-N); a rerun resumes from the last one.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pipeline import registry
 from pipeline.configs import DPOConfig
@@ -25,6 +28,7 @@ from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample
 from pipeline.rl.interface import PolicyResult
 from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
+from pipeline.soft_dpo import soft_dpo_trainer
 from pipeline.steps import trl_progress_callback, trl_settings
 from pipeline.tokens import format_prompt
 
@@ -33,16 +37,23 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, TrainerControl, TrainerState, TrainingArguments
 
 
-def dpo_rows(tokenizer: PreTrainedTokenizerBase, examples: Sequence[PreferenceExample], chat_template: bool = True) -> dict[str, list[str]]:
-    """prompt / chosen / rejected columns from hard-labelled examples (p = 0.5 is skipped)."""
-    rows: dict[str, list[str]] = {"prompt": [], "chosen": [], "rejected": []}
+def dpo_rows(tokenizer: PreTrainedTokenizerBase, examples: Sequence[PreferenceExample], chat_template: bool = True,
+             soft: bool = False) -> dict[str, list[Any]]:
+    """prompt / chosen / rejected columns; the candidate with p > 0.5 is "chosen".
+
+    Hard (``soft=False``): p = 0.5 is skipped. Soft: every example is kept, with a "p" column
+    = P(chosen ≻ rejected) = max(p, 1 − p), for ``pipeline.soft_dpo``.
+    """
+    rows: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": [], **({"p": []} if soft else {})}
     for e in examples:
-        if e.p == 0.5:
+        if e.p == 0.5 and not soft:
             continue
-        chosen, rejected = (e.candidate_1, e.candidate_2) if e.p > 0.5 else (e.candidate_2, e.candidate_1)
+        chosen, rejected = (e.candidate_1, e.candidate_2) if e.p >= 0.5 else (e.candidate_2, e.candidate_1)
         rows["prompt"].append(format_prompt(tokenizer, e.context, chat_template))
         rows["chosen"].append(chosen)
         rows["rejected"].append(rejected)
+        if soft:
+            rows["p"].append(max(e.p, 1.0 - e.p))
     return rows
 
 
@@ -56,7 +67,8 @@ def train_dpo(
     on_metrics: MetricsFn | None = None,
     trainer_overrides: dict | None = None,
 ) -> PolicyResult:
-    """Train a policy with DPO on hard-labelled ``examples``; ``trainer_overrides`` sets other TRL fields."""
+    """Train a policy with DPO on ``examples`` (soft-label loss when labels are soft and ``config.soft_labels``);
+    ``trainer_overrides`` sets other TRL fields."""
     from datasets import Dataset
     from transformers import TrainerCallback
     from transformers.trainer_utils import get_last_checkpoint
@@ -69,7 +81,8 @@ def train_dpo(
     loaded = registry.load_causal_lm(config.policy, artifact_root, device=ranks.device(config.device),
                                      precision=config.precision)
     tokenizer, model = loaded.tokenizer, loaded.model
-    rows = dpo_rows(tokenizer, examples, config.chat_template)
+    soft = config.soft_labels and any(0.0 < e.p < 1.0 for e in examples)  # all 0/1: the sigmoid loss is the same
+    rows = dpo_rows(tokenizer, examples, config.chat_template, soft=soft)
     if not rows["prompt"]:
         raise ValueError("no decided preference pairs for DPO (all labels were 0.5 or none were given)")
     on_cpu = loaded.device.type == "cpu"
@@ -101,7 +114,7 @@ def train_dpo(
                 "reward/margin": logs.get("rewards/margins"),
             })
 
-    trainer = DPOTrainer(
+    trainer = (soft_dpo_trainer if soft else DPOTrainer)(
         model=model,
         args=TrlDPOConfig(**settings),
         train_dataset=Dataset.from_dict(rows),

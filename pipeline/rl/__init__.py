@@ -1,4 +1,4 @@
-"""Policy RL: the paper's REINFORCE with a value baseline and KL to SFT, or TRL's RLOO / GRPO.
+"""Policy RL: the paper's REINFORCE with a value baseline and KL to SFT, PPO in the same loop, or TRL's RLOO / GRPO.
 
 Plain Python; never imports Django. One entry point for every algorithm:
 
@@ -19,7 +19,9 @@ from typing import Protocol
 from pipeline.configs import RLConfig
 from pipeline.progress import ProgressFn
 from pipeline.rl.interface import ALGORITHMS, PolicyResult, RewardFn
-from pipeline.rl.reinforce import kl_penalised_reward, prompt_batch, reinforce_losses, response_logprobs, train_reinforce
+from pipeline.rl.loop import kl_penalised_reward, prompt_batch, response_logprobs
+from pipeline.rl.ppo import ppo_policy_loss, ppo_value_loss, train_ppo
+from pipeline.rl.reinforce import reinforce_losses, train_reinforce
 from pipeline.runfiles import MetricsFn
 
 
@@ -36,12 +38,15 @@ def train_policy(
 ) -> PolicyResult:
     """Train a policy from ``config.policy`` (the SFT checkpoint) on ``prompts`` with ``reward_fn``.
 
-    ``algorithm``: "reinforce" (ours, the paper's), "rloo" or "grpo" (TRL). A rerun with the
-    same ``out_dir`` continues from the last checkpoint.
+    ``algorithm``: "reinforce" (ours, the paper's), "ppo" (ours, same rollouts, value and reward),
+    "rloo" or "grpo" (TRL). A rerun with the same ``out_dir`` continues from the last checkpoint.
     """
     if algorithm == "reinforce":
         return train_reinforce(config, prompts, reward_fn, out_dir, artifact_root=artifact_root,
                                on_progress=on_progress, on_metrics=on_metrics)
+    if algorithm == "ppo":
+        return train_ppo(config, prompts, reward_fn, out_dir, artifact_root=artifact_root,
+                         on_progress=on_progress, on_metrics=on_metrics)
     if algorithm in ("rloo", "grpo"):
         from pipeline.rl.trl_algorithms import train_with_trl
 
@@ -72,5 +77,5 @@ def direct_reward_fn(scorer: DirectRewardScorer) -> RewardFn:
     return reward_fn
 
 
-__all__ = ["ALGORITHMS", "PolicyResult", "RewardFn", "direct_reward_fn", "kl_penalised_reward", "prompt_batch", "reinforce_losses",
-           "response_logprobs", "train_policy", "train_reinforce"]
+__all__ = ["ALGORITHMS", "PolicyResult", "RewardFn", "direct_reward_fn", "kl_penalised_reward", "ppo_policy_loss", "ppo_value_loss",
+           "prompt_batch", "reinforce_losses", "response_logprobs", "train_policy", "train_ppo", "train_reinforce"]

@@ -24,7 +24,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("kind, steps, optimizers", [("reinforce", 2, 2), ("reward", 3, 1), ("sft", 2, 1)])
+@pytest.mark.parametrize("kind, steps, optimizers", [("reinforce", 2, 2), ("ppo", 2, 8), ("reward", 3, 1), ("sft", 2, 1)])
 def test_two_processes_train_one_model_in_lockstep(kind, steps, optimizers, bundled_spec, artifact_root, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(

@@ -34,5 +34,5 @@ def test_trl_algorithm_trains_and_logs_our_metric_keys(algorithm, tiny_model_dir
 
 def test_an_unknown_algorithm_is_refused(tiny_model_dir, artifact_root, tmp_path):
     with pytest.raises(ValueError, match="unknown algorithm"):
-        train_policy(RLConfig(policy=str(tiny_model_dir)), PROMPTS, letter_share, tmp_path, algorithm="ppo",
+        train_policy(RLConfig(policy=str(tiny_model_dir)), PROMPTS, letter_share, tmp_path, algorithm="trpo",
                      artifact_root=artifact_root)

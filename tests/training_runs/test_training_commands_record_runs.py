@@ -49,6 +49,17 @@ def test_a_reward_model_then_an_rlhf_policy_then_its_samples(demo, capsys):
     assert all(r.token_count is not None and r.token_count <= 8 for r in responses)
 
 
+def test_an_rlhf_policy_trains_with_our_ppo_from_the_command(demo, capsys):
+    call_command("train_reward", "--experiment", "demo", "--labels", "human", "--max-steps", "1",
+                 "--batch-size", "2", "--max-length", "128", "--json", verbosity=0)
+    rm = TrainingRun.objects.get(pk=last_json(capsys)["run_id"])
+    call_command("train_policy", "--experiment", "demo", "--arm", "rlhf", "--algorithm", "ppo", "--steps", "1",
+                 "--batch-size", "2", "--max-new-tokens", "4", "--json", verbosity=0)
+    policy = TrainingRun.objects.get(pk=last_json(capsys)["run_id"])
+    assert policy.status == "succeeded" and policy.reward_run == rm and policy.algorithm == "ppo"
+    assert {"rl/clipfrac", "rl/approx_kl", "rl/kl"} <= set(TrainingMetric.objects.get(run=policy).values)
+
+
 def test_dpo_on_human_labels_runs_as_an_arm(demo, capsys):
     call_command("train_policy", "--experiment", "demo", "--arm", "dpo-human", "--steps", "2", "--batch-size", "2", "--json", verbosity=0)
     run = TrainingRun.objects.get(pk=last_json(capsys)["run_id"])

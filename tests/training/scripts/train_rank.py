@@ -1,5 +1,5 @@
 """One process of a data-parallel run of our own loops (started by torchrun in the test):
-``train_rank.py KIND MODEL ARTIFACT_ROOT OUT`` with KIND reinforce | reward | sft | dpo. It
+``train_rank.py KIND MODEL ARTIFACT_ROOT OUT`` with KIND reinforce | ppo | reward | sft | dpo. It
 trains, and writes what its parameters were after every optimizer step of our loops to
 OUT/params-RANK.json (TRL's DPO keeps its replicas in step itself, through DDP)."""
 
@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import torch  # noqa: E402
 
 import pipeline.reward.train as reward_train  # noqa: E402
+import pipeline.rl.ppo as ppo  # noqa: E402
 import pipeline.rl.reinforce as reinforce  # noqa: E402
 import pipeline.sft as sft  # noqa: E402
 
@@ -31,7 +32,7 @@ def recording(real):
     return step_and_record
 
 
-for module in (reinforce, reward_train, sft):
+for module in (reinforce, ppo, reward_train, sft):
     module.clip_and_step = recording(module.clip_and_step)
 
 if kind == "reinforce":
@@ -39,6 +40,16 @@ if kind == "reinforce":
     config = reinforce.RLConfig(policy=spec, steps=2, batch_size=2, samples_per_prompt=2, max_new_tokens=4, lr=1e-3,
                                 beta=0.05, lora=True, checkpoint_every=1, seed=0, device="cpu")
     result = reinforce.train_reinforce(
+        config, prompts, lambda c, r: [1.0 if x.strip().lower().startswith("yes") else 0.0 for x in r],
+        out / "run", artifact_root=artifact_root)
+elif kind == "ppo":
+    # 3 prompts over 2 processes: shares of 2 and 1, one prompt per minibatch -> 2 minibatches per pass on
+    # both, the smaller share's second one empty; 2 passes, 2 optimizers -> 8 optimizer steps per step.
+    prompts = [q + " Answer yes or no." for q in ("Is the sky blue?", "Do fish swim?", "Is fire cold?", "Can birds fly?")]
+    config = ppo.RLConfig(policy=spec, steps=2, batch_size=3, samples_per_prompt=2, max_new_tokens=4, lr=1e-3,
+                          beta=0.05, lora=True, checkpoint_every=1, seed=0, device="cpu", ppo_epochs=2,
+                          ppo_minibatch_size=1)
+    result = ppo.train_ppo(
         config, prompts, lambda c, r: [1.0 if x.strip().lower().startswith("yes") else 0.0 for x in r],
         out / "run", artifact_root=artifact_root)
 elif kind == "reward":

@@ -199,15 +199,17 @@ def _reward_fn(run: TrainingRun):
 
 
 def _train_policy(run: TrainingRun, on_progress: ProgressFn | None, record: bool) -> None:
-    """Train one arm's policy (REINFORCE / RLOO / GRPO on a reward, or DPO)."""
+    """Train one arm's policy (REINFORCE / PPO / RLOO / GRPO on a reward, or DPO)."""
     progress, record_metrics = _record_metrics(run, on_progress)
     if run.algorithm == "dpo":
         from pipeline.configs import DPOConfig
         from pipeline.dpo import train_dpo
 
         pairs = preference_pairs(run.experiment, "train", run.labeling_run)
-        examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=True)
-        result = train_dpo(DPOConfig.from_dict(run.config), examples, runs.run_dir(run),
+        config = DPOConfig.from_dict(run.config)
+        # Soft AI labels go through as p (the soft-label DPO loss) unless the config asks for argmax labels.
+        examples = reward_data.build_examples(pairs, "ai" if run.labeling_run else "human", hard=not config.soft_labels)
+        result = train_dpo(config, examples, runs.run_dir(run),
                            artifact_root=settings.ARTIFACT_LOCAL, on_progress=progress, on_metrics=record_metrics)
     else:
         from pipeline.configs import RLConfig

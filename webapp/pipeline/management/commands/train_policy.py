@@ -1,4 +1,4 @@
-"""python manage.py train_policy --experiment SLUG --arm ARM [--algorithm reinforce|rloo|grpo] [--steps N] [--json]"""
+"""python manage.py train_policy --experiment SLUG --arm ARM [--algorithm reinforce|ppo|rloo|grpo] [--steps N] [--json]"""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--experiment", required=True)
         parser.add_argument("--arm", required=True, choices=sorted(ARMS))
-        parser.add_argument("--algorithm", choices=["reinforce", "rloo", "grpo"], default="reinforce")
+        # Spelled out, not pipeline.rl.ALGORITHMS: importing pipeline.rl loads torch, too slow for --help.
+        parser.add_argument("--algorithm", choices=["reinforce", "ppo", "rloo", "grpo"], default="reinforce")
         parser.add_argument("--steps", type=int, default=8)
         parser.add_argument("--batch-size", type=int, default=8, help="prompts per RL step / pairs per DPO step")
         parser.add_argument("--max-new-tokens", type=int, default=48)
