@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from webapp.experiments.models import Experiment
-from webapp.reports import figures, run_selectors, selectors, tables
+from webapp.reports import figures, judge_selectors, run_selectors, selectors, tables
 from webapp.reports.figures import Figure
 from webapp.reports.tables import Table
 
@@ -44,7 +44,8 @@ def _tables(page: str, experiment: Experiment, baseline: str | None = None):
         return tables.rater_tables(payload), payload, None
     if page == "alignment":
         payload, training = run_selectors.alignment_report(experiment), run_selectors.training_report(experiment)
-        return tables.alignment_tables(payload, training), payload, training
+        found = {**tables.alignment_tables(payload, training), **tables.judge_tables(judge_selectors.judge_report(experiment))}
+        return found, payload, training
     if page == "cost":
         payload = run_selectors.cost_report(experiment)
         return tables.cost_tables(payload), payload, None
@@ -57,7 +58,8 @@ TABLE_PAGES = {
                                     "length_control", "bradley_terry", "lengths")},
     **{name: "raters" for name in ("agreement", "rounds", "raters", "excluded_raters")},
     **{name: "alignment" for name in ("prompt_techniques", "labeler_models", "labeling_runs", "calibration",
-                                      "reward_models", "rm_accuracy_vs_pairs", "training_runs", "training_curves")},
+                                      "reward_models", "rm_accuracy_vs_pairs", "training_runs", "training_curves",
+                                      "judge_bias", "judge_calibration", "judge_leans")},
     "cost": "cost",
 }
 
@@ -108,6 +110,7 @@ def alignment_context(experiment: Experiment) -> dict:
             ("AI labeler", [block(n) for n in ("prompt_techniques", "labeler_models", "labeling_runs", "calibration")]),
             ("Reward models", [block("reward_models"), block("rm_accuracy_vs_pairs")]),
             ("Training", [block("training_runs"), Block(found["training_curves"], curves, show_table=False, captions=True)]),
+            ("AI judge", [block(n) for n in ("judge_bias", "judge_calibration", "judge_leans")]),
         ],
     }
 

@@ -107,7 +107,7 @@ class HumanInputs:
     lengths: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _entries(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]]]:
+def entry_lengths(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]]]:
     """Policy and length of every non-gold entry (tokens, or words when the response has no
     token count), and the lengths per policy with each response counted once even if several
     rounds show it."""
@@ -196,7 +196,7 @@ def human_inputs(experiment: Experiment) -> HumanInputs:
 
 
 def _read_inputs(experiment: Experiment) -> HumanInputs:
-    entries, per_policy = _entries(experiment)
+    entries, per_policy = entry_lengths(experiment)
     names = tuple(sorted({policy for policy, _ in entries.values()}))
     size = max(entries, default=0) + 1
     policy_of = np.full(size, -1, dtype=np.int64)

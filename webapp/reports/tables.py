@@ -347,3 +347,40 @@ def cost_tables(payload: dict) -> dict[str, Table]:
                              "human cost from the price per human label saved with the run.",
         empty="No labeling run yet.")
     return {table.name: table}
+
+
+# -- the AI judge --------------------------------------------------------------------------------
+
+NO_JUDGE = "No AI judge has scored a round yet: run manage.py ai_judge ROUND_ID (or a pipeline with --ai-judge)."
+
+
+def judge_tables(judge: dict) -> dict[str, Table]:
+    cards = judge["judges"]
+    tables = [
+        Table("judge_bias", "AI judge bias card", (
+            C("Judge model", "judge_spec"), C("Pairs scored", "pairs", kind="int"),
+            C("Pairs raters ranked too", "pairs_with_humans", kind="int"),
+            C("Flips when swapped", "flip_rate", kind="pct"), C("P(first shown wins)", "first_shown", kind="pct"),
+            C("Longer wins: judge", "longer_ai", kind="pct"), C("Longer wins: raters", "longer_human", kind="pct"),
+            C("Length bias (judge − raters)", "length_gap", kind="pct"),
+            C("Calibration error (ECE)", "ece", kind="num"), C("Brier vs raters (0.25 = coin)", "brier", kind="num"),
+        ), cards,
+            note="Position bias: how often the preferred response changes when the two are shown the other way round, "
+                 "and the chance given to whichever is shown first (50 % is unbiased). Length bias: on the same "
+                 "items, how much more often the judge prefers the longer response than the raters do. "
+                 "Calibration: the judge's confidence against the raters' agreement with it.",
+            empty=NO_JUDGE),
+        Table("judge_calibration", "AI judge calibration against raters", (
+            C("Judge model", "judge_spec"), C("Confidence from", "low", kind="pct"), C("to", "high", kind="pct"),
+            C("Pairs", "pairs", kind="int"), C("Rankings", "rankings", kind="int"),
+            C("Mean confidence", "mean_confidence", kind="pct"), C("Raters agreeing", "human_agreement", kind="pct"),
+        ), [{"judge_spec": c["judge_spec"], **b} for c in cards for b in c["reliability"] if b["pairs"]], empty=NO_JUDGE),
+        Table("judge_leans", "AI judge lean per policy (self-preference)", (
+            C("Judge model", "judge_spec"), C("Policy", "policy"), C("Pairs", "pairs", kind="int"),
+            C("Judge's win rate", "ai_win_rate", kind="pct"), C("Raters' win rate", "human_win_rate", kind="pct"),
+            C("Judge − raters", "gap", kind="pct"),
+        ), [{"judge_spec": c["judge_spec"], **lean} for c in cards for lean in c["leans"]],
+            note="A judge built on the same model as a policy tends to favour it: a positive gap on that policy.",
+            empty=NO_JUDGE),
+    ]
+    return {t.name: t for t in tables}

@@ -80,7 +80,9 @@ def test_staff_see_the_charts_render_and_the_results_update_live(open_page, arti
     expect(page.get_by_role("heading", name="Prompting techniques (the paper's Table 2)")).to_be_visible()
     charts_drawn(page, 4)  # position bias, calibration, RM accuracy vs pairs, a training run
     page.screenshot(path=str(artifacts / "report-alignment-1280x800.png"), full_page=True)
-    page.get_by_role("link", name="Raters").click()
+    expect(page.locator("section#judge_bias tbody tr")).to_have_count(1)
+    page.locator("section#judge_bias").screenshot(path=str(artifacts / "report-judge-bias-1280x800.png"))
+    page.get_by_role("link", name="Raters", exact=True).click()
     expect(page.get_by_role("heading", name="Agreement between raters", exact=True)).to_be_visible()
     page.screenshot(path=str(artifacts / "report-raters-1280x800.png"), full_page=True)
     page.get_by_role("link", name="Cost").click()
