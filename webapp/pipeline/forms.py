@@ -20,8 +20,18 @@ class RunForm(forms.Form):
     size = forms.ChoiceField(
         choices=PipelineSize.choices, initial=PipelineSize.DEMO, widget=forms.RadioSelect,
     )
+    labeling_sweep = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="AI labeling settings",
+        help_text="Label the pipeline's pairs with the best cell of a labeling sweep (the paper's Table 2), or the default.",
+    )
     ai_judge = forms.BooleanField(
         required=False, label="AI judge",
         help_text="After the evaluation round, the labeler model scores every pair of its items, so the report can show "
                   "AI-assisted (PPI++) win rates that need fewer human ratings.",
     )
+
+    def __init__(self, *args, sweeps: list[tuple[int, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["labeling_sweep"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "Default: base preamble, 0-shot, no chain of thought"), *(sweeps or [])]

@@ -9,7 +9,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from pipeline.kinds import get_kind
-from webapp.pipeline.models import PipelineRun, PipelineStage, Status
+from webapp.experiments.models import Experiment
+from webapp.pipeline.models import LabelingSweep, PipelineRun, PipelineStage, Status
+from webapp.pipeline.services import labeling
 
 # What a stage's state is called on the page, and the CSS class of its badge.
 STATES = {
@@ -44,6 +46,7 @@ class StageRow:
     metrics: list[tuple[str, str]]
     log: str
     admin_url: str = ""
+    settings: str = ""  # what a reader must know of the stage's config (the labeling prompt)
 
     @property
     def can_cancel(self) -> bool:
@@ -119,7 +122,17 @@ def _row(stage: PipelineStage, succeeded: set[str]) -> StageRow:
 
         admin_url = reverse(f"admin:pipeline_{type(target).__name__.lower()}_change", args=[target.pk])
     return StageRow(stage=stage, state=state, label=label, tone=tone, percent=percent, unit=get_kind(stage.kind).unit,
-                    eta=eta, metrics=metrics, log="\n".join(stage.log.splitlines()[-12:]), admin_url=admin_url)
+                    eta=eta, metrics=metrics, log="\n".join(stage.log.splitlines()[-12:]), admin_url=admin_url,
+                    settings=labeling_settings(stage.config.get("config", {})) if stage.kind == "labeling" else "")
+
+
+def labeling_settings(config: dict) -> str:
+    """'detailed preamble, 1-shot, chain of thought' from a labeling stage's config (defaults filled in)."""
+    parts = [f"{config.get('preamble', 'base')} preamble", f"{config.get('shots', 0)}-shot",
+             "chain of thought" if config.get("cot") else "no chain of thought"]
+    if int(config.get("self_consistency") or 1) > 1:
+        parts.append(f"self-consistency {config['self_consistency']}")
+    return ", ".join(parts)
 
 
 def run_page(run: PipelineRun) -> RunPage:
@@ -145,3 +158,17 @@ def run_elapsed(run: PipelineRun) -> str:
 
 def experiment_runs(experiment, limit: int = 10) -> QuerySet:
     return PipelineRun.objects.filter(experiment=experiment).select_related("experiment", "created_by").order_by("-created_at")[:limit]
+
+
+def sweep_choices(experiment: Experiment) -> list[tuple[int, str]]:
+    """(sweep id, what its best cell is) of every sweep of the experiment with a finished cell."""
+    choices = []
+    for sweep in LabelingSweep.objects.filter(experiment=experiment).order_by("-id"):
+        try:
+            cell = labeling.labeling_sweep_best(sweep=sweep)
+        except labeling.NoBestCell:
+            continue
+        best = max(r["alignment"] for r in labeling.labeling_sweep_table(sweep=sweep) if r["alignment"] is not None)
+        text = f"{cell['preamble']}, {cell['shots']}-shot{', CoT' if cell.get('cot') else ''}"
+        choices.append((sweep.pk, f"Best cell of sweep #{sweep.pk} ({sweep.model_spec}): {text}, alignment {100 * best:.1f} %"))
+    return choices

@@ -36,12 +36,12 @@ def experiment_detail(request, slug: str):
 @staff_permission_required(START_RUNS)
 def run_new(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
-    form = RunForm(request.POST or None)
+    form = RunForm(request.POST or None, sweeps=selectors.sweep_choices(experiment))
     if request.method == "POST" and form.is_valid():
         try:
             run = orchestration.pipeline_run_create(
                 experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user,
-                ai_judge=form.cleaned_data["ai_judge"],
+                ai_judge=form.cleaned_data["ai_judge"], labeling_sweep=form.cleaned_data["labeling_sweep"],
             )
         except orchestration.PipelineError as exc:
             form.add_error(None, str(exc))

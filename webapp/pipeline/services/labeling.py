@@ -197,5 +197,37 @@ def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
     return table
 
 
+# The fields of a sweep cell that a pipeline's labeling stage takes over (the rest, e.g. the
+# batch size, is the pipeline size's).
+CELL_FIELDS = ("preamble", "shots", "cot", "self_consistency", "temperature")
+
+
+class NoBestCell(ValueError):
+    """The sweep has no finished cell with an alignment to choose by."""
+
+
+def labeling_sweep_best(*, sweep: LabelingSweep) -> dict:
+    """The labeling settings of the sweep's best cell: highest alignment with the human labels
+    (ties: the cheaper cell, fewer shots and no CoT first, as the table lists them)."""
+    finished = [row for row in labeling_sweep_table(sweep=sweep) if row["status"] == "succeeded" and row["alignment"] is not None]
+    if not finished:
+        raise NoBestCell(f"labeling sweep #{sweep.pk} has no finished cell with an alignment yet")
+    best = max(finished, key=lambda row: row["alignment"])  # max keeps the first of equals
+    config = LabelingRun.objects.get(pk=best["run_id"]).config
+    return {key: config[key] for key in CELL_FIELDS if key in config}
+
+
+def overrides_with_sweep_cell(*, experiment: Experiment, overrides: dict | None, sweep_id: int | None) -> dict:
+    """Pipeline ``overrides`` with the best cell of the experiment's sweep ``sweep_id`` as the
+    labeling settings, under any labeling settings given; raises ``NoBestCell`` with the reason."""
+    overrides = dict(overrides or {})
+    if sweep_id is None:
+        return overrides
+    sweep = LabelingSweep.objects.filter(pk=sweep_id, experiment=experiment).first()
+    if sweep is None:
+        raise NoBestCell(f"{experiment.slug} has no labeling sweep #{sweep_id}")
+    return {**overrides, "labeling": {**labeling_sweep_best(sweep=sweep), **overrides.get("labeling", {})}}
+
+
 def task_config(experiment: Experiment, **overrides) -> LabelingConfig:
     return LabelingConfig(task=experiment.task, **overrides)

@@ -33,6 +33,7 @@ from webapp.pipeline.models import (
     StageKind,
     Status,
 )
+from webapp.pipeline.services import labeling
 
 LOG_LINES = 40
 
@@ -46,14 +47,19 @@ class PipelineError(Exception):
 
 def pipeline_run_create(
     *, experiment: Experiment, arms=None, size: str = "demo", user=None, overrides: dict | None = None,
-    enqueue: bool = True, ai_judge: bool = False,
+    enqueue: bool = True, ai_judge: bool = False, labeling_sweep: int | None = None,
 ) -> PipelineRun:
     """Plan the experiment's stages, reuse the ones whose inputs did not change, queue the rest.
 
     ``enqueue=False`` leaves the ready stages for a caller that executes them itself
-    (``run_experiment --in-process``).
+    (``run_experiment --in-process``). ``labeling_sweep``: label with that sweep's best cell
+    (labeling settings in ``overrides`` still win).
     """
     prompts = Prompt.objects.filter(experiment=experiment)
+    try:
+        overrides = labeling.overrides_with_sweep_cell(experiment=experiment, overrides=overrides, sweep_id=labeling_sweep)
+    except labeling.NoBestCell as exc:
+        raise PipelineError(f"labeling settings from sweep #{labeling_sweep}: {exc}") from None
     try:
         arms = planning.check_arms(arms or planning.DEFAULT_ARMS)
         specs = planning.plan_pipeline(

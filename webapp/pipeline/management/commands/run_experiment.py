@@ -61,6 +61,8 @@ class Command(BaseCommand):
         parser.add_argument("--size", choices=[s.value for s in PipelineSize], default=PipelineSize.DEMO)
         parser.add_argument("--set", action="append", default=[], metavar="KIND.FIELD=VALUE",
                             help="override a stage config value, e.g. rl.steps=2 or sampling.max_new_tokens=16")
+        parser.add_argument("--labeling-from-sweep", type=int, metavar="SWEEP_ID",
+                            help="label with the best cell (highest alignment) of this labeling sweep; --set labeling.* still wins")
         parser.add_argument("--ai-judge", action="store_true",
                             help="after the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)")
         parser.add_argument("--wait", action="store_true", help="show progress until the run ends")
@@ -80,7 +82,8 @@ class Command(BaseCommand):
         else:
             try:
                 run = orchestration.pipeline_run_create(
-                    experiment=experiment, arms=arms, size=o["size"], overrides=parse_overrides(o["set"]),
+                    experiment=experiment, arms=arms, size=o["size"],
+                    overrides=parse_overrides(o["set"]), labeling_sweep=o["labeling_from_sweep"],
                     enqueue=not o["in_process"], ai_judge=o["ai_judge"],
                 )
             except orchestration.PipelineError as exc:
