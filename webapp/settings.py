@@ -212,6 +212,13 @@ ALLOW_MODEL_DOWNLOAD = env_bool("ALLOW_MODEL_DOWNLOAD", False)
 # Prices used to put the cost of AI labels beside the cost of the same number of human labels.
 PRICE_PER_1K_TOKENS = env_float("PRICE_PER_1K_TOKENS", 0.0005, minimum=0.0)
 PRICE_PER_HUMAN_LABEL = env_float("PRICE_PER_HUMAN_LABEL", 0.50, minimum=0.0)
+# What a rater's hour costs: the cost report also prices human labels from the raters' measured
+# active time per judgement (the paper's Appendix L compares both ways of pricing).
+HUMAN_HOURLY_RATE = env_float("HUMAN_HOURLY_RATE", 15.0, minimum=0.0)
+# A labeling run whose mean label mass (probability on the answers "1"/"2") is below this warns:
+# the labeler is mostly not answering the question, so its soft labels rest on a sliver of its
+# probability. 0.5 = less than half its probability goes to an answer at all.
+LABEL_MASS_WARNING = env_float("LABEL_MASS_WARNING", 0.5, minimum=0.0)
 
 # -- celery ---------------------------------------------------------------------------
 

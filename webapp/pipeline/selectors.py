@@ -47,6 +47,7 @@ class StageRow:
     log: str
     admin_url: str = ""
     settings: str = ""  # what a reader must know of the stage's config (the labeling prompt)
+    warning: str = ""  # a result that needs a careful look before it is trusted
 
     @property
     def can_cancel(self) -> bool:
@@ -123,7 +124,19 @@ def _row(stage: PipelineStage, succeeded: set[str]) -> StageRow:
         admin_url = reverse(f"admin:pipeline_{type(target).__name__.lower()}_change", args=[target.pk])
     return StageRow(stage=stage, state=state, label=label, tone=tone, percent=percent, unit=get_kind(stage.kind).unit,
                     eta=eta, metrics=metrics, log="\n".join(stage.log.splitlines()[-12:]), admin_url=admin_url,
-                    settings=labeling_settings(stage.config.get("config", {})) if stage.kind == "labeling" else "")
+                    settings=labeling_settings(stage.config.get("config", {})) if stage.kind == "labeling" else "",
+                    warning=label_mass_warning(stage.metrics.get("label_mass")) if stage.kind == "labeling" else "")
+
+
+def label_mass_warning(mass: float | None) -> str:
+    """The warning a labeling result gets when its mean label mass is below LABEL_MASS_WARNING."""
+    from django.conf import settings
+
+    if mass is None or mass >= settings.LABEL_MASS_WARNING:
+        return ""
+    return (f"Mean label mass {100 * mass:.1f} % is below {100 * settings.LABEL_MASS_WARNING:.0f} % "
+            "(LABEL_MASS_WARNING): the labeler puts most of its probability on neither answer, so these soft "
+            "labels say little. Try a larger labeler, the detailed preamble or few-shot exemplars.")
 
 
 def labeling_settings(config: dict) -> str:

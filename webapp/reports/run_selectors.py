@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from django.conf import settings
 from django.db.models import Count, Max, Sum
 
 from webapp.experiments.models import Experiment
-from webapp.pipeline.models import LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
+from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep, TrainingKind, TrainingMetric, TrainingRun
+from webapp.rating.models import Judgement
 from webapp.reports.selectors import cached, digest, human_report, rater_report
 
 
@@ -166,6 +169,7 @@ def _alignment_report(experiment: Experiment) -> dict:
     ]
     reward = TrainingRun.objects.filter(experiment=experiment, kind=TrainingKind.REWARD).order_by("id")
     return {
+        "label_mass": [_label_mass_row(run, by_id[run.pk]["config"]) for run in runs],
         "experiment": experiment.slug,
         "sweeps": sweeps,
         "by_model": _by_model(rows),
@@ -173,6 +177,22 @@ def _alignment_report(experiment: Experiment) -> dict:
         "calibration": calibration,
         "reward_models": [_reward_row(run) for run in reward],
     }
+
+
+def _label_mass_row(run: LabelingRun, config: str) -> dict:
+    """How the run's label mass is spread over its labels, and the share below the warning line."""
+    mass = np.fromiter(AILabel.objects.filter(run=run).values_list("label_mass", flat=True), dtype=float)
+    threshold = settings.LABEL_MASS_WARNING
+    q = np.quantile(mass, [0.1, 0.5, 0.9]) if mass.size else [None] * 3
+    mean = float(mass.mean()) if mass.size else None
+    return {"run_id": run.pk, "model_spec": run.model_spec, "config": config, "labels": int(mass.size), "mean": mean,
+            "p10": _float(q[0]), "median": _float(q[1]), "p90": _float(q[2]),
+            "below_warning": float(np.mean(mass < threshold)) if mass.size else None,
+            "warning": mean is not None and mean < threshold}
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def alignment_report(experiment: Experiment) -> dict:
@@ -221,8 +241,23 @@ def _cost_row(run: LabelingRun) -> dict:
     }
 
 
+def measured_human_time(experiment: Experiment) -> dict:
+    """The raters' measured active time per judgement (the browser's count of visible seconds)
+    and what a human label costs at ``HUMAN_HOURLY_RATE`` by that time."""
+    times = np.fromiter(Judgement.objects.filter(round__experiment=experiment, active_ms__isnull=False)
+                        .values_list("active_ms", flat=True), dtype=float) / 1000.0
+    rate = settings.HUMAN_HOURLY_RATE
+    if not times.size:
+        return {"judgements": 0, "mean_seconds": None, "median_seconds": None, "hourly_rate": rate,
+                "cost_per_label": None, "cost_per_1k_labels": None}
+    per_label = float(times.mean()) * rate / 3600.0
+    return {"judgements": int(times.size), "mean_seconds": float(times.mean()), "median_seconds": float(np.median(times)),
+            "hourly_rate": rate, "cost_per_label": per_label, "cost_per_1k_labels": 1000.0 * per_label}
+
+
 def cost_report(experiment: Experiment) -> dict:
-    """AI vs human cost per 1,000 labels for every labeling run (prices saved with the run)."""
+    """AI vs human cost per 1,000 labels for every labeling run (prices saved with the run), and
+    human labels priced from the raters' measured time beside the flat price."""
 
     def compute():
         rows = [_cost_row(run) for run in LabelingRun.objects.filter(experiment=experiment).order_by("id")]
@@ -234,7 +269,13 @@ def cost_report(experiment: Experiment) -> dict:
             "human_cost_total": sum(r["human_cost_total"] for r in rows),
         }
 
-    return cached("cost", experiment, runs_fingerprint(experiment), compute)
+    payload = cached("cost", experiment, runs_fingerprint(experiment), compute)
+    measured = measured_human_time(experiment)
+    per_1k = measured["cost_per_1k_labels"]
+    runs = [{**row, "human_cost_per_1k_measured": per_1k,
+             "measured_to_ai_ratio": per_1k / row["ai_cost_per_1k_labels"] if per_1k is not None and row["ai_cost_per_1k_labels"] > 0 else None}
+            for row in payload["runs"]]
+    return {**payload, "runs": runs, "measured": measured}
 
 
 def experiment_report(experiment: Experiment, baseline: str | None = None) -> dict:

@@ -83,6 +83,19 @@ class RewardModel(s.Serializer):
     curve = CurvePoint(many=True)
 
 
+class LabelMass(s.Serializer):
+    run_id = s.IntegerField()
+    model_spec = s.CharField()
+    config = s.CharField()
+    labels = s.IntegerField()
+    mean = Num()
+    p10 = Num()
+    median = Num()
+    p90 = Num()
+    below_warning = Num(help_text="Share of labels with a mass below LABEL_MASS_WARNING.")
+    warning = s.BooleanField(help_text="The run's mean label mass is below LABEL_MASS_WARNING.")
+
+
 class AlignmentReport(s.Serializer):
     experiment = s.CharField()
     sweeps = Sweep(many=True)
@@ -90,6 +103,7 @@ class AlignmentReport(s.Serializer):
     labeling_runs = LabelingRunRow(many=True)
     calibration = CalibrationBin(many=True)
     reward_models = RewardModel(many=True)
+    label_mass = LabelMass(many=True)
 
 
 class Series(s.Serializer):
@@ -129,6 +143,17 @@ class CostRow(s.Serializer):
     ai_cost_total = Num()
     human_cost_total = Num()
     human_to_ai_ratio = Num()
+    human_cost_per_1k_measured = Num(help_text="Human labels priced from the raters' measured time (HUMAN_HOURLY_RATE).")
+    measured_to_ai_ratio = Num()
+
+
+class MeasuredTime(s.Serializer):
+    judgements = s.IntegerField(help_text="Judgements with a measured active time.")
+    mean_seconds = Num()
+    median_seconds = Num()
+    hourly_rate = Num()
+    cost_per_label = Num()
+    cost_per_1k_labels = Num()
 
 
 class CostReport(s.Serializer):
@@ -137,3 +162,4 @@ class CostReport(s.Serializer):
     labels = s.IntegerField()
     ai_cost_total = Num()
     human_cost_total = Num()
+    measured = MeasuredTime()

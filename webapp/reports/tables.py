@@ -312,6 +312,16 @@ def alignment_tables(payload: dict, training: dict) -> dict[str, Table]:
             C("to", "high", kind="pct"), C("Labels", "count", kind="int"), C("Mean confidence", "mean_confidence", kind="pct"),
             C("Agrees with humans", "agreement", kind="pct"),
         ), payload["calibration"], empty="No calibration bins recorded yet."),
+        Table("label_mass", "Label mass: how much of the labeler's probability goes to an answer", (
+            C("Run", "run_id", kind="int"), C("Model", "model_spec"), C("Config", "config"), C("Labels", "labels", kind="int"),
+            C("Mean", "mean", kind="pct"), C("10th percentile", "p10", kind="pct"), C("Median", "median", kind="pct"),
+            C("90th percentile", "p90", kind="pct"), C("Labels below the warning line", "below_warning", kind="pct"),
+            C("Warning", "warning_text"),
+        ), [{**r, "warning_text": "mean below the warning line: the labeler mostly does not answer" if r["warning"] else ""}
+            for r in payload.get("label_mass", [])],
+            note="Label mass is the probability the labeler puts on the answers \"1\" and \"2\" together; a soft label "
+                 "from a small mass says little. The warning line is LABEL_MASS_WARNING (default 50 %).",
+            empty="No labeling run yet."),
         Table("reward_models", "Reward models: pairwise accuracy on held-out human preferences", (
             C("Run", "run_id", kind="int"), C("Labels from", "label_source"), C("Accuracy", "accuracy", kind="pct"),
             C("95 % CI", "accuracy_low", "accuracy_high", kind="ci"), C("Arm", "arm"), C("Status", "status"),
@@ -336,15 +346,26 @@ def alignment_tables(payload: dict, training: dict) -> dict[str, Table]:
 # -- cost -------------------------------------------------------------------------------------------
 
 
+def _measured_note(measured: dict | None) -> str:
+    if not measured or not measured["judgements"]:
+        return "no judgement with a measured time yet"
+    return (f"{measured['mean_seconds']:.1f} s of active time per judgement on average (median "
+            f"{measured['median_seconds']:.1f} s, {measured['judgements']} judgements) at "
+            f"${measured['hourly_rate']:.2f} an hour (HUMAN_HOURLY_RATE), one judgement counted as one label")
+
+
 def cost_tables(payload: dict) -> dict[str, Table]:
     table = Table("cost", "AI vs human labels: cost per 1,000 labels", (
         C("Run", "run_id", kind="int"), C("AI per 1,000", "ai_cost_per_1k_labels", kind="money"),
-        C("Human per 1,000", "human_cost_per_1k_labels", kind="money"), C("Human ÷ AI", "human_to_ai_ratio", kind="num"),
+        C("Human per 1,000 (flat price)", "human_cost_per_1k_labels", kind="money"), C("Human ÷ AI", "human_to_ai_ratio", kind="num"),
+        C("Human per 1,000 (measured time)", "human_cost_per_1k_measured", kind="money"),
+        C("Measured ÷ AI", "measured_to_ai_ratio", kind="num"),
         C("Labels", "labels", kind="int"), C("AI, this run", "ai_cost_total", kind="money"),
         C("Human, same labels", "human_cost_total", kind="money"), C("Tokens per label", "tokens_per_label", kind="num"),
         C("Model", "model_spec"), C("Config", "config"), C("Status", "status"),
     ), payload["runs"], note="AI cost from the tokens each run used and the token price saved with it; "
-                             "human cost from the price per human label saved with the run.",
+                             "human cost from the price per human label saved with the run, and from the raters' "
+                             f"measured time: {_measured_note(payload.get('measured'))}.",
         empty="No labeling run yet.")
     return {table.name: table}
 

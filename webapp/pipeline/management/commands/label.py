@@ -10,6 +10,7 @@ from pipeline.configs import PRECISION_ALIASES, PRECISIONS, LabelingConfig
 from webapp.experiments.models import Experiment
 from webapp.pipeline.management.commands._training import execute_with_bar as run_with_bar
 from webapp.pipeline.models import LabelingRun
+from webapp.pipeline.selectors import label_mass_warning
 from webapp.pipeline.services import labeling
 
 JSON_KEYS = ("n", "alignment", "alignment_ci", "position1_rate", "order_disagreement", "label_mass")
@@ -102,6 +103,9 @@ def print_run(command: BaseCommand, run: LabelingRun, *, as_json: bool) -> None:
         f"  throughput: {m.get('engine/pairs_per_second') or 0:.2f} pairs/s; {run.tokens_per_label:.0f} tokens per label",
         f"  cost per 1,000 labels: AI ${run.ai_cost_per_1k_labels:.2f} vs human ${run.human_cost_per_1k_labels:.2f}",
     ]
+    warning = label_mass_warning(m.get("label_mass"))
+    if warning:
+        lines.append(f"  WARNING: {warning}")
     for line in lines:
         command.stdout.write(line)
     if as_json:
