@@ -148,6 +148,7 @@ class RewardConfig(LoraFields, ConfigMixin):
     chat_template: bool = True  # format contexts with the tokenizer's chat template
     device: str = "auto"  # "auto" (CUDA if present), "cpu", "cuda", "cuda:1"...
     precision: str = "exact"  # "exact" = float32, "fast" = bfloat16 weights
+    curve_sizes: tuple[int, ...] = ()  # Figure 5: train on nested subsets of these sizes, accuracy at each (empty: one model on all)
 
 
 @dataclass

@@ -130,6 +130,9 @@ def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool
     examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
     held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
     progress, record_metrics = _record_metrics(run, on_progress)
+    if config.curve_sizes:
+        _train_reward_curve(run, config, examples, held_out, progress, record)
+        return
     result = train_reward_model(
         config, examples, runs.run_dir(run), artifact_root=settings.ARTIFACT_LOCAL,
         eval_pairs=held_out or None, on_progress=progress, on_metrics=record_metrics,
@@ -141,6 +144,26 @@ def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool
         accuracy = result.accuracy.to_dict()
         metrics.update({"reward/accuracy": accuracy.get("accuracy"), "reward/accuracy_ci": [accuracy.get("ci_low"), accuracy.get("ci_high")], "reward/accuracy_n": accuracy.get("n")})
     _finish(run, result, metrics)
+
+
+def _train_reward_curve(run: TrainingRun, config, examples, held_out, progress: ProgressFn, record: bool) -> None:
+    """The paper's Figure 5: one reward model per size on nested subsets, accuracy of each on the
+    test split's human labels, stored as ``reward/accuracy_vs_pairs`` (what the dashboard draws)."""
+    from pipeline.reward.curve import accuracy_vs_train_size
+
+    if not held_out:
+        raise ValueError(f"{run.experiment.slug} has no human-labelled test pairs to measure the curve on")
+    points = accuracy_vs_train_size(config, examples, held_out, config.curve_sizes, runs.run_dir(run),
+                                    artifact_root=settings.ARTIFACT_LOCAL, seed=config.seed, on_progress=progress)
+    if not record:
+        return
+    curve = [[p.n, p.accuracy.accuracy, p.accuracy.ci_low, p.accuracy.ci_high] for p in points]
+    last = points[-1]
+    metrics = {"reward/accuracy_vs_pairs": curve, "reward/accuracy": last.accuracy.accuracy,
+               "reward/accuracy_ci": [last.accuracy.ci_low, last.accuracy.ci_high], "reward/accuracy_n": last.accuracy.n,
+               "train/pairs": last.n}
+    artifacts.push(runs.run_dir(run))
+    runs.run_finish(run, metrics=metrics, checkpoint_path=last.model_path, step=len(points))
 
 
 # -- policies ------------------------------------------------------------------------------------
