@@ -168,8 +168,11 @@ def make_runs(db):
                          "position1_rate": 0.58 - 0.02 * k, "order_disagreement": 0.2 - 0.03 * k, "label_mass": 0.9,
                          "calibration": _calibration(k)},
             ))
+        # A labeler comparison (Table 3): a second model, in the nested metrics form, and a run not finished.
+        comparison = LabelingSweep.objects.create(experiment=experiment, split="train", limit=100, kind="models",
+                                                  model_spec="Qwen/Qwen2.5-1.5B-Instruct, smollm2-135m-instruct")
         nested = LabelingRun.objects.create(
-            experiment=experiment, model_spec="Qwen/Qwen2.5-1.5B-Instruct", status="succeeded",
+            experiment=experiment, sweep=comparison, model_spec="Qwen/Qwen2.5-1.5B-Instruct", status="succeeded",
             config={"task": "harmless", "preamble": "detailed", "shots": 0, "cot": True, "swap": True},
             progress_done=100, progress_total=100, prompt_tokens=40_000, generated_tokens=5_000,
             price_per_1k_tokens=0.001, price_per_human_label=0.5,
@@ -177,7 +180,7 @@ def make_runs(db):
                      "position_bias": {"position1_rate": 0.52, "order_disagreement": 0.1}, "label_mass": 0.95,
                      "calibration": [[0.5, 0.75, 40, 0.62, 0.6], [0.75, 1.0, 60, 0.88, 0.83]]},
         )
-        pending = LabelingRun.objects.create(experiment=experiment, model_spec="smollm2-135m-instruct", status="pending",
+        pending = LabelingRun.objects.create(experiment=experiment, sweep=comparison, model_spec="smollm2-135m-instruct", status="pending",
                                              config={"preamble": "base", "shots": 2}, metrics={})
         rms = []
         for source, base in (("human", 0.6), (f"ai:{runs[-1].pk}", 0.58)):

@@ -15,8 +15,8 @@ from webapp.experiments import services
 from webapp.experiments.models import Experiment, PreferencePair
 from webapp.pipeline.models import TrainingRun
 from webapp.reports.pages import alignment_context
-from webapp.reports.tables import alignment_tables
 from webapp.reports.run_selectors import alignment_report, training_report
+from webapp.reports.tables import alignment_tables
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

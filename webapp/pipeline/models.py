@@ -150,9 +150,15 @@ class AILabel(models.Model):
 
 
 class LabelingSweep(models.Model):
-    """The prompt-technique comparison (the paper's Table 2): several configs, same pairs."""
+    """A comparison of labeling runs on the same pairs: prompt techniques (the paper's Table 2:
+    several configs, one model) or labeler models (Table 3: several models, one config)."""
+
+    class Kind(models.TextChoices):
+        TECHNIQUES = "techniques", "Prompt techniques (Table 2)"
+        MODELS = "models", "Labeler models (Table 3)"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="labeling_sweeps")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TECHNIQUES)
     split = models.CharField(max_length=5, default="train")
     limit = models.PositiveIntegerField(null=True, blank=True)
     model_spec = models.CharField(max_length=300)

@@ -176,7 +176,7 @@ def experiment_runs(experiment, limit: int = 10) -> QuerySet:
 def sweep_choices(experiment: Experiment) -> list[tuple[int, str]]:
     """(sweep id, what its best cell is) of every sweep of the experiment with a finished cell."""
     choices = []
-    for sweep in LabelingSweep.objects.filter(experiment=experiment).order_by("-id"):
+    for sweep in LabelingSweep.objects.filter(experiment=experiment, kind=LabelingSweep.Kind.TECHNIQUES).order_by("-id"):
         try:
             cell = labeling.labeling_sweep_best(sweep=sweep)
         except labeling.NoBestCell:

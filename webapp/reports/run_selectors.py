@@ -105,21 +105,25 @@ def _labeling_row(run: LabelingRun) -> dict:
     }
 
 
-def _by_model(rows: list[dict]) -> list[dict]:
-    """Table 3: per labeler model, the latest run with an alignment, and the mean over its runs."""
-    groups: dict[str, list[dict]] = {}
-    for row in rows:  # newest first
-        groups.setdefault(row["model_spec"], []).append(row)
+def _by_model(experiment: Experiment, by_id: dict[int, dict]) -> list[dict]:
+    """Table 3: the runs of each labeler comparison (``label_compare``), which label the same
+    pairs with the same config; runs outside a comparison are not lined up (their pairs or
+    config may differ), so they stay in the labeling-runs table only."""
     table = []
-    for model, runs in sorted(groups.items()):
-        scored = [r for r in runs if r["alignment"] is not None]
-        latest = scored[0] if scored else runs[0]
-        table.append({
-            "model_spec": model, "runs": len(runs), "run_id": latest["run_id"], "config": latest["config"],
-            "n": latest["n"], "alignment": latest["alignment"], "alignment_low": latest["alignment_low"],
-            "alignment_high": latest["alignment_high"],
-            "mean_alignment": sum(r["alignment"] for r in scored) / len(scored) if scored else None,
-        })
+    comparisons = LabelingSweep.objects.filter(experiment=experiment, kind=LabelingSweep.Kind.MODELS).order_by("-created_at", "-id")
+    for sweep in comparisons:
+        for run in sweep.runs.order_by("id"):
+            row = by_id.get(run.pk)
+            if row is None:
+                continue
+            table.append({
+                "comparison_id": sweep.pk, "model_spec": run.model_spec, "precision": run.config.get("precision", "exact"),
+                "run_id": run.pk, "status": run.status, "config": row["config"], "n": row["n"],
+                "alignment": row["alignment"], "alignment_low": row["alignment_low"], "alignment_high": row["alignment_high"],
+                "position1_rate": row.get("position1_rate"), "order_disagreement": row.get("order_disagreement"),
+                "label_mass": row.get("label_mass"), "tokens_per_label": run.tokens_per_label,
+                "ai_cost_per_1k_labels": run.ai_cost_per_1k_labels,
+            })
     return table
 
 
@@ -160,7 +164,8 @@ def _alignment_report(experiment: Experiment) -> dict:
             "created_at": sweep.created_at.isoformat(),
             "rows": [by_id[run_id] for run_id in sweep.runs.order_by("id").values_list("id", flat=True) if run_id in by_id],
         }
-        for sweep in LabelingSweep.objects.filter(experiment=experiment).order_by("-created_at", "-id")
+        for sweep in LabelingSweep.objects.filter(experiment=experiment, kind=LabelingSweep.Kind.TECHNIQUES)
+        .order_by("-created_at", "-id")
     ]
     calibration = [
         {"run_id": run.pk, "config": by_id[run.pk]["config"], "model_spec": run.model_spec, **b}
@@ -172,7 +177,7 @@ def _alignment_report(experiment: Experiment) -> dict:
         "label_mass": [_label_mass_row(run, by_id[run.pk]["config"]) for run in runs],
         "experiment": experiment.slug,
         "sweeps": sweeps,
-        "by_model": _by_model(rows),
+        "by_model": _by_model(experiment, by_id),
         "labeling_runs": rows,
         "calibration": calibration,
         "reward_models": [_reward_row(run) for run in reward],

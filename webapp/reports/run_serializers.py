@@ -41,15 +41,21 @@ class Sweep(s.Serializer):
 
 
 class LabelerModel(s.Serializer):
+    comparison_id = s.IntegerField(help_text="The label_compare run: its rows share pairs and settings.")
     model_spec = s.CharField()
-    runs = s.IntegerField()
+    precision = s.CharField()
     run_id = s.IntegerField()
+    status = s.CharField()
     config = s.CharField()
     n = NullInt()
     alignment = Num()
     alignment_low = Num()
     alignment_high = Num()
-    mean_alignment = Num()
+    position1_rate = Num()
+    order_disagreement = Num()
+    label_mass = Num()
+    tokens_per_label = Num()
+    ai_cost_per_1k_labels = Num()
 
 
 class CalibrationBin(s.Serializer):

@@ -298,10 +298,16 @@ def alignment_tables(payload: dict, training: dict) -> dict[str, Table]:
             C("Status", "status"), C("Run", "run_id", kind="int"), C("Sweep", "sweep_id", kind="int"),
         ), technique_rows, empty="No labeling sweep yet: start one with python manage.py label_sweep."),
         Table("labeler_models", "Alignment by labeler model (the paper's Table 3)", (
-            C("Labeler model", "model_spec"), C("Alignment", "alignment", kind="pct"),
-            C("95 % CI", "alignment_low", "alignment_high", kind="ci"), C("Config", "config"), C("Labels", "n", kind="int"),
-            C("Latest run", "run_id", kind="int"), C("Runs", "runs", kind="int"), C("Mean over runs", "mean_alignment", kind="pct"),
-        ), payload["by_model"], empty="No labeling run yet."),
+            C("Comparison", "comparison_id", kind="int"), C("Labeler model", "model_spec"), C("Precision", "precision"),
+            C("Alignment", "alignment", kind="pct"), C("95 % CI", "alignment_low", "alignment_high", kind="ci"),
+            C("Position-1 rate", "position1_rate", kind="pct"), C("Order disagreement", "order_disagreement", kind="pct"),
+            C("Label mass", "label_mass", kind="pct"), C("Tokens per label", "tokens_per_label", kind="num"),
+            C("AI cost per 1,000", "ai_cost_per_1k_labels", kind="money"), C("Labels", "n", kind="int"),
+            C("Config", "config"), C("Run", "run_id", kind="int"), C("Status", "status"),
+        ), payload["by_model"],
+            note="Each comparison labels the same pairs with the same settings, so its rows can be read against each "
+                 "other; labeling runs outside a comparison are not lined up here (their pairs or settings may differ).",
+            empty="No labeler comparison yet: run manage.py label_compare --experiment SLUG --models SPEC SPEC."),
         Table("labeling_runs", "Labeling runs: alignment and position bias", (
             C("Run", "run_id", kind="int"), C("Config", "config"), *ALIGNMENT_COLUMNS, C("Model", "model_spec"),
             C("Split", "split"), C("Status", "status"),

@@ -174,6 +174,28 @@ def labeling_sweep_create(
     return sweep
 
 
+def labeling_compare_create(
+    *, experiment: Experiment, split: str, limit: int | None, labelers: list[tuple[str, str]], base: LabelingConfig
+) -> LabelingSweep:
+    """The paper's Table 3: one run per (model spec, precision) on the same pairs with the same config."""
+    if len(labelers) < 2:
+        raise ValueError("a comparison needs at least two labelers (model specs, or one spec at two precisions)")
+    if not PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split, human_choice__in=[1, 2]).exists():
+        raise ValueError(f"{experiment.slug}/{split} has no pairs with a human label to measure the labelers against")
+    for spec, _ in labelers:
+        try:
+            registry.resolve(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+        except (registry.ModelNotFound, FileNotFoundError, ValueError) as exc:
+            raise ValueError(f"labeler {spec!r} cannot be found: {exc}") from None
+    with transaction.atomic():
+        sweep = LabelingSweep.objects.create(experiment=experiment, split=split, limit=limit, kind=LabelingSweep.Kind.MODELS,
+                                             model_spec=", ".join(f"{s}@{p}" for s, p in labelers))
+        for spec, precision in labelers:
+            labeling_run_create(experiment=experiment, config=base.replace(precision=precision), split=split,
+                                model_spec=spec, limit=limit, sweep=sweep)
+    return sweep
+
+
 def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
     """The comparison table: one row per config with its alignment and position bias."""
     table = []

@@ -84,7 +84,8 @@ class Command(BaseCommand):
         agreement = everything["raters"]["agreement"]
         lines.append(f"Krippendorff's alpha: rankings {_num(agreement['ranking']['alpha'])}, harmless {_num(agreement['harm']['alpha'])}")
         for row in everything["alignment"]["by_model"]:
-            lines.append(f"AI labeler {row['model_spec']}: alignment {_pct(row['alignment'])} (run #{row['run_id']}, {row['config']})")
+            lines.append(f"AI labeler {row['model_spec']} ({row['precision']}, comparison #{row['comparison_id']}): "
+                         f"alignment {_pct(row['alignment'])} (run #{row['run_id']}, {row['config']})")
         cost = everything["cost"]
         if cost["runs"]:
             lines.append(f"AI labels: {cost['labels']} for {cost['ai_cost_total']:.4f}; as human labels {cost['human_cost_total']:.2f}")
