@@ -100,7 +100,8 @@ def _labeling_row(run: LabelingRun) -> dict:
     return {
         "run_id": run.pk, "model_spec": run.model_spec, "split": run.split, "status": run.status,
         "sweep_id": run.sweep_id, "config": config_label(config), "preamble": config.get("preamble"),
-        "shots": config.get("shots"), "cot": config.get("cot"), "labels": run.progress_done,
+        "shots": config.get("shots"), "cot": config.get("cot"), "self_consistency": config.get("self_consistency", 1),
+        "labels": run.progress_done,
         **labeler_numbers(run.metrics),
     }
 

@@ -21,6 +21,7 @@ class LabelingRunRow(s.Serializer):
     preamble = s.CharField(allow_null=True)
     shots = NullInt()
     cot = s.BooleanField(allow_null=True)
+    self_consistency = NullInt(help_text="Rationales sampled per order at T = 1 (1: greedy CoT or none).")
     labels = s.IntegerField()
     n = NullInt()
     alignment = Num()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -155,14 +156,24 @@ def labeling_run_metrics(*, run: LabelingRun) -> dict:
 
 
 def labeling_sweep_create(
-    *, experiment: Experiment, split: str, limit: int | None, model_spec: str | None = None, base: LabelingConfig
+    *, experiment: Experiment, split: str, limit: int | None, model_spec: str | None = None, base: LabelingConfig,
+    self_consistency: tuple[int, ...] = (),
 ) -> LabelingSweep:
-    """One run per (preamble, shots, CoT) cell of the grid, all on the same pairs."""
+    """One run per (preamble, shots, CoT) cell of the grid, all on the same pairs; with
+    ``self_consistency`` (the paper's Appendix M), one more 0-shot CoT cell per K: K rationales
+    sampled at T = 1 per order, averaged, beside the plain (greedy) CoT cell."""
+    for k in self_consistency:
+        if k < 2:
+            raise ValueError(f"self-consistency samples at least 2 rationales, got {k}")
     with transaction.atomic():
         sweep = LabelingSweep.objects.create(
             experiment=experiment, split=split, limit=limit, model_spec=model_spec or experiment.labeler_model
         )
-        for cell in SWEEP_GRID:
+        extra: list[dict[str, Any]] = [
+            {"preamble": "base", "shots": 0, "cot": True, "self_consistency": k, "temperature": 1.0}
+            for k in sorted(set(self_consistency))]
+        cells: list[dict[str, Any]] = [*SWEEP_GRID, *extra]
+        for cell in cells:
             labeling_run_create(
                 experiment=experiment,
                 config=base.replace(**cell),
@@ -207,6 +218,7 @@ def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
                 "preamble": config["preamble"],
                 "shots": config["shots"],
                 "cot": config["cot"],
+                "self_consistency": config.get("self_consistency", 1),
                 "status": run.status,
                 "n": run.metrics.get("n"),
                 "alignment": run.metrics.get("alignment"),

@@ -16,6 +16,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_config_arguments(parser)
+        parser.add_argument("--self-consistency", type=int, nargs="+", default=[], metavar="K",
+                            help="also 0-shot CoT cells sampling K rationales at T = 1 per order (the paper's Appendix M)")
 
     def handle(self, *args, **o):
         experiment = experiment_or_error(o["experiment"])
@@ -28,20 +30,26 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        sweep = labeling.labeling_sweep_create(
-            experiment=experiment, split=o["split"], limit=o["limit"], model_spec=o["model"], base=base
-        )
+        try:
+            sweep = labeling.labeling_sweep_create(
+                experiment=experiment, split=o["split"], limit=o["limit"], model_spec=o["model"], base=base,
+                self_consistency=tuple(o["self_consistency"]),
+            )
+        except ValueError as exc:
+            raise CommandError(f"--self-consistency: {exc}") from None
         runs = list(sweep.runs.order_by("id"))
         for index, run in enumerate(runs, start=1):
             c = run.config
-            name = f"[{index}/{len(runs)}] {c['preamble']} {c['shots']}-shot{' CoT' if c['cot'] else ''}"
+            name = (f"[{index}/{len(runs)}] {c['preamble']} {c['shots']}-shot{' CoT' if c['cot'] else ''}"
+                    f"{' x' + str(c['self_consistency']) if c.get('self_consistency', 1) > 1 else ''}")
             execute_with_bar(self, run, quiet=o["verbosity"] == 0, label=name)
         table = labeling.labeling_sweep_table(sweep=sweep)
         self.stdout.write(f"labeling sweep #{sweep.pk} on {experiment.slug}/{sweep.split} ({table[0]['n']} pairs with human labels)")
-        self.stdout.write(f"  {'preamble':9} {'shots':>5} {'CoT':>4} {'alignment':>10} {'pos-1 rate':>11} {'disagree':>9}")
+        self.stdout.write(f"  {'preamble':9} {'shots':>5} {'CoT':>6} {'alignment':>10} {'pos-1 rate':>11} {'disagree':>9}")
         for row in table:
+            cot = ("yes" if row["cot"] else "no") + (f" x{row['self_consistency']}" if row["self_consistency"] > 1 else "")
             self.stdout.write(
-                f"  {row['preamble']:9} {row['shots']:>5} {('yes' if row['cot'] else 'no'):>4} "
+                f"  {row['preamble']:9} {row['shots']:>5} {cot:>6} "
                 f"{_pct(row['alignment']):>10} {_pct(row['position1_rate']):>11} {_pct(row['order_disagreement']):>9}"
             )
         if o["json"]:
