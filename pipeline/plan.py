@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from pipeline.arms import ARMS, get_arm, runs_for
@@ -89,6 +89,16 @@ def check_arms(arms: Iterable[str]) -> list[str]:
     return arms
 
 
+def shared_labeler_note(arms: Iterable[str], same_labeler: bool) -> str:
+    """What the run form and page say when a policy-size labeler is the experiment's labeler."""
+    sized = [a for a in arms if get_arm(a).labeler == "policy-size"]
+    if not (same_labeler and sized):
+        return ""
+    return (f"{' and '.join(sized)} use the same labeler as rlaif here (the experiment's labeler is the policy's own "
+            "model), so they share one labeling stage and one reward model: set a larger labeler model on the "
+            "experiment to make them different experiments.")
+
+
 def _suffix(labeler: str | None) -> str:
     return "-policy-size" if labeler == "policy-size" else ""
 
@@ -108,7 +118,7 @@ def check_overrides(overrides: dict | None) -> None:
 def plan_pipeline(
     *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
     algorithm: str = "reinforce", mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
-    ai_judge: bool = False,
+    ai_judge: bool = False, same_labeler: bool = False,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
 
@@ -117,7 +127,9 @@ def plan_pipeline(
     "round") to config fields that replace the size's values. ``train_pairs`` and
     ``test_prompts`` (the experiment's counts) give the stages that count them their totals.
     ``ai_judge`` adds a stage after the round in which the AI judge scores every pair of its
-    items, for the report's AI-assisted (PPI++) estimates.
+    items, for the report's AI-assisted (PPI++) estimates. ``same_labeler``: the experiment's
+    labeler is the policy's own model, so a policy-size labeler would label exactly as it does;
+    those arms share its labels and reward model instead of running the same stages twice.
     """
     arms = check_arms(arms)
     check_overrides(overrides)
@@ -136,6 +148,8 @@ def plan_pipeline(
             continue
         needs: dict[str, str | None] = {"labels": None, "reward": None}
         for need in runs_for(arm, has_references=False, algorithm=algorithm, mixed_share=mixed_share):
+            if same_labeler and need.labeler == "policy-size":
+                need = replace(need, labeler="labeler")
             if need.kind == "labels":
                 needs["labels"] = add(StageSpec(
                     f"ai-labels{_suffix(need.labeler)}", "labeling", [prepare],

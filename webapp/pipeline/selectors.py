@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from pipeline.arms import ARMS
 from pipeline.kinds import get_kind
+from pipeline.plan import shared_labeler_note
 from webapp.experiments.models import Experiment
 from webapp.pipeline.models import LabelingSweep, PipelineRun, PipelineStage, Status
 from webapp.pipeline.services import labeling
@@ -64,6 +66,7 @@ class RunPage:
     rows: list[StageRow]
     counts: dict[str, int] = field(default_factory=dict)
     round_id: int | None = None
+    note: str = ""  # what the plan did that the arms' names do not say
 
     @property
     def done(self) -> int:
@@ -158,7 +161,9 @@ def run_page(run: PipelineRun) -> RunPage:
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
     round_id = next((s.round_id for s in stages if s.round_id), None)
-    return RunPage(run=run, rows=rows, counts=counts, round_id=round_id)
+    experiment = run.experiment
+    note = shared_labeler_note(run.arms, experiment.labeler_model == experiment.policy_model)
+    return RunPage(run=run, rows=rows, counts=counts, round_id=round_id, note=note)
 
 
 def run_elapsed(run: PipelineRun) -> str:
@@ -185,3 +190,8 @@ def sweep_choices(experiment: Experiment) -> list[tuple[int, str]]:
         text = f"{cell['preamble']}, {cell['shots']}-shot{', CoT' if cell.get('cot') else ''}"
         choices.append((sweep.pk, f"Best cell of sweep #{sweep.pk} ({sweep.model_spec}): {text}, alignment {100 * best:.1f} %"))
     return choices
+
+
+def shared_labeler(experiment: Experiment) -> str:
+    """The run form's note when the arms that want a policy-size labeler would get the experiment's own."""
+    return shared_labeler_note(ARMS, experiment.labeler_model == experiment.policy_model)

@@ -49,8 +49,8 @@ def run_new(request, slug: str):
             messages.success(request, f"Started pipeline run #{run.pk}: {run.stages.count()} stages.")
             return redirect("pipeline:run_detail", slug=experiment.slug, run_id=run.pk)
     runs = selectors.experiment_runs(experiment)
-    return render(request, "pipeline/run_new.html", {"experiment": experiment, "form": form, "runs": runs},
-                  status=400 if form.errors else 200)
+    context = {"experiment": experiment, "form": form, "runs": runs, "shared_labeler": selectors.shared_labeler(experiment)}
+    return render(request, "pipeline/run_new.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

@@ -67,6 +67,7 @@ def pipeline_run_create(
             has_references=prompts.filter(split="train").exclude(reference="").exists(),
             train_pairs=PreferencePair.objects.filter(prompt__in=prompts.filter(split="train")).count(),
             test_prompts=prompts.filter(split="test").count(), ai_judge=ai_judge,
+            same_labeler=experiment.labeler_model == experiment.policy_model,
         )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
