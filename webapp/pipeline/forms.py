@@ -20,6 +20,10 @@ class RunForm(forms.Form):
     size = forms.ChoiceField(
         choices=PipelineSize.choices, initial=PipelineSize.DEMO, widget=forms.RadioSelect,
     )
+    mixed_share = forms.FloatField(
+        required=False, min_value=0.0, max_value=1.0, initial=0.5, label="Human share of the mixed arm's labels",
+        help_text="For the mixed arm: the share of training pairs labelled by humans (0 to 1); the rest get AI labels.",
+    )
     labeling_sweep = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, label="AI labeling settings",
         help_text="Label the pipeline's pairs with the best cell of a labeling sweep (the paper's Table 2), or the default.",
@@ -29,6 +33,10 @@ class RunForm(forms.Form):
         help_text="After the evaluation round, the labeler model scores every pair of its items, so the report can show "
                   "AI-assisted (PPI++) win rates that need fewer human ratings.",
     )
+
+    def clean_mixed_share(self) -> float:
+        value = self.cleaned_data["mixed_share"]
+        return 0.5 if value is None else value  # left empty: the paper's even mix
 
     def __init__(self, *args, sweeps: list[tuple[int, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)

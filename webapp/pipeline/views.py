@@ -42,6 +42,7 @@ def run_new(request, slug: str):
             run = orchestration.pipeline_run_create(
                 experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user,
                 ai_judge=form.cleaned_data["ai_judge"], labeling_sweep=form.cleaned_data["labeling_sweep"],
+                mixed_share=form.cleaned_data["mixed_share"],
             )
         except orchestration.PipelineError as exc:
             form.add_error(None, str(exc))

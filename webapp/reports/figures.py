@@ -162,6 +162,17 @@ def alignment_figures(tables: dict[str, Table], training: dict) -> list[Figure]:
         figures.append(_finish(fig, tables["rm_accuracy_vs_pairs"], "Reward-model accuracy vs training pairs",
                                "Line chart of reward-model pairwise accuracy against the number of training pairs, per reward-model run.",
                                y_title="pairwise accuracy", x_title="training pairs (log scale)", percent=True))
+    mixing = [r for r in tables["mixing"].rows if r["accuracy"] is not None]
+    if mixing:
+        fig = go.Figure(go.Scatter(
+            x=[r["share"] for r in mixing], y=[r["accuracy"] for r in mixing], mode="lines+markers",
+            error_y=_errors(mixing, "accuracy", "accuracy_low", "accuracy_high"), marker_color=PALETTE[1],
+            hovertemplate="%{x:.0%} human labels: %{y:.1%} accuracy<extra></extra>",
+        ))
+        fig.update_xaxes(tickformat=".0%", range=[-0.05, 1.05])
+        figures.append(_finish(fig, tables["mixing"], "Reward-model accuracy by share of human labels",
+                               "Line chart of reward-model pairwise accuracy against the share of human labels in its training pairs.",
+                               y_title="pairwise accuracy", x_title="share of human labels", percent=True))
     return figures
 
 

@@ -58,7 +58,7 @@ TABLE_PAGES = {
                                     "length_control", "bradley_terry", "lengths")},
     **{name: "raters" for name in ("agreement", "rounds", "raters", "excluded_raters")},
     **{name: "alignment" for name in ("prompt_techniques", "labeler_models", "labeling_runs", "calibration",
-                                      "reward_models", "rm_accuracy_vs_pairs", "training_runs", "training_curves", "label_mass",
+                                      "reward_models", "rm_accuracy_vs_pairs", "training_runs", "training_curves", "label_mass", "mixing",
                                       "judge_bias", "judge_calibration", "judge_leans")},
     "cost": "cost",
 }
@@ -109,7 +109,7 @@ def alignment_context(experiment: Experiment) -> dict:
         "sections": [
             ("AI labeler", [block(n) for n in ("prompt_techniques", "labeler_models", "labeling_runs", "calibration",
                                                          "label_mass")]),
-            ("Reward models", [block("reward_models"), block("rm_accuracy_vs_pairs")]),
+            ("Reward models", [block("reward_models"), block("rm_accuracy_vs_pairs"), block("mixing")]),
             ("Training", [block("training_runs"), Block(found["training_curves"], curves, show_table=False, captions=True)]),
             ("AI judge", [block(n) for n in ("judge_bias", "judge_calibration", "judge_leans")]),
         ],

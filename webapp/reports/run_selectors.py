@@ -182,7 +182,17 @@ def _alignment_report(experiment: Experiment) -> dict:
         "labeling_runs": rows,
         "calibration": calibration,
         "reward_models": [_reward_row(run) for run in reward],
+        "mixing": _mixing_rows(reward),
     }
+
+
+def _mixing_rows(reward) -> list[dict]:
+    """rm_mix's reward models: held-out accuracy per share of human labels, newest run per share."""
+    rows: dict[float, dict] = {}
+    for run in reward.filter(arm="rm-mix").order_by("id"):
+        share = float(run.label_source.partition(":")[2] or 0.5)
+        rows[share] = {"share": share, **{k: v for k, v in _reward_row(run).items() if k != "curve"}}
+    return [rows[share] for share in sorted(rows)]
 
 
 def _label_mass_row(run: LabelingRun, config: str) -> dict:

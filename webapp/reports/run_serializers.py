@@ -103,6 +103,19 @@ class LabelMass(s.Serializer):
     warning = s.BooleanField(help_text="The run's mean label mass is below LABEL_MASS_WARNING.")
 
 
+class MixingRow(s.Serializer):
+    share = s.FloatField(help_text="Share of the training pairs with human labels (the rest AI).")
+    run_id = s.IntegerField()
+    arm = s.CharField(allow_blank=True)
+    algorithm = s.CharField()
+    label_source = s.CharField()
+    status = s.CharField()
+    model_spec = s.CharField()
+    accuracy = Num()
+    accuracy_low = Num()
+    accuracy_high = Num()
+
+
 class AlignmentReport(s.Serializer):
     experiment = s.CharField()
     sweeps = Sweep(many=True)
@@ -111,6 +124,7 @@ class AlignmentReport(s.Serializer):
     calibration = CalibrationBin(many=True)
     reward_models = RewardModel(many=True)
     label_mass = LabelMass(many=True)
+    mixing = MixingRow(many=True)
 
 
 class Series(s.Serializer):

@@ -337,6 +337,14 @@ def alignment_tables(payload: dict, training: dict) -> dict[str, Table]:
             C("Run", "run_id", kind="int"), C("Labels from", "label_source"), C("Training pairs", "pairs", kind="int"),
             C("Accuracy", "accuracy", kind="pct"), C("95 % CI", "low", "high", kind="ci"),
         ), curve_rows, empty="No reward model has recorded accuracy against training-set size yet."),
+        Table("mixing", "Reward-model accuracy by share of human labels (mixing human and AI labels)", (
+            C("Human share", "share", kind="pct"), C("Accuracy", "accuracy", kind="pct"),
+            C("95 % CI", "accuracy_low", "accuracy_high", kind="ci"), C("Labels from", "label_source"),
+            C("Run", "run_id", kind="int"), C("Status", "status"),
+        ), payload.get("mixing", []),
+            note="Each reward model trains on the same pairs with the same settings; only the share of pairs carrying "
+                 "a human label (the rest carry the AI label) differs. Accuracy on the test split's human labels.",
+            empty="No mixing sweep yet: run manage.py rm_mix --experiment SLUG --shares 0 0.25 0.5 0.75 1."),
         Table("training_runs", "Training runs", (
             C("Run", "run_id", kind="int"), C("Kind", "kind"), C("Arm", "arm"), C("Algorithm", "algorithm"),
             C("Labels from", "label_source"), C("Status", "status"), C("Steps logged", "steps", kind="int"), C("Curves", "keys", kind="long"),

@@ -47,14 +47,17 @@ class PipelineError(Exception):
 
 def pipeline_run_create(
     *, experiment: Experiment, arms=None, size: str = "demo", user=None, overrides: dict | None = None,
-    enqueue: bool = True, ai_judge: bool = False, labeling_sweep: int | None = None,
+    enqueue: bool = True, ai_judge: bool = False, labeling_sweep: int | None = None, mixed_share: float = 0.5,
 ) -> PipelineRun:
     """Plan the experiment's stages, reuse the ones whose inputs did not change, queue the rest.
 
     ``enqueue=False`` leaves the ready stages for a caller that executes them itself
     (``run_experiment --in-process``). ``labeling_sweep``: label with that sweep's best cell
-    (labeling settings in ``overrides`` still win).
+    (labeling settings in ``overrides`` still win). ``mixed_share``: the share of human labels
+    the ``mixed`` arm's reward model trains on (the rest AI).
     """
+    if not 0.0 <= mixed_share <= 1.0:
+        raise PipelineError(f"mixed share must be between 0 and 1 (the share of human labels), got {mixed_share:g}")
     prompts = Prompt.objects.filter(experiment=experiment)
     try:
         overrides = labeling.overrides_with_sweep_cell(experiment=experiment, overrides=overrides, sweep_id=labeling_sweep)
@@ -67,7 +70,7 @@ def pipeline_run_create(
             has_references=prompts.filter(split="train").exclude(reference="").exists(),
             train_pairs=PreferencePair.objects.filter(prompt__in=prompts.filter(split="train")).count(),
             test_prompts=prompts.filter(split="test").count(), ai_judge=ai_judge,
-            same_labeler=experiment.labeler_model == experiment.policy_model,
+            same_labeler=experiment.labeler_model == experiment.policy_model, mixed_share=mixed_share,
         )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None

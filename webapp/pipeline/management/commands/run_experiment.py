@@ -63,6 +63,8 @@ class Command(BaseCommand):
                             help="override a stage config value, e.g. rl.steps=2 or sampling.max_new_tokens=16")
         parser.add_argument("--labeling-from-sweep", type=int, metavar="SWEEP_ID",
                             help="label with the best cell (highest alignment) of this labeling sweep; --set labeling.* still wins")
+        parser.add_argument("--mixed-share", type=float, default=0.5, metavar="SHARE",
+                            help="share of human labels (0-1) the mixed arm's reward model trains on; the rest are AI labels")
         parser.add_argument("--ai-judge", action="store_true",
                             help="after the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)")
         parser.add_argument("--wait", action="store_true", help="show progress until the run ends")
@@ -83,7 +85,7 @@ class Command(BaseCommand):
             try:
                 run = orchestration.pipeline_run_create(
                     experiment=experiment, arms=arms, size=o["size"],
-                    overrides=parse_overrides(o["set"]), labeling_sweep=o["labeling_from_sweep"],
+                    overrides=parse_overrides(o["set"]), labeling_sweep=o["labeling_from_sweep"], mixed_share=o["mixed_share"],
                     enqueue=not o["in_process"], ai_judge=o["ai_judge"],
                 )
             except orchestration.PipelineError as exc:
