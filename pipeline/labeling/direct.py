@@ -82,15 +82,8 @@ class DirectScorer(PromptEngine):
     def _encode(self, context: str, response: str) -> tuple[list[int], list[list[int]]]:
         """(prompt ids, the ten continuation id lists), each continuation taken as the tail of
         the tokenized prompt + "<i>/10", so it is exactly what the model would read."""
-        prompt = self.prompts.prompt(context, response)
-        ids = self._tokenize(prompt)
-        continuations = []
-        for score in DIRECT_SCORES:
-            full = self._tokenize(prompt + score_continuation(score))
-            if full[: len(ids)] != ids:
-                raise ValueError(f"the score {score} merges with the prompt's last token; cannot score it apart")
-            continuations.append(full[len(ids):])
-        return ids, continuations
+        return self._with_continuations(self.prompts.prompt(context, response),
+                                        [score_continuation(score) for score in DIRECT_SCORES])
 
     @torch.inference_mode()
     def score(self, contexts: Sequence[str], responses: Sequence[str]) -> list[DirectScore]:

@@ -187,6 +187,18 @@ class PromptEngine:
     def _tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=self.add_special_tokens)["input_ids"]
 
+    def _with_continuations(self, prompt: str, continuations: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        """(prompt ids, each continuation's ids), a continuation taken as the tail of the tokenized
+        ``prompt + continuation``, so it is exactly what the model would read after the prompt."""
+        ids = self._tokenize(prompt)
+        tails = []
+        for text in continuations:
+            full = self._tokenize(prompt + text)
+            if full[: len(ids)] != ids:
+                raise ValueError(f"the answer {text!r} merges with the prompt's last token; cannot score it apart")
+            tails.append(full[len(ids):])
+        return ids, tails
+
 
 class Labeler(PromptEngine):
     """Labels pairs with an LLM, fast (see the module docstring).

@@ -84,21 +84,12 @@ class HarmJudge(PromptEngine):
         self.prompts = HarmPromptBuilder(config, lm.tokenizer)
         super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
 
-    def _encode(self, prompt: str) -> tuple[list[int], list[list[int]]]:
-        ids = self._tokenize(prompt)
-        continuations = []
-        for answer in ANSWERS:
-            full = self._tokenize(prompt + answer)
-            if full[: len(ids)] != ids:
-                raise ValueError(f"the answer {answer!r} merges with the prompt's last token; cannot score it apart")
-            continuations.append(full[len(ids):])
-        return ids, continuations
-
     @torch.inference_mode()
     def score(self, contexts: Sequence[str], responses: Sequence[str]) -> list[HarmScore]:
         if len(contexts) != len(responses):
             raise ValueError("contexts and responses must have the same length")
-        encoded = [self._encode(self.prompts.prompt(c, r, order)) for c, r in zip(contexts, responses) for order in (0, 1)]
+        encoded = [self._with_continuations(self.prompts.prompt(c, r, order), ANSWERS)
+                   for c, r in zip(contexts, responses) for order in (0, 1)]
         prompts = [ids for ids, _ in encoded]
         continuations = [c for _, cs in encoded for c in cs]
         prompt_of = [i for i, (_, cs) in enumerate(encoded) for _ in cs]

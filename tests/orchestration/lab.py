@@ -172,3 +172,16 @@ class Lab:
             name = urlsplit(self.database_url).path.lstrip("/")
             with psycopg.connect(self._pg_admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def import_tiny_demo(slug: str, folder: Path, *, train: int, test: int, task: str = "helpful"):
+    """An experiment ``slug`` holding the first rows of a demo file (the helpful one by default),
+    imported through the real import service."""
+    from webapp.experiments import services
+    from webapp.experiments.models import Experiment
+
+    experiment = Experiment.objects.create(slug=slug, name=slug.replace("-", " ").capitalize(), task=task)
+    path = folder / f"{slug}.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / f"{task}.jsonl", train=train, test=test)) + "\n")
+    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
+    return experiment

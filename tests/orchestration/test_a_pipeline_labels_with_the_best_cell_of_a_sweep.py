@@ -5,16 +5,12 @@ a sweep that does not exist or has no finished cell is refused, starting nothing
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from tests.orchestration.lab import tiny_rows
-from webapp.experiments import services
-from webapp.experiments.models import Experiment
+from tests.orchestration.lab import import_tiny_demo
 from webapp.pipeline.models import LabelingRun, LabelingSweep, PipelineRun
 
 pytestmark = pytest.mark.django_db
@@ -25,10 +21,7 @@ CELLS = [("base", 0, False, 0.61), ("detailed", 1, True, 0.74), ("detailed", 2, 
 
 @pytest.fixture
 def swept(tmp_path):
-    experiment = Experiment.objects.create(slug="swept", name="Swept", task="helpful")
-    path = tmp_path / "helpful.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / "helpful.jsonl", train=4, test=2)) + "\n")
-    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
+    experiment = import_tiny_demo("swept", tmp_path, train=4, test=2)
     sweep = LabelingSweep.objects.create(experiment=experiment, split="train", limit=4, model_spec="smollm2-135m-instruct")
     for preamble, shots, cot, alignment in CELLS:
         LabelingRun.objects.create(experiment=experiment, sweep=sweep, model_spec=sweep.model_spec, status="succeeded",

@@ -9,9 +9,7 @@ from django.core.management import call_command
 
 from pipeline.plan import plan_pipeline
 from tests.orchestration.conftest import TINY, overrides_args
-from tests.orchestration.lab import tiny_rows
-from webapp.experiments import services
-from webapp.experiments.models import Experiment
+from tests.orchestration.lab import import_tiny_demo
 from webapp.rating.models import AiJudgement, Round
 from webapp.reports.selectors import judge_scores
 
@@ -30,10 +28,7 @@ def test_the_judge_stage_is_planned_only_when_asked_and_after_the_round():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_pipeline_with_the_ai_judge_scores_every_pair_of_its_round(tmp_path, bundled_lm, capsys):
-    experiment = Experiment.objects.create(slug="tiny-judged", name="Tiny judged", task="helpful")
-    path = tmp_path / "helpful.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / "helpful.jsonl", train=4, test=3)) + "\n")
-    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
+    experiment = import_tiny_demo("tiny-judged", tmp_path, train=4, test=3)
 
     call_command("run_experiment", "tiny-judged", "--arms", "rlaif", "--ai-judge", "--wait", "--in-process", "--json",
                  *overrides_args(TINY), verbosity=0)

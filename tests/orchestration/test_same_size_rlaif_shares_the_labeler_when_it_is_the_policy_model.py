@@ -5,16 +5,12 @@ their own labeling and reward stages."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
 from pipeline.plan import plan_pipeline
-from tests.orchestration.lab import tiny_rows
-from webapp.experiments import services
-from webapp.experiments.models import Experiment
+from tests.orchestration.lab import import_tiny_demo
 from webapp.pipeline.services import orchestration
 
 NOTE = "same-size-rlaif use the same labeler as rlaif here"
@@ -30,10 +26,7 @@ def test_the_plan_shares_the_labeling_only_when_the_labeler_is_the_policy_model(
 
 @pytest.mark.django_db
 def test_the_run_form_and_page_say_the_labeler_is_shared(tmp_path, client):
-    experiment = Experiment.objects.create(slug="sized", name="Sized", task="helpful")
-    path = tmp_path / "helpful.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / "helpful.jsonl", train=4, test=2)) + "\n")
-    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
+    experiment = import_tiny_demo("sized", tmp_path, train=4, test=2)
     client.force_login(User.objects.create_superuser("boss", password="sized-pass-123"))
     assert NOTE in client.get(reverse("pipeline:run_new", args=["sized"])).content.decode()
 

@@ -3,28 +3,20 @@ run form) and goes into its reward stage; a share outside [0, 1] is refused nami
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from tests.orchestration.lab import tiny_rows
-from webapp.experiments import services
-from webapp.experiments.models import Experiment
+from tests.orchestration.lab import import_tiny_demo
 from webapp.pipeline.models import PipelineRun
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def experiment(tmp_path):
-    experiment = Experiment.objects.create(slug="share", name="Share", task="helpful")
-    path = tmp_path / "helpful.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / "helpful.jsonl", train=4, test=2)) + "\n")
-    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
-    return experiment
+def experiment(db, tmp_path):
+    return import_tiny_demo("share", tmp_path, train=4, test=2)
 
 
 def test_the_command_and_the_form_set_the_share(experiment, client):

@@ -5,14 +5,11 @@ before anything trains."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.orchestration.lab import tiny_rows
-from webapp.experiments import services
-from webapp.experiments.models import Experiment, PreferencePair
+from tests.orchestration.lab import import_tiny_demo
+from webapp.experiments.models import PreferencePair
 from webapp.pipeline.models import TrainingRun
 from webapp.reports.pages import alignment_context
 from webapp.reports.run_selectors import alignment_report, training_report
@@ -24,12 +21,8 @@ TINY = ["--max-steps", "2", "--batch-size", "4", "--max-length", "128"]
 
 
 @pytest.fixture
-def helpful(tmp_path):
-    experiment = Experiment.objects.create(slug="curved", name="Curved", task="helpful")
-    path = tmp_path / "helpful.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / "helpful.jsonl", train=10, test=6)) + "\n")
-    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
-    return experiment
+def helpful(db, tmp_path):
+    return import_tiny_demo("curved", tmp_path, train=10, test=6)
 
 
 def test_human_and_ai_curves_are_trained_and_drawn(helpful, bundled_lm):

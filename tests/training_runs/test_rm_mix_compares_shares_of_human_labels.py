@@ -4,14 +4,10 @@ A share outside [0, 1], or an experiment without AI labels, is refused before an
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.orchestration.lab import tiny_rows
-from webapp.experiments import services
-from webapp.experiments.models import Experiment
+from tests.orchestration.lab import import_tiny_demo
 from webapp.pipeline.models import TrainingRun
 from webapp.reports.pages import alignment_context
 from webapp.reports.run_selectors import alignment_report
@@ -22,12 +18,8 @@ TINY = ["--max-steps", "2", "--batch-size", "4", "--max-length", "128"]
 
 
 @pytest.fixture
-def helpful(tmp_path):
-    experiment = Experiment.objects.create(slug="mixed", name="Mixed", task="helpful")
-    path = tmp_path / "helpful.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in tiny_rows(services.DEMO_DIR / "helpful.jsonl", train=8, test=6)) + "\n")
-    services.preferences_import(experiment=experiment, path=path, fmt="jsonl", split=None, source=path.name)
-    return experiment
+def helpful(db, tmp_path):
+    return import_tiny_demo("mixed", tmp_path, train=8, test=6)
 
 
 def test_one_reward_model_per_share_and_the_dashboard_lines_them_up(helpful, bundled_lm):

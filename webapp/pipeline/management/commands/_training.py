@@ -70,3 +70,37 @@ def finish_output(command: BaseCommand, run, *, as_json: bool) -> None:
         command.stdout.write(f"  {key}: {value}")
     if as_json:
         command.stdout.write(json.dumps({"run_id": run.pk, "status": run.status, **run.metrics}))
+
+
+# -- reward-model sweeps (rm_curve, rm_mix) ----------------------------------------------------------
+
+
+def add_reward_sweep_arguments(parser) -> None:
+    """The training settings every reward model of a sweep shares."""
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--max-steps", type=int, help="stop each model after this many optimizer steps")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--model", help="base model spec (default: the experiment's reward model)")
+
+
+def plan_reward_sweep(experiment, options: dict, sources: list[str], arm: str, option: str, **config_fields):
+    """One reward run per label source, all created before any trains (a bad source in the list
+    must not cost the ones before it their training time); refused together, nothing left behind,
+    the message naming ``option``, the command's option the sources came from."""
+    from pipeline.configs import RewardConfig
+    from webapp.pipeline.services import training
+
+    config = RewardConfig(model=options["model"] or experiment.reward_model, epochs=options["epochs"],
+                          max_steps=options["max_steps"], batch_size=options["batch_size"],
+                          max_length=options["max_length"], checkpoint_every=0, **config_fields)
+    planned = []
+    try:
+        for source in dict.fromkeys(sources):
+            planned.append(training.reward_run_create(experiment=experiment, label_source=source, config=config, arm=arm))
+    except (ValueError, training.LabelingRun.DoesNotExist) as exc:
+        for run in planned:
+            run.delete()
+        raise CommandError(f"{option}: {exc}") from None
+    return planned

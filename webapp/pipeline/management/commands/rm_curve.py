@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.configs import RewardConfig
 from webapp.experiments.models import PreferencePair
-from webapp.pipeline.management.commands._training import execute_with_bar
+from webapp.pipeline.management.commands._training import add_reward_sweep_arguments, execute_with_bar, plan_reward_sweep
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.services import training
 
@@ -30,15 +29,10 @@ class Command(BaseCommand):
     help = "Reward-model accuracy against the number of training pairs, for human and AI labels (the paper's Figure 5)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--experiment", required=True)
+        add_reward_sweep_arguments(parser)
         parser.add_argument("--sizes", nargs="+", required=True, metavar="N", help="training-set sizes, e.g. 50 100 200 400")
         parser.add_argument("--labels", nargs="+", default=["human", "ai"], metavar="SOURCE",
                             help="label sources, one curve each: human, ai, ai:RUN_ID, mixed:SHARE")
-        parser.add_argument("--epochs", type=int, default=1)
-        parser.add_argument("--max-steps", type=int, help="stop each model after this many optimizer steps")
-        parser.add_argument("--batch-size", type=int, default=8)
-        parser.add_argument("--max-length", type=int, default=512)
-        parser.add_argument("--model", help="base model spec (default: the experiment's reward model)")
 
     def handle(self, *args, **o):
         experiment = experiment_or_error(o["experiment"])
@@ -49,18 +43,7 @@ class Command(BaseCommand):
         available = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split="train").count()
         if sizes[-1] > available:
             raise CommandError(f"--sizes {sizes[-1]}: {experiment.slug} has only {available} training pairs")
-        config = RewardConfig(model=o["model"] or experiment.reward_model, epochs=o["epochs"], max_steps=o["max_steps"],
-                              batch_size=o["batch_size"], max_length=o["max_length"], checkpoint_every=0,
-                              curve_sizes=tuple(sizes))
-        planned: list[training.TrainingRun] = []
-        try:  # every source is checked before anything trains: a typo in the second must not waste the first
-            for source in dict.fromkeys(o["labels"]):
-                planned.append(training.reward_run_create(experiment=experiment, label_source=source, config=config,
-                                                          arm="rm-curve"))
-        except (ValueError, training.LabelingRun.DoesNotExist) as exc:
-            for run in planned:
-                run.delete()
-            raise CommandError(f"--labels: {exc}") from None
+        planned = plan_reward_sweep(experiment, o, o["labels"], "rm-curve", "--labels", curve_sizes=tuple(sizes))
         for run in planned:
             run = execute_with_bar(self, run, training.training_run_execute, quiet=o["verbosity"] == 0)
             curve = run.metrics.get("reward/accuracy_vs_pairs", [])

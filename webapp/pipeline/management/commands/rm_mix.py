@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.configs import RewardConfig
-from webapp.pipeline.management.commands._training import execute_with_bar
+from webapp.pipeline.management.commands._training import add_reward_sweep_arguments, execute_with_bar, plan_reward_sweep
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.services import training
 
@@ -30,13 +29,8 @@ class Command(BaseCommand):
     help = "Train a reward model per share of human labels (the rest AI) and compare their held-out accuracy."
 
     def add_arguments(self, parser):
-        parser.add_argument("--experiment", required=True)
+        add_reward_sweep_arguments(parser)
         parser.add_argument("--shares", nargs="+", default=["0", "0.25", "0.5", "0.75", "1"], metavar="SHARE")
-        parser.add_argument("--epochs", type=int, default=1)
-        parser.add_argument("--max-steps", type=int, help="stop each model after this many optimizer steps")
-        parser.add_argument("--batch-size", type=int, default=8)
-        parser.add_argument("--max-length", type=int, default=512)
-        parser.add_argument("--model", help="base model spec (default: the experiment's reward model)")
 
     def handle(self, *args, **o):
         experiment = experiment_or_error(o["experiment"])
@@ -44,17 +38,7 @@ class Command(BaseCommand):
             shares = sorted(set(_share(v) for v in o["shares"]))
         except ValueError as exc:
             raise CommandError(f"--shares: {exc}") from None
-        config = RewardConfig(model=o["model"] or experiment.reward_model, epochs=o["epochs"], max_steps=o["max_steps"],
-                              batch_size=o["batch_size"], max_length=o["max_length"], checkpoint_every=0)
-        planned: list[training.TrainingRun] = []
-        try:  # every share needs the AI labels: check before anything trains
-            for share in shares:
-                planned.append(training.reward_run_create(experiment=experiment, label_source=f"mixed:{share:g}",
-                                                          config=config, arm="rm-mix"))
-        except ValueError as exc:
-            for run in planned:
-                run.delete()
-            raise CommandError(str(exc)) from None
+        planned = plan_reward_sweep(experiment, o, [f"mixed:{share:g}" for share in shares], "rm-mix", "--shares")
         for run in planned:
             run = execute_with_bar(self, run, training.training_run_execute, quiet=o["verbosity"] == 0)
             accuracy = run.metrics.get("reward/accuracy")
