@@ -63,3 +63,16 @@ def test_an_unknown_round_or_format_is_refused_and_writes_nothing(rated_round, t
     with pytest.raises(CommandError, match="format must be one of"):
         export(tmp_path, rated_round.pk, "--format", "xml")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_staff_download_the_pairs_from_the_api(rated_round):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.create_user("boss", is_staff=True, is_superuser=True))
+    lines = b"".join(client.get(f"/api/rounds/{rated_round.pk}/preferences.jsonl?gold=include").streaming_content).splitlines()
+    assert {json.loads(line)["rater"] for line in lines} == {"ann"}
+    assert any(json.loads(line)["is_gold"] for line in lines)
+    refused = client.get(f"/api/rounds/{rated_round.pk}/preferences.xml")
+    assert refused.status_code == 400 and "format must be one of" in refused.json()["detail"]
+    assert client.get("/api/rounds/999/preferences.jsonl").status_code == 404

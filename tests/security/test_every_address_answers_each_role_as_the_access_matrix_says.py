@@ -41,6 +41,7 @@ MATRIX = {
     "rating:api-export-jsonl": ("get", {"pk"}, STAFF_API),
     "rating:api-export-csv": ("get", {"pk"}, STAFF_API),
     "rating:api-judgements": ("get", {}, STAFF_API),
+    "rating:api-export-preferences": ("get", {"pk", "fmt"}, STAFF_API),
     "reports:results": ("get", {"slug"}, STAFF_PAGE),
     "reports:alignment": ("get", {"slug"}, STAFF_PAGE),
     "reports:raters": ("get", {"slug"}, STAFF_PAGE),
