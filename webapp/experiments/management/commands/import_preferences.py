@@ -14,7 +14,7 @@ from webapp.experiments.models import Experiment
 
 
 class Command(BaseCommand):
-    help = "Import a preference file (hh, tldr-comparisons, jsonl, csv) into an experiment, all or nothing."
+    help = "Import a preference file (hh, tldr-comparisons, jsonl, csv, or hf: a datasets folder or Parquet file) into an experiment, all or nothing."
 
     def add_arguments(self, parser):
         parser.add_argument("path")
