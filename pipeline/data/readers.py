@@ -8,7 +8,10 @@ Formats
   jsonl             ``prompt`` + ``chosen`` + ``rejected``, or ``prompt`` + ``response_a`` +
                     ``response_b`` + ``choice`` (a/b, 1/2, or empty for unlabelled).
   csv               the same columns as jsonl, with a header row.
-Optional columns for jsonl/csv: ``id``, ``reference``, ``split``, ``confidence``.
+  hf                the jsonl columns in a Hugging Face ``datasets`` folder (``save_to_disk``)
+                    or a Parquet file; a record's "line" is its row number, from 1.
+Optional columns for jsonl/csv/hf: ``id``, ``reference``, ``split``, ``confidence``. ``columns``
+maps our names to a file's own (``{"prompt": "question"}``) for jsonl, csv and hf.
 """
 
 from __future__ import annotations
@@ -33,17 +36,40 @@ from pipeline.data.records import (
     text_field,
 )
 
-FORMATS = ("hh", "tldr-comparisons", "jsonl", "csv")
+FORMATS = ("hh", "tldr-comparisons", "jsonl", "csv", "hf")
+MAPPABLE = ("jsonl", "csv", "hf")
 
 
-def read(path: str | Path, fmt: str, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
+def read(
+    path: str | Path, fmt: str, *, seed: int = 0, limits: ReadLimits = NO_LIMITS, columns: dict[str, str] | None = None
+) -> Iterator[Record]:
     """Yield the records of ``path`` read as ``fmt``; ``seed`` fixes the candidate-order coin
-    flip of chosen/rejected pairs, ``limits`` caps the data and line sizes. Raises
-    ImportFormatError on bad input."""
-    readers = {"hh": read_hh, "tldr-comparisons": read_tldr_comparisons, "jsonl": read_jsonl, "csv": read_csv}
+    flip of chosen/rejected pairs, ``limits`` caps the data and line sizes, ``columns`` maps our
+    column names to the file's (jsonl, csv, hf). Raises ImportFormatError on bad input."""
+    readers = {"hh": read_hh, "tldr-comparisons": read_tldr_comparisons, "jsonl": read_jsonl, "csv": read_csv, "hf": read_hf}
     if fmt not in readers:
         raise ImportFormatError(path, None, f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if columns:
+        if fmt not in MAPPABLE:
+            raise ImportFormatError(path, None, f"columns can be mapped only for {', '.join(MAPPABLE)}, not {fmt}")
+        yield from _mapped(path, fmt, seed, limits, columns)
+        return
     yield from readers[fmt](path, seed=seed, limits=limits)
+
+
+def _mapped(path: str | Path, fmt: str, seed: int, limits: ReadLimits, columns: dict[str, str]) -> Iterator[Record]:
+    """The table formats with the file's column names turned into ours before a record is made."""
+    path = Path(path)
+    rows: Iterator[tuple[int, dict]]
+    if fmt == "jsonl":
+        rows = _json_rows(path, limits)
+    elif fmt == "csv":
+        rows = _csv_rows(path, limits, prompt=columns.get("prompt", "prompt"))
+    else:
+        rows = _hf_rows(path)
+    for number, row in rows:
+        renamed = {ours: row[theirs] for ours, theirs in columns.items() if theirs in row}
+        yield _table_record(path, number, {**row, **renamed}, seed)
 
 
 def _json_rows(path: Path, limits: ReadLimits) -> Iterator[tuple[int, dict]]:
@@ -179,10 +205,39 @@ def read_jsonl(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMIT
 def read_csv(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
     """The JSONL columns as CSV with a header row; a record's line is the line its row starts on."""
     path = Path(path)
+    for number, row in _csv_rows(path, limits):
+        yield _table_record(path, number, row, seed)
+
+
+def read_hf(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS) -> Iterator[Record]:
+    """The JSONL columns from a ``datasets`` save_to_disk folder or a Parquet file (``limits``
+    do not apply: Arrow files are read by column, not by line)."""
+    path = Path(path)
+    for number, row in _hf_rows(path):
+        yield _table_record(path, number, row, seed)
+
+
+def _hf_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        if path.is_dir():
+            from datasets import load_from_disk
+
+            table = load_from_disk(str(path)).data.table
+        else:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+    except (OSError, ValueError, FileNotFoundError) as exc:
+        raise ImportFormatError(path, None, f"not a datasets folder or Parquet file ({exc})") from None
+    for number, row in enumerate(table.to_pylist(), start=1):
+        yield number, {key: value for key, value in row.items() if value is not None}
+
+
+def _csv_rows(path: Path, limits: ReadLimits, prompt: str = "prompt") -> Iterator[tuple[int, dict]]:
     # The line ending goes back on, or a quoted value spanning lines would lose its newlines.
     reader = csv.DictReader(text + "\n" for _, text in decoded_lines(path, limits))
-    if not reader.fieldnames or "prompt" not in reader.fieldnames:
-        raise ImportFormatError(path, 1, f"the header row must name a 'prompt' column, got {reader.fieldnames}")
+    if not reader.fieldnames or prompt not in reader.fieldnames:
+        raise ImportFormatError(path, 1, f"the header row must name a {prompt!r} column, got {reader.fieldnames}")
     start = 2
     try:
         for row in reader:
@@ -192,7 +247,7 @@ def read_csv(path: str | Path, *, seed: int = 0, limits: ReadLimits = NO_LIMITS)
                 start = reader.line_num + 1
                 continue
             cleaned = {key: value for key, value in row.items() if value not in (None, "")}
-            yield _table_record(path, start, cleaned, seed)
+            yield start, cleaned
             start = reader.line_num + 1
     except csv.Error as exc:
         # The row being read starts at ``start``; reader.line_num lags behind on some errors

@@ -16,8 +16,8 @@ from django.test import Client
 from django.utils import timezone
 
 from webapp.access import CONTROL_STAGES, MAKE_RESPONSES, RATERS_GROUP, SEE_EXPERIMENTS, SEE_JUDGEMENTS, SEE_ROUNDS, SEE_RUNS, START_RUNS
-from webapp.experiments.models import Experiment, PolicyResponse, Prompt
-from webapp.pipeline.models import PipelineRun, PipelineStage
+from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
+from webapp.pipeline.models import AILabel, LabelingRun, PipelineRun, PipelineStage
 from webapp.rating.models import Lease, RaterInvite, Round
 from webapp.rating.services import judgements, leasing, rounds
 
@@ -37,6 +37,7 @@ class World:
     stage: PipelineStage
     invite: RaterInvite
     users: dict[str, User | None]
+    labeling_run: LabelingRun  # with one AI label, so its export answers
 
     def client(self, role: str) -> Client:
         client = Client()
@@ -81,4 +82,7 @@ def build_world() -> World:
         pipeline=run, experiment=experiment, name="samples-sft", kind="sampling", fingerprint="f" * 64, status="succeeded", model_spec="probe"
     )
     invite = RaterInvite.objects.create(note="probe", expires_at=timezone.now() + timedelta(days=1))
-    return World(experiment, round, lease, run, stage, invite, users)
+    labeling_run = LabelingRun.objects.create(experiment=experiment, model_spec="probe", status="succeeded")
+    pair = PreferencePair.objects.create(prompt=prompt, candidate_1="Rest.", candidate_2="Drink water.", content_hash=PreferencePair.hash_for("Rest.", "Drink water."))
+    AILabel.objects.create(run=labeling_run, pair=pair, p_order1=0.7, p=0.7, label_mass=0.9)
+    return World(experiment, round, lease, run, stage, invite, users, labeling_run)

@@ -41,6 +41,7 @@ MATRIX = {
     "rating:api-export-jsonl": ("get", {"pk"}, STAFF_API),
     "rating:api-export-csv": ("get", {"pk"}, STAFF_API),
     "rating:api-judgements": ("get", {}, STAFF_API),
+    "rating:api-export-preferences": ("get", {"pk", "fmt"}, STAFF_API),
     "reports:results": ("get", {"slug"}, STAFF_PAGE),
     "reports:alignment": ("get", {"slug"}, STAFF_PAGE),
     "reports:raters": ("get", {"slug"}, STAFF_PAGE),
@@ -59,6 +60,7 @@ MATRIX = {
     "reports:api-schema": ("get", {}, [401, 403, 403, 200, 200]),
     "pipeline:run_new": ("get", {"slug"}, STAFF_PAGE),
     "pipeline:run_detail": ("get", {"slug", "run_id"}, STAFF_PAGE),
+    "pipeline:api-export-labels": ("get", {"labeling_run_id", "fmt"}, STAFF_API),
     # The world's stage has finished: a permitted cancel or retry finds nothing to do and goes back.
     "pipeline:stage_cancel": ("post", {"slug", "run_id", "stage_id"}, ["login", 403, 403, 403, "moved:/experiments/"]),
     "pipeline:stage_retry": ("post", {"slug", "run_id", "stage_id"}, ["login", 403, 403, 403, "moved:/experiments/"]),
@@ -89,7 +91,7 @@ def arguments(world, wanted: set[str]) -> dict:
     values = {
         "slug": world.experiment.slug, "round_id": world.round.pk, "item_id": world.lease.item_id, "pk": world.round.pk,
         "token": world.invite.token, "name": "win_rates", "run_id": world.run.pk, "stage_id": world.stage.pk,
-        "experiment_id": world.experiment.pk,
+        "experiment_id": world.experiment.pk, "labeling_run_id": world.labeling_run.pk, "fmt": "jsonl",
     }
     return {key: values[key] for key in wanted}
 

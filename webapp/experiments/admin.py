@@ -28,7 +28,8 @@ def _short(text: str, words: int = 14) -> str:
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSONL.gz or CSV.")
-    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS])
+    # hf is a folder (or Parquet) on the server's disk: the command reads it, an upload does not.
+    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS if f != "hf"])
     split = forms.ChoiceField(
         choices=[("", "as given in the file"), ("train", "train"), ("test", "test")],
         required=False,

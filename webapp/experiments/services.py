@@ -46,6 +46,7 @@ def preferences_import(
     source: str | None = None,
     on_progress: ProgressFn | None = None,
     limits: ReadLimits | None = None,
+    columns: dict[str, str] | None = None,
 ) -> ImportResult:
     """Import a preference file into ``experiment``, all or nothing.
 
@@ -57,7 +58,7 @@ def preferences_import(
     """
     if split is not None and split not in SPLITS:
         raise ImportFormatError(path, None, f"split must be 'train' or 'test', got {split!r}")
-    records = list(read(path, fmt, seed=seed, limits=limits or import_limits()))
+    records = list(read(path, fmt, seed=seed, limits=limits or import_limits(), columns=columns))
     source = source or Path(path).name
     report = on_progress or no_progress
     skipped: Counter[str] = Counter()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from webapp.pipeline import views
+from webapp.pipeline import api, views
 
 app_name = "pipeline"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("experiments/<slug:slug>/runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("experiments/<slug:slug>/runs/<int:run_id>/stages/<int:stage_id>/cancel/", views.stage_cancel, name="stage_cancel"),
     path("experiments/<slug:slug>/runs/<int:run_id>/stages/<int:stage_id>/retry/", views.stage_retry, name="stage_retry"),
+    path("api/labeling-runs/<int:labeling_run_id>/labels.<str:fmt>", api.export_labels, name="api-export-labels"),
 ]

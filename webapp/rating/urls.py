@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/rounds/<int:pk>/progress/", api.round_progress, name="api-round-progress"),
     path("api/rounds/<int:pk>/judgements.jsonl", api.export_jsonl, name="api-export-jsonl"),
     path("api/rounds/<int:pk>/judgements.csv", api.export_csv, name="api-export-csv"),
+    path("api/rounds/<int:pk>/preferences.<str:fmt>", api.export_preferences, name="api-export-preferences"),
     path("api/judgements/", api.JudgementList.as_view(), name="api-judgements"),
 ]

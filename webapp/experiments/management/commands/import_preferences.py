@@ -14,7 +14,7 @@ from webapp.experiments.models import Experiment
 
 
 class Command(BaseCommand):
-    help = "Import a preference file (hh, tldr-comparisons, jsonl, csv) into an experiment, all or nothing."
+    help = "Import a preference file (hh, tldr-comparisons, jsonl, csv, or hf: a datasets folder or Parquet file) into an experiment, all or nothing."
 
     def add_arguments(self, parser):
         parser.add_argument("path")
@@ -29,9 +29,11 @@ class Command(BaseCommand):
             help="keep pairs whose 1-9 confidence is at least this far from 5 (3 keeps 1, 2, 8, 9)",
         )
         parser.add_argument("--high-confidence", action="store_true", help="the paper's filter: confidence 1, 2, 8 or 9")
+        parser.add_argument("--columns", default="", help="our names = the file's, for jsonl/csv/hf: prompt=question,chosen=good,rejected=bad")
         parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
-    def handle(self, *args, path, experiment, fmt, split, task, seed, min_confidence, high_confidence, json, **options):
+    def handle(self, *args, path, experiment, fmt, split, task, seed, min_confidence, high_confidence, json, columns, **options):
+        mapping = column_mapping(columns)
         is_new = not Experiment.objects.filter(slug=experiment).exists()
         exp = self._experiment(experiment, task, fmt)
         if high_confidence:
@@ -52,6 +54,7 @@ class Command(BaseCommand):
                 seed=seed,
                 min_confidence=min_confidence,
                 on_progress=progress,
+                columns=mapping,
             )
         except ImportFormatError as exc:
             if is_new:  # "nothing was imported" includes the experiment this command made for it
@@ -77,3 +80,14 @@ class Command(BaseCommand):
         if task is None:
             raise CommandError(f"experiment {slug!r} does not exist: create it in the admin or pass --task")
         return Experiment.objects.create(slug=slug, name=slug, task=task)
+
+
+def column_mapping(text: str) -> dict[str, str]:
+    """"prompt=question,chosen=good" -> {"prompt": "question", "chosen": "good"}."""
+    mapping = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        ours, sep, theirs = part.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            raise CommandError(f"--columns: {part!r} is not OURS=THEIRS (e.g. prompt=question)")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
