@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from ._common import Interval, Seed, Serializable, percentile_interval, prompt_bootstrap_weights
-from .crossed import MIN_PROMPTS, TWO_WAY, Crossed, cell_variance, not_computed
+from .crossed import MIN_PROMPTS, TWO_WAY, Crossed, cell_sums, cell_variance, not_computed
 from .tables import RankingsInput, RankingTable, ensure_ranking_table
 from .winrate import DEFAULT_N_BOOT, PairCounts, pair_counts
 
@@ -201,11 +201,6 @@ def bradley_terry_crossed(bt: BradleyTerry, rankings: RankingsInput, baseline: s
     if influence is None and not why:
         why = "no policies ranked together"
     b = table.index(baseline)
-    p_codes, pi = np.unique(table.prompt, return_inverse=True)
-    r_codes, ri = np.unique(table.rater, return_inverse=True)
-    cell = pi * r_codes.size + ri
-    size = p_codes.size * r_codes.size
-    used = (np.bincount(cell, minlength=size) > 0).reshape(p_codes.size, r_codes.size)
     q_level = 1.0 - (1.0 - confidence) / 2.0
     strengths = []
     for p, strength in enumerate(bt.strengths):
@@ -215,8 +210,7 @@ def bradley_terry_crossed(bt: BradleyTerry, rankings: RankingsInput, baseline: s
         if why or influence is None:
             strengths.append(replace(strength, crossed=not_computed(why)))
             continue
-        e = np.bincount(cell, weights=influence[:, p] - influence[:, b], minlength=size).reshape(used.shape)
-        two_way = cell_variance(e, used)
+        two_way = cell_variance(*cell_sums(table.prompt, table.rater, influence[:, p] - influence[:, b]))
         delta, se = float(theta[p] - theta[b]), float(np.sqrt(two_way.var))
         q = float(special.stdtrit(two_way.df, q_level))
         rate = float(special.expit(delta))

@@ -210,6 +210,18 @@ def satterthwaite(var: float, parts: Sequence[tuple[float, int]]) -> float:
     return max(1.0, var * var / spread) if spread > 0 else NAN
 
 
+def cell_sums(prompt: np.ndarray, rater: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-(prompt, rater) sums of one value per judgement ``(P, R)``, and which cells hold a
+    judgement: the input of ``cell_variance`` for any linearised estimate (its influences)."""
+    p_codes, pi = np.unique(prompt, return_inverse=True)
+    r_codes, ri = np.unique(rater, return_inverse=True)
+    shape = (p_codes.size, r_codes.size)
+    cell = pi * shape[1] + ri
+    e = np.bincount(cell, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+    used = (np.bincount(cell, minlength=shape[0] * shape[1]) > 0).reshape(shape)
+    return e, used
+
+
 def cell_variance(e: np.ndarray, used: np.ndarray) -> _TwoWay:
     """``V = V_prompts + V_raters − V_cells`` (the larger one-way part if that is ≤ 0) and its df."""
     parts = variance_parts(e, used)

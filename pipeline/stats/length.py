@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from ._common import Interval, Serializable, z_quantile
-from .crossed import MIN_PROMPTS, TWO_WAY, Crossed, cell_variance, not_computed
+from .crossed import MIN_PROMPTS, TWO_WAY, Crossed, cell_sums, cell_variance, not_computed
 from .tables import RankingsInput, RankingTable, ensure_ranking_table
 
 __all__ = ["LogisticFit", "LengthControl", "fit_logistic", "length_control", "length_table", "L2_PENALTY"]
@@ -223,13 +223,7 @@ def _crossed_intercept(fit: LogisticFit, diff: np.ndarray, win: np.ndarray, prom
     except np.linalg.LinAlgError:
         return not_computed("singular information matrix")
     influence = (X * (win - p)[:, None]) @ bread[0]  # each comparison's share of β̂₀ − β₀
-    p_codes, pi = np.unique(prompt, return_inverse=True)
-    r_codes, ri = np.unique(rater, return_inverse=True)
-    size = p_codes.size * r_codes.size
-    cell = pi * r_codes.size + ri
-    e = np.bincount(cell, weights=influence, minlength=size).reshape(p_codes.size, r_codes.size)
-    used = (np.bincount(cell, minlength=size) > 0).reshape(e.shape)
-    two_way = cell_variance(e, used)
+    two_way = cell_variance(*cell_sums(prompt, rater, influence))
     se = float(np.sqrt(two_way.var))
     q = float(special.stdtrit(two_way.df, 1.0 - (1.0 - confidence) / 2.0))
     rate = float(special.expit(fit.intercept))

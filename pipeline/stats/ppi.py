@@ -46,7 +46,7 @@ import numpy as np
 from scipy import special
 
 from ._common import Interval, Serializable
-from .crossed import MIN_PROMPTS, satterthwaite, variance_parts
+from .crossed import MIN_PROMPTS, cell_sums, satterthwaite, variance_parts
 from .tables import HarmTable, RankingTable
 
 __all__ = ["PPI", "PPIRate", "PPIWinRate", "PPIHarmless", "JudgeScores", "HarmScores", "ppi_rate", "ppi_win_rates_vs",
@@ -98,13 +98,7 @@ def _not_computed(reason: str, human_only: float = NAN, ai_only: float = NAN, n:
 
 def _cells(prompt: np.ndarray, rater: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-(prompt, rater) sums of the centred, 1/n-scaled ``values`` (the linearised mean), and the used cells."""
-    p_codes, p = np.unique(prompt, return_inverse=True)
-    r_codes, r = np.unique(rater, return_inverse=True)
-    shape = (p_codes.size, r_codes.size)
-    cell = p * shape[1] + r
-    e = np.bincount(cell, weights=(values - values.mean()) / values.size, minlength=shape[0] * shape[1])
-    used = np.bincount(cell, minlength=shape[0] * shape[1]) > 0
-    return e.reshape(shape), used.reshape(shape)
+    return cell_sums(prompt, rater, (values - values.mean()) / values.size)
 
 
 def _raw(parts: list[tuple[float, int]]) -> float:
