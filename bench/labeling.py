@@ -46,8 +46,9 @@ from pipeline.data import read  # noqa: E402
 from pipeline.inference.fused import ONEDNN  # noqa: E402
 from pipeline.inference.precision import model_for_precision, non_embedding_params  # noqa: E402
 from pipeline.labeling.data import labeled_samples  # noqa: E402
-from pipeline.labeling.engine import Labeler, score_naive  # noqa: E402
+from pipeline.labeling.engine import Labeler  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402
+from pipeline.labeling.reference import score_naive  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 

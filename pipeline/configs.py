@@ -92,6 +92,7 @@ class LabelingConfig(ConfigMixin):
     seed: int = 0  # seeds rationale sampling (per pair, so results do not depend on batching)
     max_context_tokens: int | None = 1024  # contexts longer than this are cut from the left; candidates stay whole
     exemplar_set: str = "default"  # name of the exemplar set of the task that few-shot exemplars come from
+    calibrate: bool = False  # contextual calibration: divide out the answer prior read on content-free samples
 
     def __post_init__(self) -> None:
         if self.precision in PRECISION_ALIASES:

@@ -4,7 +4,9 @@ Modules (plain Python, never Django):
   config    LabelingConfig, the run's knobs, saved as JSON (no torch import)
   prompts   preambles, endings, CoT and direct-scoring text; prompt assembly
   exemplars the few-shot exemplar sets of each task
-  engine    Sample, PairLabel, Labeler (the fast scorer) and score_naive (the plain reference)
+  engine    Sample, PairLabel, Labeler (the fast scorer)
+  reference score_naive (the plain reference the fast scorer must equal)
+  calibration  contextual calibration and the exemplar copy rate
   direct    DirectScorer: 1-10 ratings as rewards in [-1, 1] for direct RLAIF
   metrics   alignment with a Wilson CI, position bias, label mass, calibration (numpy/scipy)
   data      records of pipeline.data as samples with their human labels

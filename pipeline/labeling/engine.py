@@ -27,7 +27,7 @@ pair's prefix, reading only the last position's logits. Pairs go to it in groups
 prefixes fit its memory, so a chain of thought's two steps reuse the same cached prefixes.
 Token ids come from tokenizing each order's *whole* prompt and splitting at the longest common
 token prefix, so the fast path feeds the model exactly the ids of the plain way
-(``score_naive``: one unbatched forward per order, full logits).
+(``reference.score_naive``: one unbatched forward per order, full logits).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from pipeline.configs import LabelingConfig
 from pipeline.inference.api import EngineStats
 from pipeline.inference.engines import build_engine
 from pipeline.inference.staged import lcp
+from pipeline.labeling.calibration import CONTENT_FREE, recalibrate
 from pipeline.labeling.prompts import PromptBuilder
 from pipeline.progress import Progress, ProgressFn
 
@@ -215,6 +216,16 @@ class Labeler(PromptEngine):
         self.prompts = PromptBuilder(config, lm.tokenizer)
         self.answer_ids = answer_token_ids(lm.tokenizer, self.prompts.ending)
         super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
+        self._prior: float | None = None
+
+    def content_free_prior(self) -> float:
+        """P("1") that this prompt gives a content-free sample (``calibration.CONTENT_FREE``, the
+        mean of their order-1 answers): the prior contextual calibration divides out. Measured
+        once per labeler."""
+        if self._prior is None:
+            labels = self._label_all([Sample(text, text, text) for text in CONTENT_FREE], prior=None)
+            self._prior = sum(label.p_order1 for label in labels) / len(labels)
+        return self._prior
 
     def _orders(self, sample: Sample) -> list[tuple[str, str]]:
         both = [(sample.candidate_1, sample.candidate_2), (sample.candidate_2, sample.candidate_1)]
@@ -233,13 +244,19 @@ class Labeler(PromptEngine):
 
     @torch.inference_mode()
     def label(self, samples: Sequence[Sample], on_progress: ProgressFn | None = None) -> list[PairLabel]:
-        """Label every sample; ``on_progress`` hears the pairs labelled after each group."""
+        """Label every sample; ``on_progress`` hears the pairs labelled after each group.
+        With ``config.calibrate`` each single-order answer has the content-free prior divided out."""
+        prior = self.content_free_prior() if self.config.calibrate else None
+        return self._label_all(samples, prior=prior, on_progress=on_progress)
+
+    def _label_all(self, samples: Sequence[Sample], *, prior: float | None,
+                   on_progress: ProgressFn | None = None) -> list[PairLabel]:
         encoded = [self._encode(s) for s in samples]
         results: list[PairLabel | None] = [None] * len(encoded)
         done = 0
         try:
             for group in self.engine.plan_groups([len(e.shared) for e in encoded]):
-                for i, label in zip(group, self._label_group([encoded[i] for i in group])):
+                for i, label in zip(group, self._label_group([encoded[i] for i in group], prior)):
                     results[i] = label
                 done += len(group)
                 if on_progress is not None:
@@ -251,7 +268,7 @@ class Labeler(PromptEngine):
             raise RuntimeError(f"{len(results) - len(labels)} pairs were left unlabelled")
         return labels
 
-    def _label_group(self, encoded: list[_Encoded]) -> list[PairLabel]:
+    def _label_group(self, encoded: list[_Encoded], prior: float | None) -> list[PairLabel]:
         orders = self.config.orders
         rows = [(b, o) for b in range(len(encoded)) for o in range(orders)]
         if self.config.cot:
@@ -266,6 +283,8 @@ class Labeler(PromptEngine):
             p_orders, masses, rationales = [], [], []
             for o in range(orders):
                 ps, ms, texts = per_row[(b, o)]
+                if prior is not None:  # P("1") of the answer shown, whichever order
+                    ps = [recalibrate(x, prior) for x in ps]
                 p = sum(ps) / len(ps)
                 p_orders.append(p if o == 0 else 1.0 - p)  # order 2 shows candidate 1 second
                 masses.extend(ms)
@@ -343,44 +362,3 @@ class Labeler(PromptEngine):
         if cut >= 0:
             text = text[:cut]
         return " ".join(text.split())
-
-
-# -- the plain way -------------------------------------------------------------------------
-
-
-@torch.inference_mode()
-def score_naive(lm: LoadedModel, samples: Sequence[Sample], config: LabelingConfig, model: torch.nn.Module | None = None) -> list[PairLabel]:
-    """The reference: for each pair and order one unbatched forward of the whole prompt with
-    full logits [1, T, V], read at the last position. No batching, no cache, no reuse.
-
-    Answer-step prompts only (no CoT). ``model`` overrides ``lm.model`` (e.g. a bf16-mlp copy).
-    """
-    if config.cot:
-        raise ValueError("score_naive is the plain reference for direct answers; it has no CoT")
-    model = model if model is not None else lm.model
-    prompts = PromptBuilder(config, lm.tokenizer)
-    answer_ids = answer_token_ids(lm.tokenizer, prompts.ending)
-    labels = []
-    for sample in samples:
-        orders = [(sample.candidate_1, sample.candidate_2), (sample.candidate_2, sample.candidate_1)]
-        p_orders, masses, tokens = [], [], 0
-        for o, (first, second) in enumerate(orders[: config.orders]):
-            text = prompts.render(sample.context, first, second)
-            ids = lm.tokenizer(text, add_special_tokens=prompts.add_special_tokens)["input_ids"]
-            logits = model(input_ids=torch.tensor([ids], device=lm.device), use_cache=False).logits  # [1, T, V]
-            (p,), (mass,) = two_way(logits[:, -1, :], answer_ids)
-            p_orders.append(p if o == 0 else 1.0 - p)
-            masses.append(mass)
-            tokens += len(ids)
-        p_order2 = p_orders[1] if len(p_orders) == 2 else None
-        labels.append(
-            PairLabel(
-                p=combine_orders(p_orders[0], p_order2),
-                p_order1=p_orders[0],
-                p_order2=p_order2,
-                label_mass=sum(masses) / len(masses),
-                prompt_tokens=tokens,
-                key=sample.key,
-            )
-        )
-    return labels

@@ -14,6 +14,9 @@ aligned (it picks no candidate), so a labeler that always says 0.5 scores 0, not
     label mass     mean share of next-token probability that went to the answer tokens
     calibration    confidence max(p, 1 - p) in equal-width bins over [0.5, 1]: per bin the count,
                    the mean confidence and the rate of agreement with the human label
+    copy rate      share of swapped pairs answered like the prompt's last few-shot exemplar in
+                   both orders (``calibration.copy_rate``): the two orders ask for opposite
+                   answers, so only copying gives the same one twice
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from pipeline.labeling.calibration import copy_rate
 from pipeline.stats import wilson_interval
 
 if TYPE_CHECKING:
@@ -147,15 +151,21 @@ class LabelingMetrics(_Result):
     position_bias: PositionBias
     label_mass: float
     calibration: list[CalibrationBin] = field(default_factory=list)
+    copy_rate: float | None = None  # pairs answered like the last exemplar in both orders; None without exemplars
 
 
-def evaluate(labels: Sequence, human: Sequence[int], bins: int = 5) -> LabelingMetrics:
-    """Metrics of labels (anything with p, p_order1, p_order2, label_mass: e.g. PairLabel)."""
+def evaluate(labels: Sequence, human: Sequence[int], bins: int = 5, last_exemplar_answer: int | None = None) -> LabelingMetrics:
+    """Metrics of labels (anything with p, p_order1, p_order2, label_mass: e.g. PairLabel).
+    ``last_exemplar_answer``: the answer (1 or 2) of the prompt's last few-shot exemplar, for the
+    copy rate (``calibration.copy_rate``); None for a 0-shot prompt."""
     p = [x.p for x in labels]
+    copied = (None if last_exemplar_answer is None
+              else copy_rate([x.p_order1 for x in labels], [x.p_order2 for x in labels], last_exemplar_answer))
     return LabelingMetrics(
         alignment=alignment(p, human),
         alignment_single_order=alignment([x.p_order1 for x in labels], human),
         position_bias=position_bias([x.p_order1 for x in labels], [x.p_order2 for x in labels]),
         label_mass=float(np.mean([x.label_mass for x in labels])) if labels else math.nan,
         calibration=calibration(p, human, bins),
+        copy_rate=copied,
     )

@@ -53,7 +53,7 @@ def six_pairs(hh_pairs):
 def naive_labels(lm, six_pairs):
     """The plain way's labels of six_pairs (default config: base preamble, 0-shot, swap)."""
     from pipeline.configs import LabelingConfig
-    from pipeline.labeling.engine import score_naive
+    from pipeline.labeling.reference import score_naive
 
     return score_naive(lm, six_pairs, LabelingConfig())
 

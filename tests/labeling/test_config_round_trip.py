@@ -9,14 +9,14 @@ from pipeline.configs import LabelingConfig
 
 def test_a_config_survives_a_json_round_trip():
     config = LabelingConfig(task="summarization", preamble="detailed", shots=2, cot=True, self_consistency=4,
-                            temperature=0.7, swap=False, precision="fast", batch_size=3, max_context_tokens=None)
+                            temperature=0.7, swap=False, precision="fast", batch_size=3, max_context_tokens=None, calibrate=True)
     assert LabelingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_every_field_is_in_the_saved_dict():
     assert set(LabelingConfig().to_dict()) == {
         "task", "preamble", "shots", "cot", "self_consistency", "temperature", "swap", "precision",
-        "batch_size", "max_rationale_tokens", "seed", "max_context_tokens", "exemplar_set",
+        "batch_size", "max_rationale_tokens", "seed", "max_context_tokens", "exemplar_set", "calibrate",
     }
 
 

@@ -64,6 +64,7 @@ def labeler_numbers(metrics: dict) -> dict:
         "position1_rate": number(metrics.get("position1_rate", bias.get("position1_rate"))),
         "order_disagreement": number(metrics.get("order_disagreement", bias.get("order_disagreement"))),
         "label_mass": number(metrics.get("label_mass")),
+        "copy_rate": number(metrics.get("copy_rate")),
     }
 
 
@@ -90,6 +91,8 @@ def config_label(config: dict) -> str:
         parts.append("CoT")
     if (config.get("self_consistency") or 1) > 1:
         parts.append(f"self-consistency ×{config['self_consistency']}")
+    if config.get("calibrate"):
+        parts.append("calibrated")
     if config.get("swap") is False:
         parts.append("one order")
     return ", ".join(parts)
@@ -101,7 +104,7 @@ def _labeling_row(run: LabelingRun) -> dict:
         "run_id": run.pk, "model_spec": run.model_spec, "split": run.split, "status": run.status,
         "sweep_id": run.sweep_id, "config": config_label(config), "preamble": config.get("preamble"),
         "shots": config.get("shots"), "cot": config.get("cot"), "self_consistency": config.get("self_consistency", 1),
-        "labels": run.progress_done,
+        "calibrate": bool(config.get("calibrate", False)), "labels": run.progress_done,
         **labeler_numbers(run.metrics),
     }
 

@@ -22,6 +22,7 @@ class LabelingRunRow(s.Serializer):
     shots = NullInt()
     cot = s.BooleanField(allow_null=True)
     self_consistency = NullInt(help_text="Rationales sampled per order at T = 1 (1: greedy CoT or none).")
+    calibrate = s.BooleanField(help_text="Contextual calibration: the answer prior of a content-free sample divided out.")
     labels = s.IntegerField()
     n = NullInt()
     alignment = Num()
@@ -30,6 +31,7 @@ class LabelingRunRow(s.Serializer):
     position1_rate = Num()
     order_disagreement = Num()
     label_mass = Num()
+    copy_rate = Num(help_text="Share of pairs answered like the last few-shot exemplar in both orders (null at 0 shots).")
 
 
 class Sweep(s.Serializer):

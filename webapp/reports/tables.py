@@ -295,7 +295,8 @@ def alignment_tables(payload: dict, training: dict) -> dict[str, Table]:
     tables = [
         Table("prompt_techniques", "Prompting techniques (the paper's Table 2)", (
             C("Preamble", "preamble"), C("Shots", "shots", kind="int"), C("CoT", "cot", kind="bool"),
-            C("Self-consistency (rationales, T = 1)", "self_consistency", kind="int"), *ALIGNMENT_COLUMNS,
+            C("Self-consistency (rationales, T = 1)", "self_consistency", kind="int"), C("Calibrated", "calibrate", kind="bool"),
+            *ALIGNMENT_COLUMNS, C("Copies last exemplar", "copy_rate", kind="pct"),
             C("Status", "status"), C("Run", "run_id", kind="int"), C("Sweep", "sweep_id", kind="int"),
         ), technique_rows, empty="No labeling sweep yet: start one with python manage.py label_sweep."),
         Table("labeler_models", "Alignment by labeler model (the paper's Table 3)", (

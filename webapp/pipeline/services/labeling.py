@@ -19,6 +19,7 @@ from pipeline import registry
 from pipeline.configs import LabelingConfig
 from pipeline.labeling import metrics as label_metrics
 from pipeline.labeling.engine import Labeler, Sample
+from pipeline.labeling.prompts import exemplars
 from pipeline.progress import Progress, ProgressFn
 from webapp.experiments.models import Experiment, PreferencePair
 from webapp.pipeline import artifacts, runs
@@ -101,6 +102,8 @@ def labeling_run_execute(
                 on_progress(Progress.durable(run.progress_done, total, "labeling"))
         seconds = time.perf_counter() - start
         summary = labeling_run_metrics(run=run)
+        if config.calibrate:
+            summary["calibration_prior"] = labeler.content_free_prior()
         summary["engine/pairs_per_second"] = len(todo) / seconds if todo and seconds > 0 else None
         summary["engine/pairs_labelled_this_attempt"] = len(todo)
         runs.run_finish(run, metrics=summary)
@@ -136,10 +139,13 @@ def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: in
 
 
 def labeling_run_metrics(*, run: LabelingRun) -> dict:
-    """Alignment with the human labels, position bias, label mass and calibration of a run."""
+    """Alignment with the human labels, position bias, label mass, calibration and exemplar copy rate of a run."""
     labels = list(run.labels.filter(pair__human_choice__isnull=False).select_related("pair"))
+    config = LabelingConfig.from_dict(run.config)
+    shots = exemplars(config.task, config.exemplar_set, config.shots)
     # every pair here has a human choice (the query keeps only those)
-    result = label_metrics.evaluate(labels, [label.pair.human_choice for label in labels if label.pair.human_choice is not None])
+    result = label_metrics.evaluate(labels, [label.pair.human_choice for label in labels if label.pair.human_choice is not None],
+                                    last_exemplar_answer=shots[-1].preferred if shots else None)
     return {
         "n": result.alignment.n,
         "alignment": result.alignment.z_acc if labels else None,
@@ -150,6 +156,8 @@ def labeling_run_metrics(*, run: LabelingRun) -> dict:
         "label_mass": result.label_mass if labels else None,
         "calibration": [b.to_dict() for b in result.calibration],
         "ties": result.alignment.ties,
+        "copy_rate": result.copy_rate,
+        "last_exemplar_answer": shots[-1].preferred if shots else None,
         "cost/ai_per_1k_labels": run.ai_cost_per_1k_labels,
         "cost/human_per_1k_labels": run.human_cost_per_1k_labels,
     }
@@ -157,11 +165,13 @@ def labeling_run_metrics(*, run: LabelingRun) -> dict:
 
 def labeling_sweep_create(
     *, experiment: Experiment, split: str, limit: int | None, model_spec: str | None = None, base: LabelingConfig,
-    self_consistency: tuple[int, ...] = (),
+    self_consistency: tuple[int, ...] = (), calibrate: bool = False,
 ) -> LabelingSweep:
     """One run per (preamble, shots, CoT) cell of the grid, all on the same pairs; with
     ``self_consistency`` (the paper's Appendix M), one more 0-shot CoT cell per K: K rationales
-    sampled at T = 1 per order, averaged, beside the plain (greedy) CoT cell."""
+    sampled at T = 1 per order, averaged, beside the plain (greedy) CoT cell. With ``calibrate``,
+    every cell also runs with contextual calibration (``pipeline.labeling.calibration``), so the
+    table compares each cell with and without it."""
     for k in self_consistency:
         if k < 2:
             raise ValueError(f"self-consistency samples at least 2 rationales, got {k}")
@@ -173,6 +183,8 @@ def labeling_sweep_create(
             {"preamble": "base", "shots": 0, "cot": True, "self_consistency": k, "temperature": 1.0}
             for k in sorted(set(self_consistency))]
         cells: list[dict[str, Any]] = [*SWEEP_GRID, *extra]
+        if calibrate:
+            cells = [variant for cell in cells for variant in (cell, {**cell, "calibrate": True})]
         for cell in cells:
             labeling_run_create(
                 experiment=experiment,
@@ -219,6 +231,7 @@ def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
                 "shots": config["shots"],
                 "cot": config["cot"],
                 "self_consistency": config.get("self_consistency", 1),
+                "calibrate": config.get("calibrate", False),
                 "status": run.status,
                 "n": run.metrics.get("n"),
                 "alignment": run.metrics.get("alignment"),
@@ -226,6 +239,7 @@ def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
                 "position1_rate": run.metrics.get("position1_rate"),
                 "order_disagreement": run.metrics.get("order_disagreement"),
                 "label_mass": run.metrics.get("label_mass"),
+                "copy_rate": run.metrics.get("copy_rate"),
             }
         )
     return table
@@ -233,7 +247,7 @@ def labeling_sweep_table(*, sweep: LabelingSweep) -> list[dict]:
 
 # The fields of a sweep cell that a pipeline's labeling stage takes over (the rest, e.g. the
 # batch size, is the pipeline size's).
-CELL_FIELDS = ("preamble", "shots", "cot", "self_consistency", "temperature")
+CELL_FIELDS = ("preamble", "shots", "cot", "self_consistency", "temperature", "calibrate")
 
 
 class NoBestCell(ValueError):

@@ -13,7 +13,7 @@ from webapp.pipeline.models import LabelingRun
 from webapp.pipeline.selectors import label_mass_warning
 from webapp.pipeline.services import labeling
 
-JSON_KEYS = ("n", "alignment", "alignment_ci", "position1_rate", "order_disagreement", "label_mass")
+JSON_KEYS = ("n", "alignment", "alignment_ci", "position1_rate", "order_disagreement", "label_mass", "copy_rate", "calibration_prior")
 
 
 def add_config_arguments(parser) -> None:
@@ -45,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--self-consistency", type=int, default=1, help="rationales sampled per order (needs --cot)")
         parser.add_argument("--temperature", type=float, default=1.0)
         parser.add_argument("--no-swap", action="store_true", help="score only the stored order")
+        parser.add_argument("--calibrate", action="store_true",
+                            help="contextual calibration: divide out the answer prior the prompt gives a content-free sample")
         parser.add_argument("--resume", type=int, metavar="RUN_ID", help="resume an interrupted run instead of starting one")
 
     def handle(self, *args, **o):
@@ -63,6 +65,7 @@ class Command(BaseCommand):
                     self_consistency=o["self_consistency"],
                     temperature=o["temperature"],
                     swap=not o["no_swap"],
+                    calibrate=o["calibrate"],
                     precision=o["precision"],
                     batch_size=o["batch_size"],
                     max_rationale_tokens=o["max_rationale_tokens"],
@@ -103,6 +106,11 @@ def print_run(command: BaseCommand, run: LabelingRun, *, as_json: bool) -> None:
         f"  throughput: {m.get('engine/pairs_per_second') or 0:.2f} pairs/s; {run.tokens_per_label:.0f} tokens per label",
         f"  cost per 1,000 labels: AI ${run.ai_cost_per_1k_labels:.2f} vs human ${run.human_cost_per_1k_labels:.2f}",
     ]
+    if m.get("copy_rate") is not None:
+        lines.append(f"  exemplar copying: {_pct(m['copy_rate'])} of pairs answered {m.get('last_exemplar_answer')} "
+                     "(the last exemplar's answer) in both orders")
+    if m.get("calibration_prior") is not None:
+        lines.append(f"  contextual calibration: the prompt alone gives P('1') = {m['calibration_prior']:.3f}, divided out")
     warning = label_mass_warning(m.get("label_mass"))
     if warning:
         lines.append(f"  WARNING: {warning}")

@@ -18,6 +18,9 @@ class Command(BaseCommand):
         add_config_arguments(parser)
         parser.add_argument("--self-consistency", type=int, nargs="+", default=[], metavar="K",
                             help="also 0-shot CoT cells sampling K rationales at T = 1 per order (the paper's Appendix M)")
+        parser.add_argument("--calibrate", action="store_true",
+                            help="also run every cell with contextual calibration (the answer prior of a content-free "
+                                 "sample divided out), to compare each cell with and without it")
 
     def handle(self, *args, **o):
         experiment = experiment_or_error(o["experiment"])
@@ -33,7 +36,7 @@ class Command(BaseCommand):
         try:
             sweep = labeling.labeling_sweep_create(
                 experiment=experiment, split=o["split"], limit=o["limit"], model_spec=o["model"], base=base,
-                self_consistency=tuple(o["self_consistency"]),
+                self_consistency=tuple(o["self_consistency"]), calibrate=o["calibrate"],
             )
         except ValueError as exc:
             raise CommandError(f"--self-consistency: {exc}") from None
@@ -41,16 +44,19 @@ class Command(BaseCommand):
         for index, run in enumerate(runs, start=1):
             c = run.config
             name = (f"[{index}/{len(runs)}] {c['preamble']} {c['shots']}-shot{' CoT' if c['cot'] else ''}"
-                    f"{' x' + str(c['self_consistency']) if c.get('self_consistency', 1) > 1 else ''}")
+                    f"{' x' + str(c['self_consistency']) if c.get('self_consistency', 1) > 1 else ''}"
+                    f"{' calibrated' if c.get('calibrate') else ''}")
             execute_with_bar(self, run, quiet=o["verbosity"] == 0, label=name)
         table = labeling.labeling_sweep_table(sweep=sweep)
         self.stdout.write(f"labeling sweep #{sweep.pk} on {experiment.slug}/{sweep.split} ({table[0]['n']} pairs with human labels)")
-        self.stdout.write(f"  {'preamble':9} {'shots':>5} {'CoT':>6} {'alignment':>10} {'pos-1 rate':>11} {'disagree':>9}")
+        self.stdout.write(f"  {'preamble':9} {'shots':>5} {'CoT':>6} {'calib':>5} {'alignment':>10} {'pos-1 rate':>11} "
+                          f"{'disagree':>9} {'copies':>7}")
         for row in table:
             cot = ("yes" if row["cot"] else "no") + (f" x{row['self_consistency']}" if row["self_consistency"] > 1 else "")
             self.stdout.write(
-                f"  {row['preamble']:9} {row['shots']:>5} {cot:>6} "
-                f"{_pct(row['alignment']):>10} {_pct(row['position1_rate']):>11} {_pct(row['order_disagreement']):>9}"
+                f"  {row['preamble']:9} {row['shots']:>5} {cot:>6} {'yes' if row['calibrate'] else 'no':>5} "
+                f"{_pct(row['alignment']):>10} {_pct(row['position1_rate']):>11} {_pct(row['order_disagreement']):>9} "
+                f"{_pct(row['copy_rate']):>7}"
             )
         if o["json"]:
             self.stdout.write(json.dumps({"sweep_id": sweep.pk, "rows": table}))
