@@ -103,12 +103,13 @@ class RoundAdmin(admin.ModelAdmin):
     list_filter = ("is_open", "mode", "experiment")
     search_fields = ("name", "experiment__slug")
     raw_id_fields = ("prompts",)
-    readonly_fields = ("progress_panel", "created_at", "created_by")
+    readonly_fields = ("progress_panel", "created_at", "created_by", "precision_met_at")
     actions = ["create_items", "open_rounds", "close_rounds"]
     fieldsets = (
         (None, {"fields": ("name", "experiment", "policies", "with_reference", "mode", "instructions")}),
         ("Items", {"fields": ("prompts", "overlap", "gold_share", "lease_minutes")}),
         ("Quality control", {"fields": ("min_gold_accuracy",)}),
+        ("Stop when precise enough", {"fields": ("target_half_width", "precision_met_at")}),
         ("State", {"fields": ("is_open", "progress_panel", "created_at", "created_by")}),
     )
 

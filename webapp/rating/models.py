@@ -77,6 +77,13 @@ class Round(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Raters whose gold accuracy is below this are flagged.",
     )
+    target_half_width = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.005), MaxValueValidator(0.5)],
+        help_text="Stop when precise enough: the round closes itself once every interval the report shows first "
+                  "(win rates vs the baseline, harmless rates) is at most this wide on each side, e.g. 0.05 for "
+                  "±5 points. It stops on precision, never on significance. Empty: no target.",
+    )
+    precision_met_at = models.DateTimeField(null=True, blank=True, help_text="When the round closed itself on its target.")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from pipeline.stats import plan_sample_size
 from webapp.access import SEE_JUDGEMENTS, staff_permission
 from webapp.experiments.models import Experiment
-from webapp.reports import run_selectors, selectors
+from webapp.reports import precision, run_selectors, selectors
 from webapp.reports import run_serializers as run_shapes
 from webapp.reports import serializers as shapes
 
@@ -46,6 +46,15 @@ def report(request, slug: str):
     except selectors.BaselineError as error:
         return Response({"detail": str(error)}, status=400)
     return Response(payload)
+
+
+@extend_schema(summary="Stop when precise enough: each interval shown first against the round's target half-width",
+               parameters=[SLUG], responses={200: shapes.Precision, 404: NOT_FOUND})
+@api_view(["GET"])
+@permission_classes([staff_permission(SEE_JUDGEMENTS)])
+def precision_targets(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    return Response(precision.experiment_precision(experiment))
 
 
 @extend_schema(summary="Rater quality: agreement, gold accuracy, time per item, excluded raters",

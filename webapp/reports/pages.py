@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from webapp.experiments.models import Experiment
-from webapp.reports import figures, judge_selectors, run_selectors, selectors, tables
+from webapp.reports import figures, judge_selectors, precision, run_selectors, selectors, tables
 from webapp.reports.figures import Figure
 from webapp.reports.tables import Table
 
@@ -38,7 +38,8 @@ def _tables(page: str, experiment: Experiment, baseline: str | None = None):
     """(tables, payload, extra) of a page; raises ``selectors.BaselineError``."""
     if page == "results":
         payload = selectors.human_report(experiment, baseline)
-        return tables.results_tables(payload), payload, None
+        found = {**tables.results_tables(payload), "precision": tables.precision_table(precision.experiment_precision(experiment))}
+        return found, payload, None
     if page == "raters":
         payload = selectors.rater_report(experiment)
         return tables.rater_tables(payload), payload, None
@@ -54,7 +55,7 @@ def _tables(page: str, experiment: Experiment, baseline: str | None = None):
 
 # Which page each downloadable table is on, so its CSV link needs nothing but its name.
 TABLE_PAGES = {
-    **{name: "results" for name in ("win_rates", "vs_baseline", "baseline_tests", "ai_assisted", "ai_harmless", "harmless", "harmless_tests",
+    **{name: "results" for name in ("precision", "win_rates", "vs_baseline", "baseline_tests", "ai_assisted", "ai_harmless", "harmless", "harmless_tests",
                                     "length_control", "bradley_terry", "lengths")},
     **{name: "raters" for name in ("agreement", "rounds", "raters", "excluded_raters")},
     **{name: "alignment" for name in ("prompt_techniques", "labeler_models", "labeling_runs", "calibration",
@@ -89,7 +90,7 @@ def results_context(experiment: Experiment, baseline: str | None) -> dict:
         "policies": stats["policies"],
         "updated_at": _updated_at(payload),
         "fingerprint": payload["fingerprint"],
-        "blocks": [block(n) for n in ("vs_baseline", "baseline_tests", "ai_assisted", "win_rates", "harmless", "harmless_tests", "ai_harmless",
+        "blocks": [block(n) for n in ("vs_baseline", "precision", "baseline_tests", "ai_assisted", "win_rates", "harmless", "harmless_tests", "ai_harmless",
                                       "bradley_terry", "length_control", "lengths")],
         "excluded": payload["excluded_raters"],
     }

@@ -330,5 +330,30 @@ class SampleSizePlan(s.Serializer):
     achieved_power = Num()
 
 
+class PrecisionRow(s.Serializer):
+    estimate = s.CharField(help_text="A win rate vs the baseline (\"rlaif vs sft\") or a harmless rate (\"harmless: rlaif\").")
+    half_width = Num(help_text="Half-width of the interval shown first (human ratings only).")
+    ratings = s.IntegerField(help_text="Human ratings behind it.")
+    prompts = s.IntegerField(help_text="Rated prompts behind it; the round never closes before 30.")
+    target = s.FloatField()
+    more_ratings = NullInt(help_text="Human ratings still needed for the target, from the data so far.")
+    judge_half_width = Num(help_text="Half-width of the PPI++ interval with the AI judge.")
+    more_with_judge = NullInt(help_text="Human ratings still needed with the AI judge.")
+    met = s.BooleanField()
+
+
+class Precision(s.Serializer):
+    round = NullInt(help_text="The round with a target half-width (the open one first); null when none has one.")
+    round_name = s.CharField(allow_null=True)
+    is_open = s.BooleanField(allow_null=True)
+    precision_met_at = s.DateTimeField(allow_null=True, help_text="When the round closed itself on its target.")
+    reason = s.CharField(allow_blank=True)
+    target = Num()
+    rows = PrecisionRow(many=True)
+    met = s.BooleanField()
+    more_ratings = NullInt(help_text="Human ratings still needed for every target (the largest need).")
+    more_with_judge = NullInt()
+
+
 class Detail(s.Serializer):
     detail = s.CharField()

@@ -139,6 +139,24 @@ def _length_rows(stats: dict, baseline: str) -> list[dict]:
     return rows
 
 
+def precision_table(precision: dict) -> Table:
+    """Stop when precise enough: each interval shown first against the round's target."""
+    target = precision.get("target")
+    title = "Precision targets" + (f" (±{100 * target:.1f} points, {precision['round_name']})" if target else "")
+    note = ("Ratings still needed scale today's interval to the target (half-width falls as 1/√ratings at this design); "
+            "with the AI judge, the PPI++ interval is scaled. The round closes itself when every row is met, and not "
+            "before 30 prompts are rated: it stops on precision, never on significance.")
+    if precision.get("precision_met_at"):
+        note = f"Every target was met; the round closed itself at {precision['precision_met_at'][:16].replace('T', ' ')}. " + note
+    return Table("precision", title, (
+        C("Estimate", "estimate"), C("Half-width now", "half_width", kind="pct"), C("Target", "target", kind="pct"),
+        C("Met", "met", kind="bool"), C("Human ratings", "ratings", kind="int"), C("Prompts", "prompts", kind="int"),
+        C("More ratings needed (humans only)", "more_ratings", kind="int"),
+        C("Half-width with the AI judge", "judge_half_width", kind="pct"),
+        C("More ratings needed (with the AI judge)", "more_with_judge", kind="int"),
+    ), precision["rows"], note=note, empty=precision.get("reason") or "No ratings yet.")
+
+
 def results_tables(payload: dict) -> dict[str, Table]:
     stats, baseline = payload["stats"], payload["baseline"]
     unrated = payload.get("unrated") or {"rankings": [], "harm": []}

@@ -16,6 +16,7 @@ urlpatterns = [
     path("reports/plotly.min.js", views.plotly_js, name="plotly_js"),
     path("api/experiments/<slug:slug>/report/", api.report, name="api-report"),
     path("api/experiments/<slug:slug>/raters/", api.raters, name="api-raters"),
+    path("api/experiments/<slug:slug>/precision/", api.precision_targets, name="api-precision"),
     path("api/experiments/<slug:slug>/alignment/", api.alignment, name="api-alignment"),
     path("api/experiments/<slug:slug>/training/", api.training, name="api-training"),
     path("api/experiments/<slug:slug>/cost/", api.cost, name="api-cost"),

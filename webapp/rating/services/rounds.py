@@ -150,7 +150,7 @@ DEFAULT_INSTRUCTIONS = "Read the context, then put the responses in order from b
 def round_create(
     *, experiment: Experiment, policies: list[str], name: str = "", mode: str | None = None, overlap: int = 3,
     gold_share: float = 0.1, instructions: str = DEFAULT_INSTRUCTIONS, is_open: bool = True, created_by: User | None = None,
-    with_reference: bool | None = None,
+    with_reference: bool | None = None, target_half_width: float | None = None,
 ) -> tuple[Round, ItemsCreated]:
     """A round over the experiment's test prompts with its items made (and opened unless asked not to).
 
@@ -159,9 +159,10 @@ def round_create(
 
     ``with_reference`` adds the test prompts' references as the policy "reference"; by default
     (None) it is on when "reference" is among ``policies``, and for summarization experiments
-    whose test prompts have references.
+    whose test prompts have references. ``target_half_width``: close the round once every
+    interval the report shows first is at most this wide on each side (``webapp.reports.precision``).
     """
-    round_settings_check(overlap=overlap, gold_share=gold_share)
+    round_settings_check(overlap=overlap, gold_share=gold_share, target_half_width=target_half_width)
     with_reference, policies = round_reference_resolve(experiment=experiment, policies=policies, with_reference=with_reference)
     available = set(PolicyResponse.objects.filter(prompt__experiment=experiment).values_list("policy", flat=True))
     absent = sorted(set(policies) - available - ({REFERENCE} if with_reference else set()))
@@ -176,7 +177,7 @@ def round_create(
             experiment=experiment,
             name=name or f"{experiment.name}: round {Round.objects.filter(experiment=experiment).count() + 1}",
             policies=list(policies), mode=mode, overlap=overlap, gold_share=gold_share, instructions=instructions,
-            created_by=created_by, with_reference=with_reference,
+            created_by=created_by, with_reference=with_reference, target_half_width=target_half_width,
         )
         made = round_items_create(round=round)  # a RatingError rolls the round back with it
         if is_open:
@@ -201,11 +202,14 @@ def round_reference_resolve(*, experiment: Experiment, policies: list[str], with
     return with_reference, others + ([REFERENCE] if with_reference else [])
 
 
-def round_settings_check(*, overlap, gold_share) -> None:
-    """Refuse an overlap or gold share outside the limits the round's fields declare (the admin
-    form applies them; a command or a script calling ``round_create`` must too)."""
+def round_settings_check(*, overlap, gold_share, target_half_width=None) -> None:
+    """Refuse an overlap, gold share or target half-width outside the limits the round's fields
+    declare (the admin form applies them; a command or a script calling ``round_create`` must too)."""
     problems = []
-    for name, value in (("overlap", overlap), ("gold_share", gold_share)):
+    checks = [("overlap", overlap), ("gold_share", gold_share)]
+    if target_half_width is not None:
+        checks.append(("target_half_width", target_half_width))
+    for name, value in checks:
         field = Round._meta.get_field(name)
         assert isinstance(field, Field)  # overlap and gold_share are plain columns, not relations
         number_ok = isinstance(value, int) if name == "overlap" else isinstance(value, (int, float)) and math.isfinite(value)

@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--overlap", type=int, default=3)
         parser.add_argument("--gold-share", type=float, default=0.1)
         parser.add_argument("--instructions", default=rounds.DEFAULT_INSTRUCTIONS)
+        parser.add_argument("--target-half-width", type=float, default=None, metavar="H",
+                            help="stop when precise enough: close the round once every interval the report shows first "
+                                 "is at most H wide on each side (e.g. 0.05); it stops on precision, never on significance")
         parser.add_argument("--closed", action="store_true", help="leave the round closed")
         parser.add_argument("--json", action="store_true", help="print one JSON object last")
         parser.add_argument("--if-none", action="store_true", help="do nothing when the experiment already has a round")
@@ -56,6 +59,7 @@ class Command(BaseCommand):
                 experiment=experiment, policies=policies, name=options["name"], mode=options["mode"],
                 overlap=options["overlap"], gold_share=options["gold_share"], instructions=options["instructions"],
                 is_open=not options["closed"], with_reference=options["with_reference"],
+                target_half_width=options["target_half_width"],
             )
         except errors.RatingError as problem:
             raise CommandError(problem.message) from None
