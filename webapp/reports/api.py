@@ -14,6 +14,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from pipeline.stats import plan_sample_size
+from pipeline.stats.planner import plan_crossed
 from webapp.access import SEE_JUDGEMENTS, staff_permission
 from webapp.experiments.models import Experiment
 from webapp.reports import precision, run_selectors, selectors
@@ -94,7 +95,7 @@ def cost(request, slug: str):
 
 
 @extend_schema(
-    summary="Sample size: rated items needed to detect a win-rate difference",
+    summary="Sample size: rated items needed to detect a win-rate difference (the shown-first test, simulated, for one rate vs 50 %)",
     parameters=[shapes.SampleSizeQuery],
     responses={200: shapes.SampleSizePlan, 400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid query; the reasons by field.")},
 )
@@ -102,4 +103,15 @@ def cost(request, slug: str):
 def sample_size(request):
     query = shapes.SampleSizeQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
-    return Response(plan_sample_size(**query.validated_data).to_dict())
+    data = dict(query.validated_data)
+    crossed_keys = ("raters_per_item", "rater_pool", "item_sd", "rater_sd", "judge_worth")
+    crossed_args = {key: data.pop(key) for key in crossed_keys}
+    plan = plan_sample_size(**data).to_dict()
+    one_vs_half = not data["two_sample"] and abs(data["p0"] - 0.5) < 1e-9
+    crossed, reason = None, "" if one_vs_half else "the raters x items plan covers one win rate against 50 %"
+    if one_vs_half:
+        try:
+            crossed = plan_crossed(data["p1"], alpha=data["alpha"], power=data["power"], **crossed_args).to_dict()
+        except ValueError as error:
+            reason = str(error)
+    return Response({**plan, "crossed": crossed, "crossed_reason": reason})

@@ -29,12 +29,39 @@ class PlanForm(forms.Form):
                                      help_text="1 + (m − 1)·ρ with m ratings per prompt; 1 for one rating per prompt.",
                                      widget=forms.NumberInput(attrs={"step": "any"}))
 
+    raters_per_item = forms.IntegerField(required=False, min_value=1, max_value=10, initial=3, label="Raters per item",
+                                         help_text="for the test the report shows first (one win rate vs 50 %)")
+    rater_pool = forms.IntegerField(required=False, min_value=1, max_value=100, initial=20, label="Raters in the pool")
+    item_sd = forms.FloatField(required=False, min_value=0.0, max_value=5.0, initial=1.0, label="Item spread (logit sd)",
+                               help_text="how much responses differ beyond the policy; 1 is typical",
+                               widget=forms.NumberInput(attrs={"step": "any"}))
+    rater_sd = forms.FloatField(required=False, min_value=0.0, max_value=5.0, initial=0.5, label="Rater spread (logit sd)",
+                                help_text="how much raters' own preferences differ; 0.5 is typical",
+                                widget=forms.NumberInput(attrs={"step": "any"}))
+    judge_worth = forms.FloatField(required=False, min_value=1.0, max_value=100.0, initial=1.0, label="AI judge worth",
+                                   help_text="human ratings each human rating is worth with the judge (the report's "
+                                             "“worth in human judgements” ÷ ratings); 1 = no judge",
+                                   widget=forms.NumberInput(attrs={"step": "any"}))
+
     def clean(self):
         super().clean()
         data = self.cleaned_data  # what Form.clean returns, without the Optional of a subclass's clean
         if "p1" in data and "p0" in data and abs(data["p1"] - data["p0"]) < 0.001:
             raise forms.ValidationError("The two rates must differ: that difference is what the test is to detect.")
+        if (data.get("rater_pool") or 20) < (data.get("raters_per_item") or 3):
+            self.add_error("rater_pool", "The pool must hold at least as many raters as rate each item.")
         return data
+
+    CROSSED = ("raters_per_item", "rater_pool", "item_sd", "rater_sd", "judge_worth")
+
+    def crossed_arguments(self) -> dict | None:
+        """The crossed planner's arguments (a field left empty takes its initial value): one win
+        rate against 50 %, the test the report shows first; None for two win rates."""
+        data = self.cleaned_data
+        if data["design"] != "one" or abs(data["p0"] - 0.5) > 1e-9:
+            return None
+        design = {key: self.fields[key].initial if data.get(key) is None else data[key] for key in self.CROSSED}
+        return {"p1": data["p1"], "alpha": data["alpha"], "power": data["power"], **design}
 
     def plan_arguments(self) -> dict:
         data = self.cleaned_data

@@ -312,11 +312,39 @@ class SampleSizeQuery(s.Serializer):
     design_effect = s.FloatField(min_value=1.0, max_value=1000.0, default=1.0,
                                  help_text="1 + (m − 1)·ρ when m ratings share a prompt with intra-prompt correlation ρ.")
 
+    raters_per_item = s.IntegerField(min_value=1, max_value=10, default=3, help_text="For the shown-first (raters x items) plan.")
+    rater_pool = s.IntegerField(min_value=1, max_value=100, default=20)
+    item_sd = s.FloatField(min_value=0.0, max_value=5.0, default=1.0, help_text="Item effect sd on the logit scale.")
+    rater_sd = s.FloatField(min_value=0.0, max_value=5.0, default=0.5, help_text="Rater effect sd on the logit scale.")
+    judge_worth = s.FloatField(min_value=1.0, max_value=100.0, default=1.0,
+                               help_text="Human ratings each human rating is worth with the AI judge (1 = no judge).")
+
     def validate(self, data):
         # Closer than this, the answer is billions of items: a typo, not a plan.
         if abs(data["p1"] - data["p0"]) < 0.001:
             raise s.ValidationError("p1 and p0 must differ by at least 0.001: that difference is what the test detects.")
+        if data["rater_pool"] < data["raters_per_item"]:
+            raise s.ValidationError({"rater_pool": "The pool must hold at least as many raters as rate each item."})
         return data
+
+
+class CrossedPlan(s.Serializer):
+    p1 = s.FloatField()
+    alpha = s.FloatField()
+    target_power = s.FloatField()
+    raters_per_item = s.IntegerField()
+    rater_pool = s.IntegerField()
+    item_sd = s.FloatField()
+    rater_sd = s.FloatField()
+    judge_worth = s.FloatField()
+    items = s.IntegerField(help_text="Rated items for the shown-first test, each by raters_per_item raters.")
+    ratings = s.IntegerField()
+    achieved_power = Num(help_text="Simulated power at that many items.")
+    items_with_judge = s.IntegerField(help_text="Rated items with the AI judge scoring every item.")
+    z_items = s.IntegerField(help_text="What a z-test of independent ratings would say.")
+    simulations = s.IntegerField()
+    power_at_double = Num(help_text="Simulated power with twice the items.")
+    note = s.CharField(allow_blank=True, help_text="Says so when the power levels off for want of raters.")
 
 
 class SampleSizePlan(s.Serializer):
@@ -328,6 +356,8 @@ class SampleSizePlan(s.Serializer):
     design_effect = s.FloatField()
     n = s.IntegerField(help_text="Rated items needed (per group for a two-sample design).")
     achieved_power = Num()
+    crossed = CrossedPlan(allow_null=True, help_text="The plan for the test the report shows first; null for two rates.")
+    crossed_reason = s.CharField(allow_blank=True, help_text="Why there is no raters x items plan, when there is none.")
 
 
 class PrecisionRow(s.Serializer):

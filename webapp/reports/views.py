@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from pipeline.stats import plan_sample_size
+from pipeline.stats.planner import plan_crossed
 from webapp.access import SEE_JUDGEMENTS, staff_permission_required
 from webapp.csv_cells import csv_writer
 from webapp.experiments.models import Experiment
@@ -73,8 +74,16 @@ def cost(request, slug: str):
 def plan(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     form = PlanForm(request.GET if "p1" in request.GET else None)
-    result = plan_sample_size(**form.plan_arguments()) if form.is_valid() else None
-    context = {"experiment": experiment, "page": "plan", "plan_form": form, "plan": result}
+    result = crossed = None
+    if form.is_valid():
+        result = plan_sample_size(**form.plan_arguments())
+        arguments = form.crossed_arguments()
+        try:
+            crossed = plan_crossed(**arguments) if arguments else None
+        except ValueError as error:
+            form.add_error(None, str(error))
+            result = None
+    context = {"experiment": experiment, "page": "plan", "plan_form": form, "plan": result, "crossed": crossed}
     template = "reports/_plan_result.html" if request.htmx else "reports/plan.html"
     return render(request, template, context, status=400 if form.is_bound and not form.is_valid() else 200)
 
