@@ -29,7 +29,7 @@ import numpy as np
 
 from ._common import Serializable
 from .crossed import crossed_win_rates
-from .power import sample_size_one_sample
+from .power import sample_size_one_sample, sample_size_two_sample
 from .tables import Coded, encode_ranking_flat
 
 __all__ = ["CrossedPlan", "plan_crossed", "crossed_power"]
@@ -41,9 +41,10 @@ _MIN_ITEMS, _MAX_ITEMS = 8, 2000
 
 @dataclass(frozen=True)
 class CrossedPlan(Serializable):
-    """Rated items for the shown-first test of ``p1`` against 50 %, and the power they give."""
+    """Rated items for the shown-first test (``p1`` against 50 %, or against ``p2``), and its power."""
 
     p1: float
+    p2: float | None  # the other win rate against the same baseline; None: p1 against 50 %
     alpha: float
     target_power: float
     raters_per_item: int
@@ -80,45 +81,67 @@ def _delta(p1: float, spread: float) -> float:
     return (low + high) / 2
 
 
-def crossed_power(p1: float, items: int, *, raters_per_item: int = 3, rater_pool: int = 20, item_sd: float = 1.0,
-                  rater_sd: float = 0.5, alpha: float = 0.05, simulations: int = 300, seed: int = 0) -> float:
-    """Share of simulated rounds of ``items`` items whose shown-first test rejects 50 %."""
+def crossed_power(p1: float, items: int, *, p2: float | None = None, raters_per_item: int = 3, rater_pool: int = 20,
+                  item_sd: float = 1.0, rater_sd: float = 0.5, alpha: float = 0.05, simulations: int = 300,
+                  seed: int = 0) -> float:
+    """Share of simulated rounds of ``items`` items whose shown-first test rejects: the win rate
+    ``p1`` against 50 % or, with ``p2``, the difference of two win rates against the same baseline
+    (x and y ranked with the baseline by the same raters, the report's "Comparing win rates")."""
     if raters_per_item > rater_pool:
         raise ValueError(f"{raters_per_item} raters per item need a pool of at least as many raters, got {rater_pool}")
-    delta = _delta(p1, math.hypot(item_sd, rater_sd))
     rng = np.random.default_rng(seed)
     item = np.repeat(np.arange(items), raters_per_item)
-    policy = Coded(np.tile([0, 1], item.size), ("a", "b"))
+    names: tuple[str, ...]
+    if p2 is None:
+        names, spread = ("a", "b"), math.hypot(item_sd, rater_sd)
+        strength = np.array([_delta(p1, spread), 0.0])
+    else:  # per-response and per-rater-per-policy effects: a difference of two of each per comparison
+        names, spread = ("x", "y", "base"), math.sqrt(2) * math.hypot(item_sd, rater_sd)
+        strength = np.array([_delta(p1, spread), _delta(p2, spread), 0.0])
+    k = len(names)
+    policy = Coded(np.tile(np.arange(k), item.size), names)
     rejected = 0
     for _ in range(simulations):
         rater = np.argsort(rng.random((items, rater_pool)), axis=1)[:, :raters_per_item].ravel()
-        effect = rng.normal(0, item_sd, items)[item] + rng.normal(0, rater_sd, rater_pool)[rater]
-        won = rng.random(item.size) < _sigmoid(delta + effect)
-        rank = np.where(won[:, None], [[1, 2]], [[2, 1]]).ravel()
-        table = encode_ranking_flat(item, item, rater, np.full(item.size, 2), policy, rank)
-        rejected += crossed_win_rates(table).rate("a", "b").p_value < alpha
+        if p2 is None:  # one effect per item and rater on the pair: P(a above b) = sigma(delta + effects)
+            effect = rng.normal(0, item_sd, items)[item] + rng.normal(0, rater_sd, rater_pool)[rater]
+            utility = np.column_stack([strength[0] + effect, np.zeros(item.size)])
+            won = rng.random(item.size) < _sigmoid(utility[:, 0])
+            rank = np.where(won[:, None], [[1, 2]], [[2, 1]]).ravel()
+        else:  # Plackett-Luce over three: Gumbel noise keeps every pairwise chance a sigmoid
+            utility = (strength + rng.normal(0, item_sd, (items, k))[item] + rng.normal(0, rater_sd, (rater_pool, k))[rater]
+                       + rng.gumbel(size=(item.size, k)))
+            rank = (np.argsort(np.argsort(-utility, axis=1), axis=1) + 1).ravel()
+        table = encode_ranking_flat(item, item, rater, np.full(item.size, k), policy, rank)
+        rates = crossed_win_rates(table)
+        test = rates.rate("a", "b") if p2 is None else rates.difference(("x", "base"), ("y", "base"))
+        rejected += test.p_value < alpha
     return rejected / simulations
 
 
 @functools.lru_cache(maxsize=64)  # the planner page asks again with the same numbers; each answer takes seconds
-def plan_crossed(p1: float, *, alpha: float = 0.05, power: float = 0.8, raters_per_item: int = 3, rater_pool: int = 20,
-                 item_sd: float = 1.0, rater_sd: float = 0.5, judge_worth: float = 1.0, simulations: int = 200,
-                 seed: int = 0) -> CrossedPlan:
-    """The smallest number of rated items whose simulated power reaches ``power`` (see the module)."""
-    if not 0.0 < p1 < 1.0 or p1 == 0.5:
+def plan_crossed(p1: float, *, p2: float | None = None, alpha: float = 0.05, power: float = 0.8, raters_per_item: int = 3,
+                 rater_pool: int = 20, item_sd: float = 1.0, rater_sd: float = 0.5, judge_worth: float = 1.0,
+                 simulations: int = 200, seed: int = 0) -> CrossedPlan:
+    """The smallest number of rated items whose simulated power reaches ``power`` (see the module):
+    for ``p1`` against 50 %, or with ``p2`` for two win rates against the same baseline."""
+    if not 0.0 < p1 < 1.0 or (p2 is None and p1 == 0.5):
         raise ValueError(f"p1 must lie strictly between 0 and 1 and differ from 0.5, got {p1!r}")
+    if p2 is not None and (not 0.0 < p2 < 1.0 or abs(p1 - p2) < 0.001):
+        raise ValueError(f"p2 must lie strictly between 0 and 1 and differ from p1, got {p2!r}")
     if not 0.0 < alpha < 1.0 or not 0.0 < power < 1.0:
         raise ValueError("alpha and power must lie strictly between 0 and 1")
     if raters_per_item < 1 or rater_pool < raters_per_item:
         raise ValueError(f"need 1 <= raters per item <= rater pool, got {raters_per_item} and {rater_pool}")
     if judge_worth < 1.0:
         raise ValueError(f"the judge is worth at least its human ratings (1 = nothing added), got {judge_worth!r}")
-    z_items = sample_size_one_sample(p1, alpha=alpha, power=power)
+    z_items = (sample_size_one_sample(p1, alpha=alpha, power=power) if p2 is None
+               else sample_size_two_sample(p1, p2, alpha=alpha, power=power))
     if math.ceil(z_items / raters_per_item) > _MAX_ITEMS:  # even independent ratings would need more
         raise ValueError(f"more than {_MAX_ITEMS} items would be needed: the effect is too small to plan for")
 
     def at(n: int) -> float:
-        return crossed_power(p1, n, raters_per_item=raters_per_item, rater_pool=rater_pool, item_sd=item_sd,
+        return crossed_power(p1, n, p2=p2, raters_per_item=raters_per_item, rater_pool=rater_pool, item_sd=item_sd,
                              rater_sd=rater_sd, alpha=alpha, simulations=simulations, seed=seed)
 
     low, high = _MIN_ITEMS - 1, max(_MIN_ITEMS, math.ceil(z_items / raters_per_item))
@@ -138,6 +161,6 @@ def plan_crossed(p1: float, *, alpha: float = 0.05, power: float = 0.8, raters_p
     if doubled - achieved < 0.05:  # a shared rater effect does not average out over items, only over raters
         note = (f"The power levels off: twice the items give {doubled:.0%}. With {rater_pool} raters in the pool, "
                 "their own preferences limit what more items can show; more raters help more than more items.")
-    return CrossedPlan(p1, alpha, power, raters_per_item, rater_pool, item_sd, rater_sd, judge_worth, high,
+    return CrossedPlan(p1, p2, alpha, power, raters_per_item, rater_pool, item_sd, rater_sd, judge_worth, high,
                        high * raters_per_item, achieved, math.ceil(high / judge_worth), z_items, simulations,
                        doubled, note)

@@ -25,10 +25,13 @@ def test_the_form_answers_with_the_planned_number_of_items(client, staff):
     assert page.status_code == 200
     body = page.content.decode()
     assert f"<strong>{crossed.items}</strong> rated items, each by 3 raters" in body, "the shown-first test's plan comes first"
-    assert f"{expected.n} would do" in body, "beside what independent ratings would need"
+    assert f"would ask for {expected.n}" in body, "beside what independent ratings would need"
     partial = client.get(url, {**query, "design": "two", "p0": "0.7"}, HTTP_HX_REQUEST="true").content.decode()
-    two = plan_sample_size(0.6, 0.7, two_sample=True)
-    assert "<html" not in partial and f"<strong>{two.n}</strong> rated items per comparison" in partial
+    two = plan_crossed(0.6, p2=0.7, alpha=0.05, power=0.8, raters_per_item=3, rater_pool=20, item_sd=1.0, rater_sd=0.5,
+                       judge_worth=1.0)
+    assert "<html" not in partial and f"<strong>{two.items}</strong> rated items, each by 3 raters" in partial
+    assert "against the same baseline" in partial
+    assert f"would ask for {plan_sample_size(0.6, 0.7, two_sample=True).n} per group" in partial
 
     refused = client.get(url, {**query, "p0": "0.6"})
     assert refused.status_code == 400 and "must differ" in refused.content.decode()
@@ -42,8 +45,10 @@ def test_the_api_plans_and_refuses_a_bad_query(client, staff_token):
     assert body["crossed"] == plan_crossed(0.65, rater_pool=20).to_dict() and body["crossed_reason"] == ""
     del body["crossed"], body["crossed_reason"]
     assert body == plan_sample_size(0.65, 0.5, design_effect=1.5).to_dict()
-    two = client.get(reverse("reports:api-sample-size"), {"p1": "0.65", "p0": "0.55", "two_sample": "true"}, **headers).json()
-    assert two["crossed"] is None and "one win rate against 50 %" in two["crossed_reason"]
+    two = client.get(reverse("reports:api-sample-size"), {"p1": "0.7", "p0": "0.6", "two_sample": "true"}, **headers).json()
+    assert two["crossed"] == plan_crossed(0.7, p2=0.6).to_dict()
+    other = client.get(reverse("reports:api-sample-size"), {"p1": "0.7", "p0": "0.6"}, **headers).json()
+    assert other["crossed"] is None and "one win rate against 50 % only" in other["crossed_reason"]
     tiny = client.get(reverse("reports:api-sample-size"), {"p1": "0.502"}, **headers).json()
     assert tiny["crossed"] is None and "too small to plan for" in tiny["crossed_reason"]
     assert client.get(reverse("reports:api-sample-size"), {"p1": "0.7", "raters_per_item": "5", "rater_pool": "3"},

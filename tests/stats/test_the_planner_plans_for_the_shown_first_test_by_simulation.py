@@ -1,7 +1,8 @@
 """The sample-size planner plans for the test the report shows first (raters x items, two-way
 cluster-robust) by simulating the lab's design: the planned number of items reaches the asked
 power when checked again on fresh simulations, fewer items do not; with too few raters in the pool
-the planner says the power levels off; the AI judge divides the items needed by its worth."""
+the planner says the power levels off; two win rates against one baseline are planned for their
+paired test; the AI judge divides the items needed by its worth."""
 
 import math
 
@@ -19,6 +20,16 @@ def test_the_planned_items_reach_the_power_on_fresh_simulations():
     assert fewer < 0.8, fewer
     # independent ratings (the z-test) would promise the same power from fewer ratings than raters x items gives
     assert plan.z_items <= plan.ratings
+
+
+def test_two_win_rates_against_one_baseline_are_planned_for_their_paired_test():
+    plan = plan_crossed(0.7, p2=0.6, raters_per_item=3, rater_pool=20)
+    again = crossed_power(0.7, plan.items, p2=0.6, raters_per_item=3, rater_pool=20, simulations=800, seed=11)
+    assert again >= 0.8 - 0.045, again
+    # equal rates: the simulated test keeps its level, so the power above is power, not false positives
+    assert crossed_power(0.6, plan.items, p2=0.6, raters_per_item=3, rater_pool=20, simulations=800, seed=11) <= 0.075
+    with pytest.raises(ValueError, match="differ from p1"):
+        plan_crossed(0.6, p2=0.6)
 
 
 def test_a_small_rater_pool_levels_the_power_off_and_the_plan_says_so():

@@ -107,11 +107,12 @@ def sample_size(request):
     crossed_keys = ("raters_per_item", "rater_pool", "item_sd", "rater_sd", "judge_worth")
     crossed_args = {key: data.pop(key) for key in crossed_keys}
     plan = plan_sample_size(**data).to_dict()
-    one_vs_half = not data["two_sample"] and abs(data["p0"] - 0.5) < 1e-9
-    crossed, reason = None, "" if one_vs_half else "the raters x items plan covers one win rate against 50 %"
-    if one_vs_half:
+    shown_first = data["two_sample"] or abs(data["p0"] - 0.5) < 1e-9
+    crossed, reason = None, "" if shown_first else "the report tests one win rate against 50 % only"
+    if shown_first:
         try:
-            crossed = plan_crossed(data["p1"], alpha=data["alpha"], power=data["power"], **crossed_args).to_dict()
+            crossed = plan_crossed(data["p1"], p2=data["p0"] if data["two_sample"] else None, alpha=data["alpha"],
+                                   power=data["power"], **crossed_args).to_dict()
         except ValueError as error:
             reason = str(error)
     return Response({**plan, "crossed": crossed, "crossed_reason": reason})

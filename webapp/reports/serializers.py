@@ -330,6 +330,7 @@ class SampleSizeQuery(s.Serializer):
 
 class CrossedPlan(s.Serializer):
     p1 = s.FloatField()
+    p2 = Num(help_text="The other win rate against the same baseline; null for p1 against 50 %.")
     alpha = s.FloatField()
     target_power = s.FloatField()
     raters_per_item = s.IntegerField()
