@@ -176,7 +176,7 @@ print(tokenizer.decode(model.generate(ids, max_new_tokens=64)[0, ids.shape[1]:])
     prompt = ("tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)"
               if extra.get("chat_template") else "context  # used as written")
     return f"""The lab scores the prompt as the policy sees it, then the response, then EOS;
-the score is read at that EOS. Pad on the right (the tokenizer is set so).
+the score is read at that EOS. Pad batches on the right (the pad token is not EOS).
 
 ```python
 import torch
@@ -202,10 +202,11 @@ def model_card(facts: CardFacts, extra: dict) -> str:
     """README.md: hub front matter, then what the model is, what trained it, and how to load it."""
     what = "reward model" if facts.is_reward else ("SFT policy" if facts.kind == "sft" else "policy")
     auto = "AutoModelForSequenceClassification" if facts.is_reward else "AutoModelForCausalLM"
+    arm = f"{facts.arm} " if facts.arm and facts.arm != facts.kind else ""
     base = f"{facts.base_model}" + (f" ({facts.base_hub_id} on the Hugging Face hub)" if facts.base_hub_id else "")
     lines = [
         _front_matter(facts),
-        f"# {facts.experiment}: {facts.arm or facts.kind} {what} (training run #{facts.run_id})",
+        f"# {facts.experiment}: {arm}{what} (training run #{facts.run_id})",
         "",
         f"A {what} trained in the RLAIF vs RLHF lab, exported as a plain transformers checkpoint "
         f"(LoRA merged) that loads with `{auto}` and no custom code.",
