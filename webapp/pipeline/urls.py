@@ -10,4 +10,5 @@ urlpatterns = [
     path("experiments/<slug:slug>/runs/<int:run_id>/stages/<int:stage_id>/cancel/", views.stage_cancel, name="stage_cancel"),
     path("experiments/<slug:slug>/runs/<int:run_id>/stages/<int:stage_id>/retry/", views.stage_retry, name="stage_retry"),
     path("api/labeling-runs/<int:labeling_run_id>/labels.<str:fmt>", api.export_labels, name="api-export-labels"),
+    path("api/training-runs/<int:training_run_id>/model.<str:archive>", api.export_model, name="api-export-model"),
 ]
