@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import TypeGuard
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 DASH = "—"
@@ -55,7 +57,7 @@ def cell(row: dict, column) -> str:
     if kind == "nci":
         return f"{values[0]:+.2f} – {values[1]:+.2f}" if all(map(_ok, values)) else DASH
     value = values[0]
-    if kind == "pct":
+    if kind in ("pct", "ref"):
         return _pct(value)
     if kind == "p":
         return _p(value)
@@ -85,7 +87,15 @@ def cell_class(row: dict, column) -> str:
         classes.append("sig")
     if column.kind == "flag" and value:
         classes.append("flag")
+    if column.kind == "ref":
+        classes.append("ref")
     return " ".join(classes)
+
+
+@register.filter
+def cell_href(row: dict, column) -> str:
+    """The address a cell links to (the run or round that produced it), or "" for none."""
+    return (row.get(column.link) or "") if column.link else ""
 
 
 @register.simple_tag
@@ -104,4 +114,13 @@ def pct(value) -> str:
 
 @register.filter
 def header_class(column) -> str:
+    if column.kind == "ref":
+        return "num ref"
     return "num" if column.kind not in ("text", "bool", "flag", "time", "long") else ""
+
+
+@register.filter
+def backticks(text: str) -> SafeString:
+    """A message with `commands` in backticks, the commands set as code (the rest escaped)."""
+    parts = escape(text).split("`")
+    return mark_safe("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))  # noqa: S308 - every part is escaped
