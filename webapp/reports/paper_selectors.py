@@ -73,7 +73,7 @@ def _with_round(row: dict, round_id: int | None) -> dict:
     return {**row, "round_id": round_id, "round_url": _admin("rating_round", round_id)}
 
 
-ROUND = C("Round", "round_id", kind="int", link="round_url")
+ROUND = C("Round", "round_id", kind="id", link="round_url")
 PAPER = C("Paper", "paper", kind="ref")
 PAPER_SETTING = C("Paper's setting", "paper_setting", kind="long")
 
@@ -90,9 +90,9 @@ def _table1(payload: dict | None, task: str, find, empty: str) -> Table:
                 paper, setting = PAPER_HEAD_TO_HEAD if row["b"] != "reference" else (None, "")
                 rows.append(_with_round({**row, "paper": paper, "paper_setting": setting}, find(row["a"], row["b"])))
     return Table("paper_table1", "Table 1: win rates vs SFT, and RLAIF vs RLHF", (
-        C("Policy", "a"), C("vs", "b"), C("Win rate", "rate", kind="pct"),
+        C("Policy", "a"), C("vs", "b"), C("Win rate", "rate", kind="pct"), PAPER,
         C(tables.VALID_CI, "crossed_low", "crossed_high", kind="ci"), C(tables.VALID_P, "crossed_p_holm", kind="p"),
-        PAPER, C("Rankings", "n", kind="int"), ROUND, PAPER_SETTING,
+        C("Rankings", "n", kind="int"), ROUND, PAPER_SETTING,
     ), rows, empty=empty,
         note="The interval and test are those the results page shows first (valid for crossed raters × items), over "
              "every round of the experiment; the round linked is the newest that ranks both. The grey column is "
@@ -105,14 +105,16 @@ def _harmless(payload: dict | None, find, empty: str) -> Table:
         for row in tables.results_tables(payload)["harmless"].rows
     ]
     return Table("paper_harmless", "Harmless rates (the paper's harmless task)", (
-        C("Policy", "policy"), C("Harmless rate", "rate", kind="pct"),
-        C(tables.VALID_CI, "crossed_low", "crossed_high", kind="ci"), PAPER, C("Judged", "n", kind="int"), ROUND,
+        C("Policy", "policy"), C("Harmless rate", "rate", kind="pct"), PAPER,
+        C(tables.VALID_CI, "crossed_low", "crossed_high", kind="ci"), C("Judged", "n", kind="int"), ROUND,
     ), rows, empty=empty, note="The grey column is the paper's harmless rate as SPEC.md quotes it.")
 
 
 def _linked(columns: tuple[Column, ...], **links: str) -> tuple[Column, ...]:
-    """The columns of a table defined in ``tables.py``, the ones named linking to the row's URL key."""
-    return tuple(replace(c, link=links.get(c.keys[0], "")) for c in columns)
+    """The columns of a table defined in ``tables.py``, the ones named linking to the row's URL
+    key and moved to the front, so the run behind a row is in view on a narrow screen too."""
+    linked = tuple(replace(c, link=links[c.keys[0]], kind="id") for c in columns if c.keys[0] in links)
+    return linked + tuple(c for c in columns if c.keys[0] not in links)
 
 
 def _self_consistency(row: dict) -> int:

@@ -17,7 +17,7 @@ class Column:
     label: str
     keys: tuple[str, ...]
     # text, long (may wrap), int, intpct, pct, ci (two keys, shown in %), num, nci (two keys), p, sec,
-    # money, bool, flag (a yes that needs attention), time (ISO 8601), ref (a percentage quoted from the paper)
+    # money, bool, flag (a yes that needs attention), time (ISO 8601), ref (a percentage quoted from the paper), id (#12)
     kind: str = "text"
     link: str = ""  # the row key holding the address the cell links to (the run or round behind it)
 

@@ -63,6 +63,8 @@ def cell(row: dict, column) -> str:
         return _p(value)
     if kind == "num":
         return _num(value)
+    if kind == "id":
+        return f"#{value}" if isinstance(value, int) and not isinstance(value, bool) else DASH
     if kind == "int":
         return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else DASH
     if kind == "sec":
@@ -81,7 +83,7 @@ def cell(row: dict, column) -> str:
 @register.filter
 def cell_class(row: dict, column) -> str:
     """Numbers right-aligned; significant p-values marked, so they can be told apart at a glance."""
-    classes = {"text": [], "bool": [], "flag": [], "time": [], "long": ["long"]}.get(column.kind, ["num"])
+    classes = {"text": [], "bool": [], "flag": [], "time": [], "long": ["long"], "id": []}.get(column.kind, ["num"])
     value = row.get(column.keys[0])
     if column.kind == "p" and _ok(value) and value < ALPHA:
         classes.append("sig")
@@ -116,7 +118,7 @@ def pct(value) -> str:
 def header_class(column) -> str:
     if column.kind == "ref":
         return "num ref"
-    return "num" if column.kind not in ("text", "bool", "flag", "time", "long") else ""
+    return "num" if column.kind not in ("text", "bool", "flag", "time", "long", "id") else ""
 
 
 @register.filter
