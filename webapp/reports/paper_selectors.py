@@ -78,8 +78,7 @@ PAPER = C("Paper", "paper", kind="ref")
 PAPER_SETTING = C("Paper's setting", "paper_setting", kind="long")
 
 
-def _table1(payload: dict | None, task: str, find, empty: str) -> Table:
-    win = tables.results_tables(payload) if payload else None
+def _table1(win: dict[str, Table] | None, task: str, find, empty: str) -> Table:
     rows = []
     if win is not None:
         for row in win["vs_baseline"].rows:
@@ -95,14 +94,15 @@ def _table1(payload: dict | None, task: str, find, empty: str) -> Table:
         C("Rankings", "n", kind="int"), ROUND, PAPER_SETTING,
     ), rows, empty=empty,
         note="The interval and test are those the results page shows first (valid for crossed raters × items), over "
-             "every round of the experiment; the round linked is the newest that ranks both. The grey column is "
-             "the paper's number as SPEC.md quotes it, for comparison only.")
+             "every round of the experiment; Holm corrects over the comparisons with SFT, and over every pair for "
+             "RLAIF vs RLHF. The round linked is the newest that ranks both. The grey column is the paper's number "
+             "as SPEC.md quotes it, for comparison only.")
 
 
-def _harmless(payload: dict | None, find, empty: str) -> Table:
-    rows = [] if payload is None else [
+def _harmless(win: dict[str, Table] | None, find, empty: str) -> Table:
+    rows = [] if win is None else [
         _with_round({**row, "paper": PAPER_HARMLESS.get(row["policy"])}, find(row["policy"], harm=True))
-        for row in tables.results_tables(payload)["harmless"].rows
+        for row in win["harmless"].rows
     ]
     return Table("paper_harmless", "Harmless rates (the paper's harmless task)", (
         C("Policy", "policy"), C("Harmless rate", "rate", kind="pct"), PAPER,
@@ -171,11 +171,12 @@ def paper_report(experiment: Experiment) -> tuple[dict[str, Table], dict]:
     except selectors.BaselineError as error:
         payload, table1_empty = None, f"No round ranks SFT ({error}). " + commands["table1"]
     find = _round_finder(experiment)
+    win = tables.results_tables(payload) if payload is not None else None
     found = tables.alignment_tables(run_selectors.alignment_report(experiment), run_selectors.training_report(experiment))
     table2, appendix = _sweeps(found, commands)
     made = [
-        _table1(payload, experiment.task, find, table1_empty),
-        _harmless(payload, find, commands["harmless"] if payload is not None else table1_empty),
+        _table1(win, experiment.task, find, table1_empty),
+        _harmless(win, find, commands["harmless"] if win is not None else table1_empty),
         table2,
         _table3(found, commands["table3"]),
         _figure5(found, commands["figure5"]),
