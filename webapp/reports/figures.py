@@ -147,21 +147,9 @@ def alignment_figures(tables: dict[str, Table], training: dict) -> list[Figure]:
         figures.append(_finish(fig, tables["calibration"], "Calibration: confidence vs agreement with humans",
                                "Line chart per labeling run: the labeler's mean confidence in each bin against how often it agreed with the human label.",
                                y_title="agrees with humans", x_title="AI confidence max(p, 1 − p)", percent=True))
-    curve = tables["rm_accuracy_vs_pairs"].rows
-    if curve:
-        fig = go.Figure()
-        by_run_source: dict[tuple[int, str | None], list[dict]] = {}
-        for p in curve:
-            by_run_source.setdefault((p["run_id"], p["label_source"]), []).append(p)
-        for (run_id, source), points in by_run_source.items():
-            fig.add_trace(go.Scatter(
-                x=[p["pairs"] for p in points], y=[p["accuracy"] for p in points], mode="lines+markers",
-                name=f"#{run_id} {source or 'labels'}", error_y=_errors(points, "accuracy", "low", "high"),
-            ))
-        fig.update_xaxes(type="log", tickvals=sorted({p["pairs"] for p in curve}))
-        figures.append(_finish(fig, tables["rm_accuracy_vs_pairs"], "Reward-model accuracy vs training pairs",
-                               "Line chart of reward-model pairwise accuracy against the number of training pairs, per reward-model run.",
-                               y_title="pairwise accuracy", x_title="training pairs (log scale)", percent=True))
+    curve = rm_curve_figure(tables["rm_accuracy_vs_pairs"])
+    if curve is not None:
+        figures.append(curve)
     mixing = [r for r in tables["mixing"].rows if r["accuracy"] is not None]
     if mixing:
         fig = go.Figure(go.Scatter(
@@ -174,6 +162,26 @@ def alignment_figures(tables: dict[str, Table], training: dict) -> list[Figure]:
                                "Line chart of reward-model pairwise accuracy against the share of human labels in its training pairs.",
                                y_title="pairwise accuracy", x_title="share of human labels", percent=True))
     return figures
+
+
+def rm_curve_figure(table: Table) -> Figure | None:
+    """The paper's Figure 5: one line per reward-model run and label source, accuracy against pairs."""
+    curve = table.rows
+    if not curve:
+        return None
+    fig = go.Figure()
+    by_run_source: dict[tuple[int, str | None], list[dict]] = {}
+    for p in curve:
+        by_run_source.setdefault((p["run_id"], p["label_source"]), []).append(p)
+    for (run_id, source), points in by_run_source.items():
+        fig.add_trace(go.Scatter(
+            x=[p["pairs"] for p in points], y=[p["accuracy"] for p in points], mode="lines+markers",
+            name=f"#{run_id} {source or 'labels'}", error_y=_errors(points, "accuracy", "low", "high"),
+        ))
+    fig.update_xaxes(type="log", tickvals=sorted({p["pairs"] for p in curve}))
+    return _finish(fig, table, "Reward-model accuracy vs training pairs",
+                   "Line chart of reward-model pairwise accuracy against the number of training pairs, per reward-model run.",
+                   y_title="pairwise accuracy", x_title="training pairs (log scale)", percent=True)
 
 
 def training_figures(training: dict, table: Table) -> list[Figure]:

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from webapp.experiments.models import Experiment
-from webapp.reports import figures, judge_selectors, precision, run_selectors, selectors, tables
+from webapp.reports import figures, judge_selectors, paper_selectors, precision, run_selectors, selectors, tables
 from webapp.reports.figures import Figure
 from webapp.reports.tables import Table
 
-PAGES = ("results", "alignment", "raters", "cost")
+PAGES = ("results", "alignment", "raters", "cost", "paper")
 
 
 # Past this many rows, a table that has a chart is folded away under it.
@@ -50,6 +50,9 @@ def _tables(page: str, experiment: Experiment, baseline: str | None = None):
     if page == "cost":
         payload = run_selectors.cost_report(experiment)
         return tables.cost_tables(payload), payload, None
+    if page == "paper":
+        found, payload = paper_selectors.paper_report(experiment)
+        return found, payload, None
     raise KeyError(page)
 
 
@@ -62,6 +65,7 @@ TABLE_PAGES = {
                                       "reward_models", "rm_accuracy_vs_pairs", "training_runs", "training_curves", "label_mass", "mixing",
                                       "judge_bias", "judge_calibration", "judge_leans")},
     "cost": "cost",
+    **{name: "paper" for name in paper_selectors.PAPER_TABLES},
 }
 
 
@@ -126,3 +130,11 @@ def cost_context(experiment: Experiment) -> dict:
     found, payload, _ = _tables("cost", experiment)
     drawn = figures.cost_figures(found)
     return {"experiment": experiment, "blocks": [Block(found["cost"], drawn)], "payload": payload}
+
+
+def paper_context(experiment: Experiment) -> dict:
+    """The paper's tables and Figure 5 in the paper's order, each block with its CSV."""
+    found, payload, _ = _tables("paper", experiment)
+    curve = figures.rm_curve_figure(found["paper_figure5"])
+    blocks = [Block(found[name], [curve] if name == "paper_figure5" and curve else []) for name in paper_selectors.PAPER_TABLES]
+    return {"experiment": experiment, "blocks": blocks, "updated_at": _updated_at(payload)}

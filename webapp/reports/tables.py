@@ -17,8 +17,9 @@ class Column:
     label: str
     keys: tuple[str, ...]
     # text, long (may wrap), int, intpct, pct, ci (two keys, shown in %), num, nci (two keys), p, sec,
-    # money, bool, flag (a yes that needs attention), time (ISO 8601)
+    # money, bool, flag (a yes that needs attention), time (ISO 8601), ref (a percentage quoted from the paper), id (#12)
     kind: str = "text"
+    link: str = ""  # the row key holding the address the cell links to (the run or round behind it)
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Table:
             yield [row.get(key) for key in header]
 
 
-def C(label: str, *keys: str, kind: str = "text") -> Column:
-    return Column(label, keys, kind)
+def C(label: str, *keys: str, kind: str = "text", link: str = "") -> Column:
+    return Column(label, keys, kind, link)
 
 
 def _ci(prefix: str, interval: dict | None) -> dict:

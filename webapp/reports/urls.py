@@ -11,6 +11,7 @@ urlpatterns = [
     path("experiments/<slug:slug>/report/alignment/", views.alignment, name="alignment"),
     path("experiments/<slug:slug>/report/raters/", views.raters, name="raters"),
     path("experiments/<slug:slug>/report/cost/", views.cost, name="cost"),
+    path("experiments/<slug:slug>/report/paper/", views.paper, name="paper"),
     path("experiments/<slug:slug>/report/sample-size/", views.plan, name="plan"),
     path("experiments/<slug:slug>/report/csv/<slug:name>.csv", views.table_csv, name="csv"),
     path("reports/plotly.min.js", views.plotly_js, name="plotly_js"),

@@ -1,4 +1,4 @@
-"""The report pages (staff only): results, AI-labeler alignment, raters, cost, sample size;
+"""The report pages (staff only): results, AI-labeler alignment, raters, cost, the paper's tables, sample size;
 each table's CSV; and plotly's JavaScript from the installed plotly package.
 
 Each view: access check, form, one selector call (through ``pages``), render. The results
@@ -67,6 +67,13 @@ def raters(request, slug: str):
 def cost(request, slug: str):
     experiment = get_object_or_404(Experiment, slug=slug)
     return render(request, "reports/cost.html", {**pages.cost_context(experiment), "page": "cost"})
+
+
+@require_GET
+@staff_permission_required(SEE_JUDGEMENTS)
+def paper(request, slug: str):
+    experiment = get_object_or_404(Experiment, slug=slug)
+    return render(request, "reports/paper.html", {**pages.paper_context(experiment), "page": "paper"})
 
 
 @require_GET

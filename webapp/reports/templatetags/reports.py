@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import TypeGuard
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 DASH = "—"
@@ -55,12 +57,14 @@ def cell(row: dict, column) -> str:
     if kind == "nci":
         return f"{values[0]:+.2f} – {values[1]:+.2f}" if all(map(_ok, values)) else DASH
     value = values[0]
-    if kind == "pct":
+    if kind in ("pct", "ref"):
         return _pct(value)
     if kind == "p":
         return _p(value)
     if kind == "num":
         return _num(value)
+    if kind == "id":
+        return f"#{value}" if isinstance(value, int) and not isinstance(value, bool) else DASH
     if kind == "int":
         return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else DASH
     if kind == "sec":
@@ -79,13 +83,21 @@ def cell(row: dict, column) -> str:
 @register.filter
 def cell_class(row: dict, column) -> str:
     """Numbers right-aligned; significant p-values marked, so they can be told apart at a glance."""
-    classes = {"text": [], "bool": [], "flag": [], "time": [], "long": ["long"]}.get(column.kind, ["num"])
+    classes = {"text": [], "bool": [], "flag": [], "time": [], "long": ["long"], "id": []}.get(column.kind, ["num"])
     value = row.get(column.keys[0])
     if column.kind == "p" and _ok(value) and value < ALPHA:
         classes.append("sig")
     if column.kind == "flag" and value:
         classes.append("flag")
+    if column.kind == "ref":
+        classes.append("ref")
     return " ".join(classes)
+
+
+@register.filter
+def cell_href(row: dict, column) -> str:
+    """The address a cell links to (the run or round that produced it), or "" for none."""
+    return (row.get(column.link) or "") if column.link else ""
 
 
 @register.simple_tag
@@ -104,4 +116,13 @@ def pct(value) -> str:
 
 @register.filter
 def header_class(column) -> str:
-    return "num" if column.kind not in ("text", "bool", "flag", "time", "long") else ""
+    if column.kind == "ref":
+        return "num ref"
+    return "num" if column.kind not in ("text", "bool", "flag", "time", "long", "id") else ""
+
+
+@register.filter
+def backticks(text: str) -> SafeString:
+    """A message with `commands` in backticks, the commands set as code (the rest escaped)."""
+    parts = escape(text).split("`")
+    return mark_safe("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))  # noqa: S308 - every part is escaped
