@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 METHODS = ("sft", "rl", "dpo")
+DEFAULT_ALGORITHM = "reinforce"  # the paper's
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,14 @@ class Arm:
     reward: str | None  # RL reward: "rm" (an RM trained on `labels`), "direct" (labeler's 1-10 score), None
     labeler: str  # whose AI labels/scores: "labeler" (the experiment's) or "policy-size" (same size as the policy)
     description: str
+
+    @property
+    def trains(self) -> str:
+        return {"sft": "SFT only", "rl": "RL (the run's algorithm)", "dpo": "DPO"}[self.method]
+
+    @property
+    def labels_shown(self) -> str:
+        return f"{self.labels or '—'}{' (policy-size labeler)' if self.labeler == 'policy-size' else ''}"
 
 
 ARMS: dict[str, Arm] = {
@@ -41,6 +50,49 @@ ARMS: dict[str, Arm] = {
         Arm("mixed", "rl", "mixed", "rm", "labeler", "RL on an RM trained on a mix of human and AI labels"),
     )
 }
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One RL algorithm an "rl" arm can train with (DPO arms always train with DPO)."""
+
+    name: str
+    trainer: str  # whose loop: "ours" (pipeline.rl.loop) or "TRL"
+    description: str
+    update: str  # the loss it minimises, in one line
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    algorithm.name: algorithm
+    for algorithm in (
+        Algorithm("reinforce", "ours", "REINFORCE with a value baseline and a KL-to-SFT penalty (the paper's)",
+                  "−(R − β·KL − V(x)) · Σ_t log π(y_t), one update per batch of rollouts; value loss (V(x) − R_total)²"),
+        Algorithm("ppo", "ours", "PPO on REINFORCE's rollouts, value model and KL-penalised reward",
+                  "−Σ_t min(ρ_t·A, clip(ρ_t, 1−ε, 1+ε)·A), A = R_total − V_old(x) per sequence, several epochs of "
+                  "minibatches; clipped value loss"),
+        Algorithm("rloo", "TRL", "REINFORCE leave-one-out: each sample's baseline is the mean reward of the others",
+                  "−(R_i − mean_{j≠i} R_j) · Σ_t log π(y_i,t), KL to SFT in the reward (TRL's RLOOTrainer)"),
+        Algorithm("grpo", "TRL", "group-relative policy optimisation: rewards normalised within each prompt's samples",
+                  "clipped surrogate with A_i = (R_i − mean R) / std R over the group, k3 KL in the loss (TRL's GRPOTrainer)"),
+    )
+}
+
+
+def check_algorithm(name: str) -> str:
+    if name not in ALGORITHMS:
+        raise ValueError(f"algorithm: unknown {name!r}, choose one of {', '.join(ALGORITHMS)}")
+    return name
+
+
+def arms_markdown() -> str:
+    """The arms and algorithms tables as the README shows them (a test keeps the README equal to this)."""
+    lines = ["| Arm | Trains | Labels | Reward | What it is |", "|---|---|---|---|---|"]
+    for arm in ARMS.values():
+        lines.append(f"| `{arm.name}` | {arm.trains} | {arm.labels_shown} | {arm.reward or '—'} | {arm.description} |")
+    lines += ["", "| Algorithm | Loop | What it is | Loss / update |", "|---|---|---|---|"]
+    for algorithm in ALGORITHMS.values():
+        lines.append(f"| `{algorithm.name}` | {algorithm.trainer} | {algorithm.description} | {algorithm.update} |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -62,7 +114,7 @@ def get_arm(name: str) -> Arm:
         raise ValueError(f"unknown arm {name!r}: choose one of {', '.join(ARMS)}") from None
 
 
-def runs_for(arm: Arm | str, *, has_references: bool, algorithm: str = "reinforce",
+def runs_for(arm: Arm | str, *, has_references: bool, algorithm: str = DEFAULT_ALGORITHM,
              mixed_share: float = 0.5) -> list[Stage]:
     """The runs ``arm`` needs, in dependency order.
 
@@ -85,7 +137,7 @@ def runs_for(arm: Arm | str, *, has_references: bool, algorithm: str = "reinforc
     return stages
 
 
-def runs_for_arms(arms: Iterable[Arm | str], *, has_references: bool, algorithm: str = "reinforce",
+def runs_for_arms(arms: Iterable[Arm | str], *, has_references: bool, algorithm: str = DEFAULT_ALGORITHM,
                   mixed_share: float = 0.5) -> list[Stage]:
     """The runs of several arms, shared stages once, in dependency order (the knobs as ``runs_for``)."""
     seen: dict[Stage, None] = {}

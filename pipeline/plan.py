@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import cast
 
-from pipeline.arms import ARMS, get_arm, runs_for
+from pipeline.arms import ARMS, DEFAULT_ALGORITHM, check_algorithm, get_arm, runs_for
 from pipeline.kinds import KINDS, config_keys, get_kind, known_fields
 
 SIZES = ("demo", "full")
@@ -117,7 +117,7 @@ def check_overrides(overrides: dict | None) -> None:
 
 def plan_pipeline(
     *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
-    algorithm: str = "reinforce", mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
+    algorithm: str = DEFAULT_ALGORITHM, mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
     ai_judge: bool = False, same_labeler: bool = False,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
@@ -130,8 +130,10 @@ def plan_pipeline(
     items, for the report's AI-assisted (PPI++) estimates. ``same_labeler``: the experiment's
     labeler is the policy's own model, so a policy-size labeler would label exactly as it does;
     those arms share its labels and reward model instead of running the same stages twice.
+    ``algorithm`` (``pipeline.arms.ALGORITHMS``) trains every RL arm; DPO arms keep "dpo".
     """
     arms = check_arms(arms)
+    check_algorithm(algorithm)
     check_overrides(overrides)
     stages: dict[str, StageSpec] = {}
 

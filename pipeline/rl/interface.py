@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ALGORITHMS = ("reinforce", "ppo", "rloo", "grpo")  # ours (the paper's, then PPO in the same loop), then TRL's
+from pipeline import arms
+
+ALGORITHMS = tuple(arms.ALGORITHMS)  # declared, with what each is, in pipeline.arms
 
 RewardFn = Callable[[list[str], list[str]], list[float]]
 """reward_fn(contexts, responses) -> one float per response (an RM's score or a direct 1-10 score in [-1, 1])."""

@@ -1,7 +1,7 @@
 """``manage.py train_policy --algorithm`` offers exactly the pipeline's RL algorithms (ppo included).
 
-The command spells its choices out rather than importing pipeline.rl (which loads torch); this
-keeps the two lists from drifting apart."""
+The command takes its choices from pipeline.arms rather than importing pipeline.rl (which loads
+torch); this keeps the two from drifting apart."""
 
 from pipeline.rl import ALGORITHMS
 from webapp.pipeline.management.commands.train_policy import Command

@@ -149,10 +149,10 @@ class PipelineStageInline(admin.TabularInline):
 
 @admin.register(PipelineRun)
 class PipelineRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "experiment", "arms_shown", "size", "status", "created_by", "created_at", "wall_seconds", "page")
-    list_filter = ("status", "size", "experiment")
+    list_display = ("id", "experiment", "arms_shown", "algorithm", "size", "status", "created_by", "created_at", "wall_seconds", "page")
+    list_filter = ("status", "size", "algorithm", "experiment")
     list_select_related = ("experiment", "created_by")
-    readonly_fields = ("experiment", "arms", "size", "overrides", "status", "created_by", "created_at", "started_at",
+    readonly_fields = ("experiment", "arms", "algorithm", "size", "overrides", "status", "created_by", "created_at", "started_at",
                        "finished_at", "wall_seconds", "page")
     inlines = [PipelineStageInline]
 

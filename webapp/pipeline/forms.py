@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from pipeline.arms import ARMS
+from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM
 from pipeline.plan import DEFAULT_ARMS
 from webapp.pipeline.models import PipelineSize
 
@@ -16,6 +16,15 @@ class RunForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="SFT samples are always made: every arm is compared with SFT.",
         error_messages={"required": "Choose at least one arm."},
+    )
+    algorithm = forms.ChoiceField(
+        choices=[(a.name, f"{a.name} — {a.description}") for a in ALGORITHMS.values()], initial=DEFAULT_ALGORITHM,
+        required=False, widget=forms.RadioSelect, label="RL algorithm",
+        help_text=f"Trains every RL arm ({', '.join(a.name for a in ARMS.values() if a.method == 'rl')}); "
+                  "the DPO arms train with DPO.",
+        error_messages={
+            "invalid_choice": f"RL algorithm: unknown %(value)s, choose one of {', '.join(ALGORITHMS)}.",
+        },
     )
     size = forms.ChoiceField(
         choices=PipelineSize.choices, initial=PipelineSize.DEMO, widget=forms.RadioSelect,
@@ -37,6 +46,9 @@ class RunForm(forms.Form):
     def clean_mixed_share(self) -> float:
         value = self.cleaned_data["mixed_share"]
         return 0.5 if value is None else value  # left empty: the paper's even mix
+
+    def clean_algorithm(self) -> str:
+        return self.cleaned_data["algorithm"] or DEFAULT_ALGORITHM  # left out: the paper's REINFORCE
 
     def __init__(self, *args, sweeps: list[tuple[int, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)

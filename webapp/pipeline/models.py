@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from pipeline.arms import DEFAULT_ALGORITHM
 from pipeline.kinds import KINDS
 from pipeline.progress import Progress
 from webapp.experiments.models import Experiment, PreferencePair
@@ -262,6 +263,9 @@ class PipelineRun(models.Model):
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="pipeline_runs")
     arms = models.JSONField(default=list, help_text="The paper's arms compared: sft, rlhf, rlaif, ...")
     size = models.CharField(max_length=10, choices=PipelineSize.choices, default=PipelineSize.DEMO)
+    algorithm = models.CharField(
+        max_length=20, default=DEFAULT_ALGORITHM, help_text="The RL algorithm of its RL arms (pipeline.arms.ALGORITHMS); DPO arms use DPO."
+    )
     overrides = models.JSONField(default=dict, blank=True, help_text="Per-kind config overrides given at the start.")
     ai_judge = models.BooleanField(
         default=False, help_text="After the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)."

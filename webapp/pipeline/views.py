@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from pipeline.arms import ALGORITHMS, ARMS
 from webapp.access import CONTROL_STAGES, SEE_EXPERIMENTS, SEE_RUNS, START_RUNS, staff_permission_required
 from webapp.experiments import selectors as experiment_selectors
 from webapp.experiments.models import Experiment
@@ -22,6 +23,9 @@ from webapp.pipeline import selectors
 from webapp.pipeline.forms import RunForm
 from webapp.pipeline.models import PipelineRun, PipelineStage
 from webapp.pipeline.services import orchestration
+
+# What each arm and algorithm is, for the table on the run form and the run page (declared once in pipeline.arms).
+ARMS_TABLE = {"arms_table": list(ARMS.values()), "algorithms_table": list(ALGORITHMS.values())}
 
 
 @staff_permission_required(SEE_EXPERIMENTS)
@@ -42,7 +46,7 @@ def run_new(request, slug: str):
             run = orchestration.pipeline_run_create(
                 experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user,
                 ai_judge=form.cleaned_data["ai_judge"], labeling_sweep=form.cleaned_data["labeling_sweep"],
-                mixed_share=form.cleaned_data["mixed_share"],
+                mixed_share=form.cleaned_data["mixed_share"], algorithm=form.cleaned_data["algorithm"],
             )
         except orchestration.PipelineError as exc:
             form.add_error(None, str(exc))
@@ -50,7 +54,8 @@ def run_new(request, slug: str):
             messages.success(request, f"Started pipeline run #{run.pk}: {run.stages.count()} stages.")
             return redirect("pipeline:run_detail", slug=experiment.slug, run_id=run.pk)
     runs = selectors.experiment_runs(experiment)
-    context = {"experiment": experiment, "form": form, "runs": runs, "shared_labeler": selectors.shared_labeler(experiment)}
+    context = {"experiment": experiment, "form": form, "runs": runs, "shared_labeler": selectors.shared_labeler(experiment),
+               **ARMS_TABLE}
     return render(request, "pipeline/run_new.html", context, status=400 if form.errors else 200)
 
 
@@ -61,7 +66,7 @@ def run_detail(request, slug: str, run_id: int):
     page = selectors.run_page(run)
     if request.htmx and request.GET.get("since") == page.fingerprint:
         return HttpResponse(status=204)
-    context = {"experiment": run.experiment, "page": page, "run": run, "elapsed": selectors.run_elapsed(run)}
+    context = {"experiment": run.experiment, "page": page, "run": run, "elapsed": selectors.run_elapsed(run), **ARMS_TABLE}
     template = "pipeline/_run_status.html" if request.htmx else "pipeline/run_detail.html"
     return render(request, template, context)
 

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pipeline import plan as planning
+from pipeline.arms import DEFAULT_ALGORITHM
 from webapp.experiments.models import Experiment, PreferencePair, Prompt
 from webapp.pipeline import dispatch, runs
 from webapp.pipeline.models import (
@@ -48,13 +49,15 @@ class PipelineError(Exception):
 def pipeline_run_create(
     *, experiment: Experiment, arms=None, size: str = "demo", user=None, overrides: dict | None = None,
     enqueue: bool = True, ai_judge: bool = False, labeling_sweep: int | None = None, mixed_share: float = 0.5,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> PipelineRun:
     """Plan the experiment's stages, reuse the ones whose inputs did not change, queue the rest.
 
     ``enqueue=False`` leaves the ready stages for a caller that executes them itself
     (``run_experiment --in-process``). ``labeling_sweep``: label with that sweep's best cell
     (labeling settings in ``overrides`` still win). ``mixed_share``: the share of human labels
-    the ``mixed`` arm's reward model trains on (the rest AI).
+    the ``mixed`` arm's reward model trains on (the rest AI). ``algorithm``: the RL algorithm of
+    every RL arm (``pipeline.arms.ALGORITHMS``), recorded on the run and on each policy's TrainingRun.
     """
     if not 0.0 <= mixed_share <= 1.0:
         raise PipelineError(f"mixed share must be between 0 and 1 (the share of human labels), got {mixed_share:g}")
@@ -70,7 +73,7 @@ def pipeline_run_create(
             has_references=prompts.filter(split="train").exclude(reference="").exists(),
             train_pairs=PreferencePair.objects.filter(prompt__in=prompts.filter(split="train")).count(),
             test_prompts=prompts.filter(split="test").count(), ai_judge=ai_judge,
-            same_labeler=experiment.labeler_model == experiment.policy_model, mixed_share=mixed_share,
+            same_labeler=experiment.labeler_model == experiment.policy_model, mixed_share=mixed_share, algorithm=algorithm,
         )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
@@ -79,6 +82,7 @@ def pipeline_run_create(
     with transaction.atomic():
         run = PipelineRun.objects.create(
             experiment=experiment, arms=arms, size=size, overrides=overrides or {}, created_by=user, ai_judge=ai_judge,
+            algorithm=algorithm,
         )
         fingerprints: dict[str, str] = {}
         for position, spec in enumerate(specs):

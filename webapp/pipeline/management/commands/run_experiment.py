@@ -1,4 +1,4 @@
-"""python manage.py run_experiment SLUG [--arms sft rlhf rlaif] [--size demo|full] [--wait] [--json]
+"""python manage.py run_experiment SLUG [--arms sft rlhf rlaif] [--algorithm reinforce|ppo|rloo|grpo] [--size demo|full] [--wait] [--json]
 
 Starts the experiment's whole pipeline on the Celery workers. ``--wait`` shows one progress
 bar per stage until the run ends; it needs a worker consuming the ``gpu`` and ``default``
@@ -15,7 +15,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from pipeline.arms import ARMS
+from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM
 from pipeline.kinds import get_kind
 from pipeline.plan import DEFAULT_ARMS
 from pipeline.progress import Progress
@@ -58,6 +58,8 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="experiment slug")
         parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), metavar="ARM",
                             help=f"arms to compare (default: {' '.join(DEFAULT_ARMS)}); any of {', '.join(ARMS)}")
+        parser.add_argument("--algorithm", choices=list(ALGORITHMS), default=DEFAULT_ALGORITHM,
+                            help=f"the RL algorithm of the RL arms (default {DEFAULT_ALGORITHM}, the paper's); DPO arms use DPO")
         parser.add_argument("--size", choices=[s.value for s in PipelineSize], default=PipelineSize.DEMO)
         parser.add_argument("--set", action="append", default=[], metavar="KIND.FIELD=VALUE",
                             help="override a stage config value, e.g. rl.steps=2 or sampling.max_new_tokens=16")
@@ -86,11 +88,11 @@ class Command(BaseCommand):
                 run = orchestration.pipeline_run_create(
                     experiment=experiment, arms=arms, size=o["size"],
                     overrides=parse_overrides(o["set"]), labeling_sweep=o["labeling_from_sweep"], mixed_share=o["mixed_share"],
-                    enqueue=not o["in_process"], ai_judge=o["ai_judge"],
+                    enqueue=not o["in_process"], ai_judge=o["ai_judge"], algorithm=o["algorithm"],
                 )
             except orchestration.PipelineError as exc:
                 raise CommandError(str(exc)) from None
-            self.stdout.write(f"{run}: {run.stages.count()} stages, arms {', '.join(run.arms)}, size {run.size}")
+            self.stdout.write(f"{run}: {run.stages.count()} stages, arms {', '.join(run.arms)}, algorithm {run.algorithm}, size {run.size}")
         self.stdout.write(f"  watch it at {o['base_url'].rstrip('/')}/experiments/{experiment.slug}/runs/{run.pk}/")
         if o["wait"]:
             if o["in_process"]:
@@ -188,4 +190,5 @@ class Command(BaseCommand):
                 "stages": {s.name: stage_state(s) for s in stage_rows},
                 "wall_seconds": round(run.wall_seconds, 1) if run.is_finished else None,
                 "status": run.status,
+                "algorithm": run.algorithm,
             }))

@@ -6,7 +6,7 @@ from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.arms import ARMS, get_arm
+from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM, get_arm
 from webapp.pipeline.management.commands._training import execute_with_bar, finish_output, processes_arg
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.models import Status, TrainingKind, TrainingRun
@@ -19,8 +19,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--experiment", required=True)
         parser.add_argument("--arm", required=True, choices=sorted(ARMS))
-        # Spelled out, not pipeline.rl.ALGORITHMS: importing pipeline.rl loads torch, too slow for --help.
-        parser.add_argument("--algorithm", choices=["reinforce", "ppo", "rloo", "grpo"], default="reinforce")
+        # pipeline.arms, not pipeline.rl: importing pipeline.rl loads torch, too slow for --help.
+        parser.add_argument("--algorithm", choices=list(ALGORITHMS), default=DEFAULT_ALGORITHM)
         parser.add_argument("--steps", type=int, default=8)
         parser.add_argument("--batch-size", type=int, default=8, help="prompts per RL step / pairs per DPO step")
         parser.add_argument("--max-new-tokens", type=int, default=48)
