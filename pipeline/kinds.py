@@ -55,7 +55,7 @@ BY_NAME = {kind.name: kind for kind in KINDS}
 # Fields a config key takes beyond its dataclass's: labeling's chunk_size (pairs saved per
 # transaction: what a killed run resumes from) and limit; the round and the AI judge (its
 # limit: items scored, none = all) have no dataclass at all.
-EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share"},
+EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share", "with_reference"},
                 "judge": {"limit", "precision", "chunk_size"}}
 
 

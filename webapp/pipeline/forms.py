@@ -47,6 +47,19 @@ class RunForm(forms.Form):
         value = self.cleaned_data["mixed_share"]
         return 0.5 if value is None else value  # left empty: the paper's even mix
 
+    reference = forms.ChoiceField(
+        required=False, label="Human reference in the evaluation round",
+        choices=[("", "Default: in summarization rounds whose prompts have references"), ("include", "Include it"),
+                 ("leave-out", "Leave it out")],
+        help_text="The test prompts' reference responses rated as one more policy, blinded like the others, so the "
+                  "report has “vs reference” rows (the paper's “preferred over the human reference”).",
+    )
+
+    def overrides(self) -> dict:
+        """Stage settings the form chose beyond the size's: the round's reference switch."""
+        choice = self.cleaned_data.get("reference")
+        return {"round": {"with_reference": choice == "include"}} if choice else {}
+
     def clean_algorithm(self) -> str:
         return self.cleaned_data["algorithm"] or DEFAULT_ALGORITHM  # left out: the paper's REINFORCE
 

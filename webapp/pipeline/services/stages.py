@@ -271,6 +271,8 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
                     experiment=experiment, policies=policies, name=f"{experiment.name}: pipeline run #{stage.pipeline_id}",
                     overlap=stage.config.get("overlap", 3), gold_share=stage.config.get("gold_share", 0.1),
                     created_by=stage.pipeline.created_by,
+                    # None: the round's default (on for summarization when the prompts have references)
+                    with_reference=stage.config.get("with_reference"),
                 )
                 if not PipelineStage.objects.filter(pk=stage.pk, status=Status.RUNNING, claimed_by=worker).update(round=round):
                     raise runs.RunCancelled(f"{stage} was cancelled or taken over")

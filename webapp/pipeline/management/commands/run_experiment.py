@@ -67,6 +67,11 @@ class Command(BaseCommand):
                             help="label with the best cell (highest alignment) of this labeling sweep; --set labeling.* still wins")
         parser.add_argument("--mixed-share", type=float, default=0.5, metavar="SHARE",
                             help="share of human labels (0-1) the mixed arm's reward model trains on; the rest are AI labels")
+        reference = parser.add_mutually_exclusive_group()
+        reference.add_argument("--with-reference", dest="with_reference", action="store_const", const=True, default=None,
+                               help="rate the test prompts' references in the evaluation round (default: for summarization)")
+        reference.add_argument("--no-reference", dest="with_reference", action="store_const", const=False,
+                               help="leave the references out of the evaluation round")
         parser.add_argument("--ai-judge", action="store_true",
                             help="after the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)")
         parser.add_argument("--wait", action="store_true", help="show progress until the run ends")
@@ -84,10 +89,13 @@ class Command(BaseCommand):
             run = existing
             self.stdout.write(f"{experiment.slug} already has {run} ({run.get_status_display().lower()}): nothing started")
         else:
+            overrides = parse_overrides(o["set"])
+            if o["with_reference"] is not None:
+                overrides.setdefault("round", {})["with_reference"] = o["with_reference"]
             try:
                 run = orchestration.pipeline_run_create(
                     experiment=experiment, arms=arms, size=o["size"],
-                    overrides=parse_overrides(o["set"]), labeling_sweep=o["labeling_from_sweep"], mixed_share=o["mixed_share"],
+                    overrides=overrides, labeling_sweep=o["labeling_from_sweep"], mixed_share=o["mixed_share"],
                     enqueue=not o["in_process"], ai_judge=o["ai_judge"], algorithm=o["algorithm"],
                 )
             except orchestration.PipelineError as exc:
