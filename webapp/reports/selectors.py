@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -38,6 +38,7 @@ SEED = 0
 DEFAULT_BASELINE = "sft"
 # Keys carry the fingerprint, so an entry is never stale; the timeout only bounds memory.
 CACHE_SECONDS = 24 * 3600
+NAN = float("nan")
 
 
 class BaselineError(ValueError):
@@ -70,7 +71,8 @@ def human_fingerprint(experiment: Experiment) -> str:
         .order_by("round_id", "rater_id")
         .values_list("round_id", "rater_id")
     )
-    responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
+    responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(
+        n=Count("id"), last=Max("id"), measured=Count("length_tokens"), tokenizer=Max("length_tokenizer"))
     return digest(experiment.slug, experiment.created_at, judgements, excluded, responses, _ai_judged(experiment))
 
 
@@ -105,29 +107,48 @@ class HumanInputs:
     rankings: RankingTable
     harm_labels: HarmTable
     lengths: dict[str, list[float]] = field(default_factory=dict)
+    length_unit: LengthUnit | None = None
 
 
-def entry_lengths(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]]]:
-    """Policy and length of every non-gold entry (tokens, or words when the response has no
-    token count), and the lengths per policy with each response counted once even if several
-    rounds show it."""
+@dataclass(frozen=True)
+class LengthUnit:
+    """What the report's lengths are: tokens of one tokenizer, and how many responses have none in it."""
+
+    tokenizer: str | None
+    measured: int
+    unmeasured: int
+
+    def to_dict(self) -> dict:
+        return {"unit": "tokens", "tokenizer": self.tokenizer, "measured": self.measured, "unmeasured": self.unmeasured}
+
+
+def entry_lengths(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]], LengthUnit]:
+    """Policy and stored length of every non-gold entry, the lengths per policy with each response
+    counted once even if several rounds show it, and the unit.
+
+    One unit only: the tokens stored under the tokenizer most responses were counted with (the
+    experiment's length tokenizer, filled at import, sampling and round creation); a response
+    counted under another one, or not at all, has no length here (NaN) rather than a mixed one."""
     rows = list(
         Entry.objects.filter(item__round__experiment=experiment, item__is_gold=False).values_list(
-            "id", "policy", "response_id", "response__token_count"
+            "id", "policy", "response_id", "response__length_tokens", "response__length_tokenizer"
         )
     )
-    need_words = [entry_id for entry_id, _, _, tokens in rows if tokens is None]
-    words: dict[int, int] = {}
-    for start in range(0, len(need_words), 900):  # below SQLite's bound-variable limit
-        for entry_id, text in Entry.objects.filter(id__in=need_words[start : start + 900]).values_list("id", "text"):
-            words[entry_id] = len(text.split())
+    per_tokenizer = Counter(name for *_, tokens, name in rows if tokens is not None and name)
+    tokenizer = per_tokenizer.most_common(1)[0][0] if per_tokenizer else None
     by_entry: dict[int, tuple[str, float]] = {}
     per_policy: dict[str, dict] = defaultdict(dict)
-    for entry_id, policy, response_id, tokens in rows:
-        length = float(tokens if tokens is not None else words[entry_id])
+    unmeasured: set = set()
+    for entry_id, policy, response_id, tokens, name in rows:
+        key = response_id or f"entry-{entry_id}"
+        length = float(tokens) if tokens is not None and name == tokenizer else NAN
         by_entry[entry_id] = (policy, length)
-        per_policy[policy][response_id or f"entry-{entry_id}"] = length
-    return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}
+        if length == length:
+            per_policy[policy][key] = length
+        else:
+            unmeasured.add(key)
+    unit = LengthUnit(tokenizer, sum(len(v) for v in per_policy.values()), len(unmeasured))
+    return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}, unit
 
 
 def _list_column(values: list | tuple, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +217,7 @@ def human_inputs(experiment: Experiment) -> HumanInputs:
 
 
 def _read_inputs(experiment: Experiment) -> HumanInputs:
-    entries, per_policy = entry_lengths(experiment)
+    entries, per_policy, unit = entry_lengths(experiment)
     names = tuple(sorted({policy for policy, _ in entries.values()}))
     size = max(entries, default=0) + 1
     policy_of = np.full(size, -1, dtype=np.int64)
@@ -234,6 +255,7 @@ def _read_inputs(experiment: Experiment) -> HumanInputs:
         rankings=replace(rankings, raters=tuple(usernames[r] for r in rankings.raters)),
         harm_labels=replace(harm, raters=tuple(usernames[r] for r in harm.raters)),
         lengths=per_policy,
+        length_unit=unit,
     )
 
 
@@ -334,6 +356,7 @@ def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str
         "judgements": judgement_counts(experiment),
         "excluded_raters": excluded_raters(experiment),
         "lengths": length_summary(inputs.lengths),
+        "length_unit": inputs.length_unit.to_dict() if inputs.length_unit else None,
         "stats": report.to_dict(),
         "ai_assisted": [row.to_dict() for row in ppi_win_rates_vs(inputs.rankings, judge_scores(experiment), chosen)],
         "ai_harmless": [row.to_dict() for row in ppi_harmless_rates(inputs.harm_labels, harm_scores(experiment))],

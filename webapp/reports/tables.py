@@ -139,6 +139,14 @@ def _length_rows(stats: dict, baseline: str) -> list[dict]:
     return rows
 
 
+def _length_unit_note(unit: dict | None) -> str:
+    """Which tokenizer every length of the report was counted with (one unit for all responses)."""
+    if not unit or not unit.get("tokenizer"):
+        return "Lengths are tokens of the experiment's policy model tokenizer; no response has one stored yet."
+    missing = f"; {unit['unmeasured']} without a length under it are left out" if unit.get("unmeasured") else ""
+    return f"Lengths are tokens of the {unit['tokenizer']} tokenizer for every response{missing}."
+
+
 def results_tables(payload: dict) -> dict[str, Table]:
     stats, baseline = payload["stats"], payload["baseline"]
     unrated = payload.get("unrated") or {"rankings": [], "harm": []}
@@ -195,7 +203,7 @@ def results_tables(payload: dict) -> dict[str, Table]:
         ), _length_rows(stats, baseline),
             note="A logistic regression of the win on the length difference, read at zero difference; its interval and "
                  "test of 50 % shown first are clustered by prompt and by rater. "
-                 "Lengths are token counts, or words where a response has no token count.", empty=NO_RANKINGS),
+                 + _length_unit_note(payload.get("length_unit")), empty=NO_RANKINGS),
         Table("bradley_terry", "Bradley–Terry strengths", (
             C("Policy", "policy"), C(f"Model P(beats {baseline})", "p_beats_baseline", kind="pct"),
             C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C("p (raters × items)", "crossed_p", kind="p"), METHOD,
@@ -239,7 +247,7 @@ def results_tables(payload: dict) -> dict[str, Table]:
             C("Policy", "policy"), C("Responses", "n", kind="int"), C("Mean", "mean", kind="num"),
             C("Min", "min", kind="num"), C("25 %", "q1", kind="num"), C("Median", "median", kind="num"),
             C("75 %", "q3", kind="num"), C("Max", "max", kind="num"),
-        ), payload["lengths"], empty="No responses in any round yet."),
+        ), payload["lengths"], note=_length_unit_note(payload.get("length_unit")), empty="No responses in any round yet."),
     ]
     return {t.name: t for t in tables}
 
