@@ -27,13 +27,15 @@ from django.utils import timezone
 from pipeline.stats import compute_report
 from pipeline.stats.ppi import ppi_harmless_rates, ppi_win_rates_vs
 from pipeline.stats.tables import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
+from pipeline.stats.winrate import DEFAULT_N_BOOT
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
 from webapp.rating.models import AiHarmJudgement, AiJudgement, Entry, Judgement, Round, RoundRater
 
-# 200 prompt-bootstrap resamples with a fixed seed: the same data always gives the same
-# intervals, so the page, the API and the command agree to the last digit.
-N_BOOT = 200
+# The statistics' own number of prompt-bootstrap resamples (why that many: pipeline/stats/winrate.py)
+# with a fixed seed: the same data always gives the same intervals, so the page, the API and
+# the command agree to the last digit.
+N_BOOT = DEFAULT_N_BOOT
 SEED = 0
 DEFAULT_BASELINE = "sft"
 # Keys carry the fingerprint, so an entry is never stale; the timeout only bounds memory.
