@@ -13,7 +13,7 @@ from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair
 from webapp.experiments.services import response_lengths_fill
 from webapp.rating.models import Entry
 from webapp.rating.services import rounds
-from webapp.reports import selectors
+from webapp.reports.length_selectors import entry_lengths
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_a_reference_and_a_policy_sample_of_the_same_text_get_the_same_stored_le
     assert expected != len(TEXT.split())  # tokens, not words
     stored = set(PolicyResponse.objects.filter(prompt__experiment=experiment).values_list("policy", "length_tokens", "length_tokenizer"))
     assert stored == {("sft", expected, registry.DEFAULT_MODEL), ("reference", expected, registry.DEFAULT_MODEL)}
-    by_entry, per_policy, unit = selectors.entry_lengths(experiment)
+    by_entry, per_policy, unit = entry_lengths(experiment)
     assert {length for _, length in by_entry.values()} == {float(expected)}
     assert per_policy == {"reference": [float(expected)] * 3, "sft": [float(expected)] * 3}
     assert unit.tokenizer == registry.DEFAULT_MODEL and unit.unmeasured == 0

@@ -14,7 +14,8 @@ import numpy as np
 from pipeline.stats.judge_bias import judge_bias
 from webapp.experiments.models import Experiment
 from webapp.rating.models import AiJudgement, Entry
-from webapp.reports.selectors import cached, entry_lengths, human_fingerprint, human_inputs
+from webapp.reports.length_selectors import entry_lengths
+from webapp.reports.selectors import cached, human_fingerprint, human_inputs
 
 
 def _human_shares(experiment: Experiment) -> dict[tuple[Hashable, str, str], tuple[float, int]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections import Counter, defaultdict
 from collections.abc import Hashable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from pipeline.stats import compute_report
@@ -30,7 +29,8 @@ from pipeline.stats.tables import Coded, HarmTable, RankingTable, encode_harm_co
 from pipeline.stats.winrate import DEFAULT_N_BOOT
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
-from webapp.rating.models import AiHarmJudgement, AiJudgement, Entry, Judgement, Round, RoundRater
+from webapp.rating.models import AiHarmJudgement, AiJudgement, Judgement, Round, RoundRater
+from webapp.reports.length_selectors import LengthUnit, entry_lengths, length_summary
 
 # The statistics' own number of prompt-bootstrap resamples (why that many: pipeline/stats/winrate.py)
 # with a fixed seed: the same data always gives the same intervals, so the page, the API and
@@ -40,7 +40,6 @@ SEED = 0
 DEFAULT_BASELINE = "sft"
 # Keys carry the fingerprint, so an entry is never stale; the timeout only bounds memory.
 CACHE_SECONDS = 24 * 3600
-NAN = float("nan")
 
 
 class BaselineError(ValueError):
@@ -74,7 +73,8 @@ def human_fingerprint(experiment: Experiment) -> str:
         .values_list("round_id", "rater_id")
     )
     responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(
-        n=Count("id"), last=Max("id"), measured=Count("length_tokens"), tokenizer=Max("length_tokenizer"))
+        n=Count("id"), last=Max("id"), measured=Count("length_tokens"), total=Sum("length_tokens"),
+        first_tokenizer=Min("length_tokenizer"), last_tokenizer=Max("length_tokenizer"))
     return digest(experiment.slug, experiment.created_at, judgements, excluded, responses, _ai_judged(experiment))
 
 
@@ -110,47 +110,6 @@ class HumanInputs:
     harm_labels: HarmTable
     lengths: dict[str, list[float]] = field(default_factory=dict)
     length_unit: LengthUnit | None = None
-
-
-@dataclass(frozen=True)
-class LengthUnit:
-    """What the report's lengths are: tokens of one tokenizer, and how many responses have none in it."""
-
-    tokenizer: str | None
-    measured: int
-    unmeasured: int
-
-    def to_dict(self) -> dict:
-        return {"unit": "tokens", "tokenizer": self.tokenizer, "measured": self.measured, "unmeasured": self.unmeasured}
-
-
-def entry_lengths(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]], LengthUnit]:
-    """Policy and stored length of every non-gold entry, the lengths per policy with each response
-    counted once even if several rounds show it, and the unit.
-
-    One unit only: the tokens stored under the tokenizer most responses were counted with (the
-    experiment's length tokenizer, filled at import, sampling and round creation); a response
-    counted under another one, or not at all, has no length here (NaN) rather than a mixed one."""
-    rows = list(
-        Entry.objects.filter(item__round__experiment=experiment, item__is_gold=False).values_list(
-            "id", "policy", "response_id", "response__length_tokens", "response__length_tokenizer"
-        )
-    )
-    per_tokenizer = Counter(name for *_, tokens, name in rows if tokens is not None and name)
-    tokenizer = per_tokenizer.most_common(1)[0][0] if per_tokenizer else None
-    by_entry: dict[int, tuple[str, float]] = {}
-    per_policy: dict[str, dict] = defaultdict(dict)
-    unmeasured: set = set()
-    for entry_id, policy, response_id, tokens, name in rows:
-        key = response_id or f"entry-{entry_id}"
-        length = float(tokens) if tokens is not None and name == tokenizer else NAN
-        by_entry[entry_id] = (policy, length)
-        if length == length:
-            per_policy[policy][key] = length
-        else:
-            unmeasured.add(key)
-    unit = LengthUnit(tokenizer, sum(len(v) for v in per_policy.values()), len(unmeasured))
-    return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}, unit
 
 
 def _list_column(values: list | tuple, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -328,21 +287,6 @@ def _unrated(experiment: Experiment, inputs: HumanInputs) -> dict[str, list[str]
     labelled = {p for policies, mode in rounds if mode != "rank" for p in policies}
     return {"rankings": sorted(ranked - set(inputs.rankings.policies)),
             "harm": sorted(labelled - set(inputs.harm_labels.policies))}
-
-
-def length_summary(per_policy: dict[str, list[float]]) -> list[dict]:
-    """Five-number summary of response lengths per policy (what the box plot draws)."""
-    rows = []
-    for policy, values in per_policy.items():
-        if not values:
-            continue
-        v = np.asarray(values, dtype=float)
-        q1, median, q3 = np.percentile(v, [25, 50, 75])
-        rows.append({
-            "policy": policy, "n": int(v.size), "mean": float(v.mean()), "min": float(v.min()),
-            "q1": float(q1), "median": float(median), "q3": float(q3), "max": float(v.max()),
-        })
-    return rows
 
 
 def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str) -> dict:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from pipeline.stats.exact import EXACT_BELOW, MIN_PROMPTS
+from pipeline.stats.winrate import DEFAULT_N_BOOT
+
 
 @dataclass(frozen=True)
 class Column:
@@ -65,7 +68,10 @@ METHOD = C("Method / why", "crossed_note", kind="long")
 PAPER_NOTE = ("Columns marked \"as in the paper\" count every judgement as independent; with several raters per item "
               "and raters rating many items they are too confident. The columns before them resample nothing and "
               "assume nothing of the kind: a two-way cluster-robust interval and test over prompts and raters "
-              "(exact tests over prompts when there are fewer than 10).")
+              f"(exact tests over prompts when there are fewer than {MIN_PROMPTS}). Small samples get exact tests in the "
+              f"paper's columns too (binomial, permutation or sign test below {EXACT_BELOW} judgements or {MIN_PROMPTS} "
+              "prompts, or when all agree), so no finite sample shows p = 0 or a zero-width interval; bootstrap "
+              f"intervals draw {DEFAULT_N_BOOT:,} resamples.")
 
 # The numbers a reader looks for first come first: on a phone the rest is a swipe away.
 WIN_COLUMNS = (
@@ -143,8 +149,10 @@ def _length_unit_note(unit: dict | None) -> str:
     """Which tokenizer every length of the report was counted with (one unit for all responses)."""
     if not unit or not unit.get("tokenizer"):
         return "Lengths are tokens of the experiment's policy model tokenizer; no response has one stored yet."
-    missing = f"; {unit['unmeasured']} without a length under it are left out" if unit.get("unmeasured") else ""
-    return f"Lengths are tokens of the {unit['tokenizer']} tokenizer for every response{missing}."
+    n = unit.get("unmeasured") or 0
+    rest = (f"; {n} response{'s' if n != 1 else ''} counted in no or another tokenizer {'are' if n != 1 else 'is'} left out"
+            if n else " for every response")
+    return f"Lengths are tokens of the {unit['tokenizer']} tokenizer{rest}."
 
 
 def results_tables(payload: dict) -> dict[str, Table]:
