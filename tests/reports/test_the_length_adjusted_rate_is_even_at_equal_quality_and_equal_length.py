@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from django.conf import settings
 
 from pipeline import registry
+from pipeline.stats import length_table
 from pipeline.tokens import count_tokens
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt
 from webapp.rating.models import alias_for
@@ -24,7 +27,7 @@ from webapp.reports import selectors
 
 pytestmark = pytest.mark.django_db
 
-N_PROMPTS, N_RATERS, OVERLAP = 90, 4, 3
+N_PROMPTS, N_RATERS, OVERLAP = 160, 4, 3
 PER_TOKEN = 0.06  # log-odds per token of length advantage: the raters' only preference
 
 
@@ -41,14 +44,17 @@ def test_equal_quality_at_equal_length_gives_an_even_length_adjusted_rate(make_r
         PolicyResponse.objects.create(prompt=prompt, policy="sft", text=sampled, token_count=len(sampled.split()) + 1)
     round, _ = rounds.round_create(experiment=experiment, policies=["sft"], with_reference=True, overlap=OVERLAP,
                                    gold_share=0.0, mode="rank")
-    tokens = {entry.pk: count_tokens(tokenizer, [entry.text])[0]
-              for item in round.items.all() for entry in item.entries.all()}
+    entries = [entry for item in round.items.all() for entry in item.entries.all()]
+    tokens = {entry.pk: count_tokens(tokenizer, [entry.text])[0] for entry in entries}
+    policy_of = {entry.pk: entry.policy for entry in entries}
     for k in range(N_RATERS):
         rater = make_rater(f"even-rater-{k}")
         while (lease := leasing.item_lease(rater=rater, round=round)) is not None:
-            a, b = lease.shown_order
-            first = rng.random() < 1 / (1 + math.exp(-PER_TOKEN * (tokens[a] - tokens[b])))
-            ranks = {alias_for(0): 1 if first else 2, alias_for(1): 2 if first else 1}
+            # Drawn by policy, not by the shown order (SystemRandom's): the data are the same every run.
+            sampled, reference = sorted(lease.shown_order, key=lambda entry: policy_of[entry] != "sft")
+            sampled_wins = rng.random() < 1 / (1 + math.exp(-PER_TOKEN * (tokens[sampled] - tokens[reference])))
+            winner = sampled if sampled_wins else reference
+            ranks = {alias_for(i): 1 if entry == winner else 2 for i, entry in enumerate(lease.shown_order)}
             judgements.judgement_submit(rater=rater, token=lease.token, ranks=ranks, harmless=None, active_ms=10_000)
 
     report = selectors.human_report(experiment)
@@ -60,3 +66,13 @@ def test_equal_quality_at_equal_length_gives_an_even_length_adjusted_rate(make_r
     assert row["slope_per_100_tokens"] > 3  # the planted length preference is seen, in tokens
     assert report["length_unit"] == {"unit": "tokens", "tokenizer": registry.DEFAULT_MODEL,
                                      "measured": 2 * N_PROMPTS, "unmeasured": 0}
+
+    # The same rankings with the references measured in words (the former mixed units): far from 50 %.
+    table = selectors.human_inputs(experiment).rankings
+    words_of = {count_tokens(tokenizer, [text])[0]: len(text.split()) for text in
+                PolicyResponse.objects.filter(prompt__experiment=experiment, policy="reference").values_list("text", flat=True)}
+    mixed = table.length.copy()
+    ref = table.index("reference")
+    mixed[:, ref] = [words_of[x] if not np.isnan(x) else x for x in mixed[:, ref]]
+    old = next(r for r in length_table(replace(table, length=mixed)) if (r.a, r.b) == ("sft", "reference"))
+    assert abs(old.adjusted_rate - 0.5) > 0.15
