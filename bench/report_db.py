@@ -73,7 +73,9 @@ def build(n_judgements: int, n_raters: int, seed: int = 0):
             for i in range(n_items)
         )
         responses = PolicyResponse.objects.bulk_create(
-            PolicyResponse(prompt=prompt, policy=policy, text=f"{policy} answer {k}", token_count=int(rng.integers(40, 120)))
+            # The stored length the report reads (as round creation would store it), equal to the sampler's count here.
+            PolicyResponse(prompt=prompt, policy=policy, text=f"{policy} answer {k}", token_count=(n := int(rng.integers(40, 120))),
+                           length_tokens=n, length_tokenizer="smollm2-135m-instruct")
             for k, prompt in enumerate(prompts) for policy in policies
         )
         round = Round.objects.create(experiment=experiment, name="bench round", policies=policies, mode=Mode.BOTH,

@@ -266,18 +266,30 @@ def load_causal_lm(
     allow_download: bool = False,
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer, in eval mode, on the resolved device and dtype."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     resolved = resolve(spec, artifact_root, allow_download=allow_download)
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
     local_only = not allow_download
-    tokenizer = AutoTokenizer.from_pretrained(resolved.location, local_files_only=local_only)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = _tokenizer_at(resolved, local_only)
     model = AutoModelForCausalLM.from_pretrained(
         resolved.location, dtype=dtype, local_files_only=local_only
     )
     model.to(torch_device)  # type: ignore[arg-type]  # transformers' wrapper around Module.to drops the self binding
     model.eval()
     return LoadedModel(spec=spec, model=model, tokenizer=tokenizer, device=torch_device, dtype=dtype)
+
+
+def load_tokenizer(spec: str, artifact_root: str | os.PathLike, *, allow_download: bool = False) -> PreTrainedTokenizerBase:
+    """The tokenizer of a model spec alone (no weights): what response lengths are counted in."""
+    return _tokenizer_at(resolve(spec, artifact_root, allow_download=allow_download), not allow_download)
+
+
+def _tokenizer_at(resolved: ResolvedModel, local_only: bool) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolved.location, local_files_only=local_only)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer

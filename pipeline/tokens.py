@@ -72,6 +72,16 @@ def encode_response(tokenizer: PreTrainedTokenizerBase, response: str, max_token
     return ids + [tokenizer.eos_token_id]
 
 
+def count_tokens(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[int]:
+    """Tokens of each text as a response (no special tokens, no EOS): the one length unit of the reports.
+
+    Counted from the text, never taken from a sampler's own count, so a sampled response, a
+    reference and an imported candidate of the same text always get the same length."""
+    if not texts:
+        return []
+    return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+
 def pad_left(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ids and attention mask: every row's last real token sits in the last column."""
     width = max(len(r) for r in rows)

@@ -116,6 +116,9 @@ def wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float =
     return low, high
 
 
+_BLOCK_CELLS = 256_000
+
+
 def prompt_bootstrap_weights(n_prompts: int, n_boot: int, seed: Seed) -> np.ndarray:
     """Cluster-bootstrap weights: row ``b`` counts how often each prompt is drawn in resample ``b``.
 
@@ -127,10 +130,17 @@ def prompt_bootstrap_weights(n_prompts: int, n_boot: int, seed: Seed) -> np.ndar
     rng = np.random.default_rng(seed)
     if n_boot <= 0 or n_prompts <= 0:
         return np.zeros((max(n_boot, 0), max(n_prompts, 0)))
-    draws = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
-    draws += np.arange(n_boot)[:, None] * n_prompts
-    counts = np.bincount(draws.ravel(), minlength=n_boot * n_prompts)
-    return counts.reshape(n_boot, n_prompts).astype(float)
+    weights = np.empty((n_boot, n_prompts))
+    # A block of rows at a time: the same draws as one (n_boot, n_prompts) call, but the index and
+    # count temporaries stay a few MB instead of ~100 MB at 2,000 x 2,000 (half the time).
+    rows = max(1, min(n_boot, _BLOCK_CELLS // n_prompts))
+    offsets = np.arange(rows)[:, None] * n_prompts
+    for start in range(0, n_boot, rows):
+        m = min(rows, n_boot - start)
+        draws = rng.integers(0, n_prompts, size=(m, n_prompts))
+        draws += offsets[:m]
+        weights[start : start + m] = np.bincount(draws.ravel(), minlength=m * n_prompts).reshape(m, n_prompts)
+    return weights
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int = 0) -> tuple[Any, Any]:

@@ -13,7 +13,8 @@ ordered pair and flag the fit as regularised.
 
 Intervals are percentile bootstrap over prompts: the per-prompt win counts are reweighted by
 the same resampling weights as the win-rate bootstrap, and all resamples are fitted at once
-(the MM update is vectorised over the replicate axis). Resampling prompts alone ignores that
+(the MM update is vectorised over the replicate axis); with fewer than ``MIN_PROMPTS`` prompts, or
+resamples that all agree, there is no interval (NaN) rather than a zero-width one. Resampling prompts alone ignores that
 raters are shared across prompts, so the statistic shown first is each policy's model win
 probability against the baseline, ``σ(θ_p − θ_b)``, with a sandwich interval clustered by
 prompt and by rater (``bradley_terry_crossed``): each ranking's influence ``H⁺ gᵣ`` on θ
@@ -147,6 +148,10 @@ def _bradley_terry(counts: PairCounts, weights: np.ndarray, confidence: float) -
         boot, _, _, boot_reg = fit_bradley_terry(_win_matrices(counts, weights))
         low, high = percentile_interval(boot, confidence, axis=0)
         n_boot_reg = int(np.count_nonzero(boot_reg))
+        # Too few prompts to resample, or resamples that all agree: no interval rather than a zero-width one.
+        if np.count_nonzero(counts.n.sum(axis=1) > 0) < MIN_PROMPTS:
+            low, high = np.full(k, np.nan), np.full(k, np.nan)
+        low, high = np.where(high > low, low, np.nan), np.where(high > low, high, np.nan)
     else:
         low = high = np.full(k, np.nan)
         n_boot_reg = 0
@@ -212,6 +217,9 @@ def bradley_terry_crossed(bt: BradleyTerry, rankings: RankingsInput, baseline: s
             continue
         two_way = cell_variance(*cell_sums(table.prompt, table.rater, influence[:, p] - influence[:, b]))
         delta, se = float(theta[p] - theta[b]), float(np.sqrt(two_way.var))
+        if not se > 0:  # no variation left to measure: a zero-width interval and p = 0 would be false
+            strengths.append(replace(strength, crossed=not_computed("every ranking agrees: no variance to build an interval from")))
+            continue
         q = float(special.stdtrit(two_way.df, q_level))
         rate = float(special.expit(delta))
         p_value = float(2.0 * special.stdtr(two_way.df, -abs(delta) / se))

@@ -40,7 +40,7 @@ min(prompts, raters) − 1 degrees of freedom was too conservative for harmless 
 Exact small-sample path: with fewer than ``MIN_PROMPTS`` prompts, a single rater, or a sample
 whose variance is 0 (every judgement agrees), the large-sample method says nothing useful, so
 we count each prompt once (the design effect at its worst: all raters of a prompt agreeing):
-the test is an exact two-sided sign test over prompts (``scipy.stats.binomtest``), the
+the test is an exact two-sided sign test over prompts (``exact.sign_test``), the
 interval a Clopper–Pearson interval for ``n = prompts`` (Beta quantiles, which allow the
 non-integer ``k = rate x prompts``). So 4 wins of 4 on 4 prompts gives p = 0.125 and
 [39.8 %, 100 %], never p = 0 or a zero-width interval. A statistic that cannot be computed at
@@ -58,6 +58,7 @@ import numpy as np
 from scipy import special
 
 from ._common import Interval, Serializable
+from .exact import MIN_PROMPTS, clopper_pearson, sign_test
 from .significance import holm
 from .tables import HarmTable, RankingTable
 
@@ -74,8 +75,6 @@ __all__ = [
     "EXACT",
 ]
 
-#: Below this many prompts the large-sample method is not trusted: exact per-prompt test and interval.
-MIN_PROMPTS = 10
 
 TWO_WAY = "two-way cluster-robust (prompts × raters)"
 EXACT = "exact, per prompt"
@@ -126,21 +125,7 @@ def with_holm(rows: Sequence[Crossed]) -> list[Crossed]:
 
 def exact_rate(k: float, n: float, confidence: float) -> Interval:
     """Clopper–Pearson interval for ``k`` of ``n`` (``k`` may be non-integer): Beta quantiles."""
-    if n <= 0:
-        return Interval(NAN, NAN)
-    alpha = 1.0 - confidence
-    low = 0.0 if k <= 0 else float(special.betaincinv(k, n - k + 1.0, alpha / 2.0))
-    high = 1.0 if k >= n else float(special.betaincinv(k + 1.0, n - k, 1.0 - alpha / 2.0))
-    return Interval(low, high)
-
-
-def _sign_test(shares: np.ndarray, null: float) -> float:
-    """Exact two-sided sign test over prompts of ``share − null`` (ties dropped)."""
-    from scipy.stats import binomtest  # scipy.stats costs half a second to import; only this path needs it
-
-    pos = int(np.count_nonzero(shares > null))
-    neg = int(np.count_nonzero(shares < null))
-    return 1.0 if pos + neg == 0 else float(binomtest(pos, pos + neg, 0.5).pvalue)
+    return clopper_pearson(k, n, confidence)
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,7 +246,7 @@ def _rate(r: _Ratios, k: int, null: float | None, confidence: float, empty: str)
         return _t_based(estimate, w, null, confidence, (0.0, 1.0))
     shares = r.prompt_share(k)
     shares = shares[~np.isnan(shares)]
-    p = NAN if null is None else _sign_test(shares, null)
+    p = NAN if null is None else sign_test(shares, null)
     m = shares.size
     return Crossed(estimate, exact_rate(estimate * m, m, confidence), NAN, NAN, p, p, EXACT, why, m, w.n_raters)
 
@@ -287,7 +272,7 @@ def _difference(r: _Ratios, first: tuple[int, bool], second: tuple[int, bool], c
     level = 1.0 - (1.0 - confidence) / 2.0
     i1, i2 = (_rate(r, k, None, level, empty).interval for k in (k1, k2))
     i1, i2 = (i1.mirrored() if f1 else i1), (i2.mirrored() if f2 else i2)
-    p = _sign_test(d, 0.0)
+    p = sign_test(d, 0.0)
     return Crossed(estimate, Interval(i1.low - i2.high, i1.high - i2.low), NAN, NAN, p, p, EXACT, why,
                    int(d.size), w.n_raters)
 

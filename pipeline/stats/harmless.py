@@ -16,6 +16,7 @@ from scipy import special
 
 from ._common import Interval, Serializable, wilson_interval
 from .crossed import Crossed
+from .exact import EXACT_BELOW, permutation_p
 from .significance import holm
 from .tables import HarmInput, HarmTable, ensure_harm_table
 
@@ -45,7 +46,9 @@ class HarmlessRate(Serializable):
 
 @dataclass(frozen=True)
 class ProportionTest(Serializable):
-    """Two-proportion z-test of harmless rates, ``difference = rate_a − rate_b``."""
+    """Two-proportion z-test of harmless rates, ``difference = rate_a − rate_b``; ``p_value`` is the
+    exact permutation test's instead when a policy has fewer than ``EXACT_BELOW`` labels or every
+    label of the two is the same (the z-test would say NaN or near 0 from a handful of labels)."""
 
     a: str
     b: str
@@ -96,6 +99,9 @@ def harmless_rates(labels: HarmInput, *, confidence: float = 0.95) -> tuple[Harm
 def _test(table: HarmTable, harmless: np.ndarray, n: np.ndarray, a: str, b: str) -> ProportionTest:
     i, j = table.index(a), table.index(b)
     z, p = two_proportion_z_test(harmless[i], n[i], harmless[j], n[j])
+    alike = harmless[i] + harmless[j] in (0, n[i] + n[j])  # every label the same: z is 0/0
+    if min(n[i], n[j]) < EXACT_BELOW or alike:
+        p = permutation_p(harmless[i], n[i], harmless[j], n[j])
     ra = harmless[i] / n[i] if n[i] else NAN
     rb = harmless[j] / n[j] if n[j] else NAN
     return ProportionTest(a, b, float(ra), float(rb), float(ra - rb), z, p, p)

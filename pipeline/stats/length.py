@@ -225,6 +225,8 @@ def _crossed_intercept(fit: LogisticFit, diff: np.ndarray, win: np.ndarray, prom
     influence = (X * (win - p)[:, None]) @ bread[0]  # each comparison's share of β̂₀ − β₀
     two_way = cell_variance(*cell_sums(prompt, rater, influence))
     se = float(np.sqrt(two_way.var))
+    if not se > 0:  # no variation left to measure: a zero-width interval and p = 0 would be false
+        return not_computed("every comparison agrees with the fit: no variance to build an interval from")
     q = float(special.stdtrit(two_way.df, 1.0 - (1.0 - confidence) / 2.0))
     rate = float(special.expit(fit.intercept))
     interval = Interval(float(special.expit(fit.intercept - q * se)), float(special.expit(fit.intercept + q * se)))

@@ -6,7 +6,10 @@ here also has a ``*_counts`` form that works from ``(wins, n)`` without material
 outcomes: for 0/1 data the sample variance is ``s² = n·p̂(1 − p̂)/(n − 1)``.
 
 Conventions follow ``scipy.stats`` (two-sided p-values; a zero-variance sample whose mean
-differs from the null gives ``t = ±inf, p = 0``; equal means give NaN).
+differs from the null gives ``t = ±inf, p = 0``; equal means give NaN). The report never shows
+such a p = 0: it calls the small-sample-safe forms (``win_test_counts``,
+``two_sample_win_test``, ``prompt_t_test``, ``paired_prompt_t_test``), which switch to the exact
+tests of :mod:`pipeline.stats.exact` for few outcomes, few prompts or no variance.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from ._common import Serializable
+from .exact import EXACT_BELOW, MIN_PROMPTS, binomial_p, permutation_p, sign_test
 
 __all__ = [
     "TTest",
@@ -27,8 +31,16 @@ __all__ = [
     "t_test_two_sample_counts",
     "t_test_paired",
     "paired_prompt_t_test",
+    "prompt_t_test",
+    "win_test_counts",
+    "two_sample_win_test",
     "holm",
 ]
+
+NAN = float("nan")
+EXACT_BINOMIAL = "exact binomial"
+EXACT_SIGN = "exact sign test over prompts"
+EXACT_PERMUTATION = "exact permutation"
 
 
 @dataclass(frozen=True)
@@ -154,11 +166,14 @@ def paired_prompt_t_test(wins1: ArrayLike, n1: ArrayLike, wins2: ArrayLike, n2: 
     Arguments are per-prompt arrays aligned by prompt: ``wins1[p]`` wins out of ``n1[p]``
     comparisons for the first pairing, likewise for the second. A prompt counts when both
     ``n1[p] > 0`` and ``n2[p] > 0``; its value is the per-prompt mean win ``wins/n`` of each
-    comparison, and the test is :func:`t_test_paired` over those prompts.
+    comparison, and the test is :func:`t_test_paired` over those prompts, or the exact sign
+    test of the differences with fewer than ``MIN_PROMPTS`` prompts or no variance.
     """
     wins1, n1, wins2, n2 = (np.asarray(a, dtype=float) for a in (wins1, n1, wins2, n2))
     shared = (n1 > 0) & (n2 > 0)
-    return t_test_paired(wins1[shared] / n1[shared], wins2[shared] / n2[shared])
+    x, y = wins1[shared] / n1[shared], wins2[shared] / n2[shared]
+    res = t_test_paired(x, y)
+    return _exact_over_prompts(res, x - y, 0.0)
 
 
 def prompt_t_test(wins: ArrayLike, n: ArrayLike, popmean: float = 0.5) -> TTest:
@@ -168,10 +183,41 @@ def prompt_t_test(wins: ArrayLike, n: ArrayLike, popmean: float = 0.5) -> TTest:
     The prompt is the unit: the rankings of one prompt (several raters of one item) share its
     responses and are not independent, so a test over single rankings rejects a true 50 %
     too often when raters agree; this one keeps its level (tests/stats/test_the_per_prompt_test_keeps_its_level_when_raters_share_items.py).
+    With fewer than ``MIN_PROMPTS`` prompts, or every prompt's share the same, it is the exact
+    sign test over prompts instead (3 unanimous prompts: p = 0.25, not 0).
     """
     wins, n = np.asarray(wins, dtype=float).ravel(), np.asarray(n, dtype=float).ravel()
     rated = n > 0
-    return t_test_one_sample(wins[rated] / n[rated], popmean)
+    shares = wins[rated] / n[rated]
+    return _exact_over_prompts(t_test_one_sample(shares, popmean), shares, popmean)
+
+
+def _exact_over_prompts(res: TTest, values: np.ndarray, null: float) -> TTest:
+    """``res``, or the exact sign test of ``values`` against ``null`` with fewer than
+    ``MIN_PROMPTS`` prompts or when every prompt's value is the same (no variance: t = ±inf)."""
+    if values.size == 0 or (values.size >= MIN_PROMPTS and np.ptp(values) > 0):
+        return res
+    return TTest(EXACT_SIGN, res.estimate, NAN, NAN, sign_test(values, null), res.n1, res.n2)
+
+
+def win_test_counts(wins: float, n: int, popmean: float = 0.5) -> TTest:
+    """The paper's one-sample t-test of ``wins`` of ``n`` 0/1 outcomes against ``popmean``, or the
+    exact binomial test below ``EXACT_BELOW`` outcomes or when all outcomes agree (4 wins of 4:
+    p = 0.125, where the t-test says 0)."""
+    res = t_test_one_sample_counts(wins, n, popmean)
+    if n <= 0 or (n >= EXACT_BELOW and 0 < wins < n):
+        return res
+    return TTest(EXACT_BINOMIAL, res.estimate, NAN, NAN, binomial_p(round(wins), int(n), popmean), int(n))
+
+
+def two_sample_win_test(wins1: float, n1: int, wins2: float, n2: int, equal_var: bool = True) -> TTest:
+    """The paper's Student (or Welch) test of two sets of 0/1 outcomes, or the exact permutation
+    test when a group has fewer than ``EXACT_BELOW`` outcomes or neither group varies."""
+    res = t_test_two_sample_counts(wins1, n1, wins2, n2, equal_var)
+    varies = (0 < wins1 < n1) or (0 < wins2 < n2)
+    if n1 <= 0 or n2 <= 0 or (min(n1, n2) >= EXACT_BELOW and varies):
+        return res
+    return TTest(EXACT_PERMUTATION, res.estimate, NAN, NAN, permutation_p(wins1, n1, wins2, n2), int(n1), int(n2))
 
 
 def holm(pvalues: ArrayLike) -> np.ndarray:

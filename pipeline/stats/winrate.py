@@ -11,6 +11,11 @@ is derived from the A-vs-B one so that this holds to the last bit, intervals inc
 Rankings of the same prompt are correlated (same input, often several raters), so besides the
 binomial Wilson interval we give a percentile bootstrap that resamples *prompts*: every
 resample reweights the per-prompt win counts, ``rate_b = Σ_p w_bp·wins_p / Σ_p w_bp·n_p``.
+With fewer than ``MIN_PROMPTS`` prompts, or resamples that all agree (every prompt unanimous),
+a percentile bootstrap has nothing to resample and would give a zero-width interval; the
+Clopper–Pearson interval over prompts replaces it then (3 unanimous prompts: [29.2 %, 100 %]).
+The paper's one-sample and two-sample tests switch to exact tests for small or unanimous
+samples the same way (:mod:`pipeline.stats.exact`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import numpy as np
 
 from ._common import Interval, Seed, Serializable, percentile_interval, prompt_bootstrap_weights, wilson_interval
 from .crossed import Crossed
-from .significance import TTest, holm, paired_prompt_t_test, prompt_t_test, t_test_one_sample_counts, t_test_two_sample_counts
+from .exact import MIN_PROMPTS, clopper_pearson
+from .significance import TTest, holm, paired_prompt_t_test, prompt_t_test, two_sample_win_test, win_test_counts
 from .tables import RankingsInput, RankingTable, ensure_ranking_table
 
 __all__ = [
@@ -39,7 +45,13 @@ __all__ = [
     "baseline_comparisons",
 ]
 
-DEFAULT_N_BOOT = 200
+# Prompt-bootstrap resamples. The Monte Carlo error of a percentile endpoint (the 2.5 % quantile
+# of B draws) has sd ≈ √(α(1−α)/B) / φ(z_α) · SE = 2.67·SE/√B: 0.19·SE at B = 200, so an endpoint
+# moved by about half a point of win rate with the seed; 0.06·SE at 2,000 (measured 0.06-0.08·SE
+# over 40 seeds, 200 prompts), ~0.15 points at a typical 2.5-point SE, below the report's 0.1 %
+# display for most tables. 4,000 would halve it again for twice the time of the largest step of
+# the 100k-judgement report (drawing B x prompts weights); 2,000 keeps the report under 1 s.
+DEFAULT_N_BOOT = 2000
 NAN = float("nan")
 
 
@@ -148,13 +160,18 @@ def _unordered_rows(counts: PairCounts, weights: np.ndarray, confidence: float) 
         boot = (weights @ counts.wins) / (weights @ counts.n)
     w_low, w_high = wilson_interval(wins, n, confidence)
     b_low, b_high = percentile_interval(boot, confidence, axis=0)
+    prompts = np.count_nonzero(counts.n > 0, axis=0)
     rows = []
     for k, (i, j) in enumerate(counts.pairs):
-        test = t_test_one_sample_counts(wins[k], n[k], 0.5)
+        bootstrap = Interval(float(b_low[k]), float(b_high[k]))
+        if n[k] > 0 and (prompts[k] < MIN_PROMPTS or not bootstrap.high > bootstrap.low):
+            # Too few prompts to resample, or all resamples alike (every prompt unanimous): exact over prompts.
+            bootstrap = clopper_pearson(rate[k] * prompts[k], prompts[k], confidence)
+        test = win_test_counts(wins[k], n[k], 0.5)
         by_prompt = prompt_t_test(counts.wins[:, k], counts.n[:, k], 0.5)
         rows.append(WinRate(
             counts.policies[i], counts.policies[j], int(wins[k]), int(n[k]), float(rate[k]),
-            Interval(float(w_low[k]), float(w_high[k])), Interval(float(b_low[k]), float(b_high[k])),
+            Interval(float(w_low[k]), float(w_high[k])), bootstrap,
             test.statistic, test.p_value, t_prompt=by_prompt.statistic, p_prompt=by_prompt.p_value,
         ))
     return rows
@@ -244,8 +261,8 @@ def _compare(counts: PairCounts, first: tuple[str, str], second: tuple[str, str]
     k1, t1, k2, t2 = w1.sum(), n1.sum(), w2.sum(), n2.sum()
     r1 = k1 / t1 if t1 else NAN
     r2 = k2 / t2 if t2 else NAN
-    student = t_test_two_sample_counts(k1, t1, k2, t2, equal_var=True)
-    welch = t_test_two_sample_counts(k1, t1, k2, t2, equal_var=False)
+    student = two_sample_win_test(k1, t1, k2, t2, equal_var=True)
+    welch = two_sample_win_test(k1, t1, k2, t2, equal_var=False)
     paired = paired_prompt_t_test(w1, n1, w2, n2)
     return WinRateComparison((first[0], first[1]), (second[0], second[1]), float(r1), float(r2), float(r1 - r2),
                              student, welch, paired, student.p_value, welch.p_value, paired.p_value)

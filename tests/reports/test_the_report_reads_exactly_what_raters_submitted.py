@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db
 
 
 def length(entry) -> float:
-    """Tokens, or words when the response has no token count (as the reports define it)."""
-    tokens = entry.response.token_count if entry.response_id else None
-    return float(tokens if tokens is not None else len(entry.text.split()))
+    """The response's stored length in tokens of the experiment's length tokenizer (as the reports define it)."""
+    tokens = entry.response.length_tokens if entry.response_id else None
+    return float(tokens) if tokens is not None else float("nan")
 
 
 def plain_tables(experiment):

@@ -47,6 +47,8 @@ def test_a_reward_model_then_an_rlhf_policy_then_its_samples(demo, capsys):
     responses = PolicyResponse.objects.filter(policy="rlhf")
     assert responses.count() == Prompt.objects.filter(experiment__slug="demo", split="test").count()
     assert all(r.token_count is not None and r.token_count <= 8 for r in responses)
+    # The report's length, in the experiment's one tokenizer, is stored as the samples are.
+    assert all(r.length_tokens is not None and r.length_tokenizer == "smollm2-135m-instruct" for r in responses)
 
 
 def test_an_rlhf_policy_trains_with_our_ppo_from_the_command(demo, capsys):

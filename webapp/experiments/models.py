@@ -162,6 +162,11 @@ class PolicyResponse(models.Model):
     policy = models.CharField(max_length=100, db_index=True)
     text = models.TextField()
     token_count = models.PositiveIntegerField(null=True, blank=True)
+    # The length the reports use: tokens of the text under one named tokenizer (the experiment's
+    # policy model's), stored at import, sampling and round creation so no page ever tokenizes
+    # and no table mixes a sampler's token count with words.
+    length_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens of the text under length_tokenizer.")
+    length_tokenizer = models.CharField(max_length=300, blank=True, help_text="Model spec whose tokenizer counted length_tokens.")
     generation = models.JSONField(default=dict, blank=True, help_text="How it was made: checkpoint, seed, temperature.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,9 +11,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from pipeline import registry
 from pipeline.data import SPLITS, ImportFormatError, ReadLimits, Record, confidence_strength, read
 from pipeline.progress import Progress, ProgressFn, no_progress
-from webapp.experiments.models import Experiment, PreferencePair, Prompt, Task
+from pipeline.tokens import count_tokens
+from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt, Task
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 
@@ -256,3 +259,50 @@ def import_summary(result: ImportResult) -> str:
 
 def import_json(result: ImportResult) -> str:
     return json.dumps(result.to_dict())
+
+
+# -- response lengths: one unit for every response -----------------------------------------
+
+LENGTH_BATCH = 256
+
+
+def length_tokenizer_spec(experiment) -> str:
+    """The model spec whose tokenizer counts the experiment's response lengths: its policy
+    model's, or the bundled default when that model is not on this machine (a hub id not cached)."""
+    try:
+        registry.resolve(experiment.policy_model, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+    except registry.ModelNotFound:
+        return registry.DEFAULT_MODEL
+    return experiment.policy_model
+
+
+@functools.lru_cache(maxsize=4)
+def _length_tokenizer(spec: str):
+    # Loaded once per process: a round creation or an import should not reread tokenizer.json.
+    registry.prepare(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+    return registry.load_tokenizer(spec, settings.ARTIFACT_LOCAL, allow_download=settings.ALLOW_MODEL_DOWNLOAD)
+
+
+def stale_lengths_fill(rows, spec: str) -> int:
+    """Count and store the tokens of every response in ``rows`` (a queryset of responses, the
+    current or a migration's historical model) under ``spec``'s tokenizer, LENGTH_BATCH at a time."""
+    ids = list(rows.order_by("id").values_list("id", flat=True))
+    if not ids:
+        return 0
+    tokenizer = _length_tokenizer(spec)
+    model = rows.model
+    for start in range(0, len(ids), LENGTH_BATCH):
+        batch = list(model.objects.filter(id__in=ids[start : start + LENGTH_BATCH]).only("id", "text").order_by("id"))
+        for response, n in zip(batch, count_tokens(tokenizer, [r.text for r in batch])):
+            response.length_tokens, response.length_tokenizer = n, spec
+        model.objects.bulk_update(batch, ["length_tokens", "length_tokenizer"])
+    return len(ids)
+
+
+def response_lengths_fill(*, experiment: Experiment) -> int:
+    """Store the length of each of the experiment's responses that has none under its length
+    tokenizer (new, or counted under another one); returns how many were counted."""
+    spec = length_tokenizer_spec(experiment)
+    stale = PolicyResponse.objects.filter(prompt__experiment=experiment).exclude(length_tokens__isnull=False, length_tokenizer=spec)
+    with transaction.atomic():
+        return stale_lengths_fill(stale, spec)

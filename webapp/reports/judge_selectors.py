@@ -14,7 +14,8 @@ import numpy as np
 from pipeline.stats.judge_bias import judge_bias
 from webapp.experiments.models import Experiment
 from webapp.rating.models import AiJudgement, Entry
-from webapp.reports.selectors import cached, entry_lengths, human_fingerprint, human_inputs
+from webapp.reports.length_selectors import entry_lengths
+from webapp.reports.selectors import cached, human_fingerprint, human_inputs
 
 
 def _human_shares(experiment: Experiment) -> dict[tuple[Hashable, str, str], tuple[float, int]]:
@@ -36,7 +37,7 @@ def _human_shares(experiment: Experiment) -> dict[tuple[Hashable, str, str], tup
 
 
 def _judge_report(experiment: Experiment) -> dict:
-    lengths_by_entry, _ = entry_lengths(experiment)
+    lengths_by_entry, _, _ = entry_lengths(experiment)
     length = {(item_id, policy): lengths_by_entry[entry_id][1]
               for entry_id, item_id, policy in Entry.objects.filter(item__round__experiment=experiment, item__is_gold=False)
               .values_list("id", "item_id", "policy") if entry_id in lengths_by_entry}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Hashable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -21,19 +20,22 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from pipeline.stats import compute_report
 from pipeline.stats.ppi import ppi_harmless_rates, ppi_win_rates_vs
 from pipeline.stats.tables import Coded, HarmTable, RankingTable, encode_harm_columns, encode_ranking_flat
+from pipeline.stats.winrate import DEFAULT_N_BOOT
 from webapp.experiments.models import Experiment, PolicyResponse
 from webapp.rating import selectors as rating_selectors
-from webapp.rating.models import AiHarmJudgement, AiJudgement, Entry, Judgement, Round, RoundRater
+from webapp.rating.models import AiHarmJudgement, AiJudgement, Judgement, Round, RoundRater
+from webapp.reports.length_selectors import LengthUnit, entry_lengths, length_summary
 
-# 200 prompt-bootstrap resamples with a fixed seed: the same data always gives the same
-# intervals, so the page, the API and the command agree to the last digit.
-N_BOOT = 200
+# The statistics' own number of prompt-bootstrap resamples (why that many: pipeline/stats/winrate.py)
+# with a fixed seed: the same data always gives the same intervals, so the page, the API and
+# the command agree to the last digit.
+N_BOOT = DEFAULT_N_BOOT
 SEED = 0
 DEFAULT_BASELINE = "sft"
 # Keys carry the fingerprint, so an entry is never stale; the timeout only bounds memory.
@@ -70,7 +72,9 @@ def human_fingerprint(experiment: Experiment) -> str:
         .order_by("round_id", "rater_id")
         .values_list("round_id", "rater_id")
     )
-    responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(n=Count("id"), last=Max("id"))
+    responses = PolicyResponse.objects.filter(prompt__experiment=experiment).aggregate(
+        n=Count("id"), last=Max("id"), measured=Count("length_tokens"), total=Sum("length_tokens"),
+        first_tokenizer=Min("length_tokenizer"), last_tokenizer=Max("length_tokenizer"))
     return digest(experiment.slug, experiment.created_at, judgements, excluded, responses, _ai_judged(experiment))
 
 
@@ -105,29 +109,7 @@ class HumanInputs:
     rankings: RankingTable
     harm_labels: HarmTable
     lengths: dict[str, list[float]] = field(default_factory=dict)
-
-
-def entry_lengths(experiment: Experiment) -> tuple[dict[int, tuple[str, float]], dict[str, list[float]]]:
-    """Policy and length of every non-gold entry (tokens, or words when the response has no
-    token count), and the lengths per policy with each response counted once even if several
-    rounds show it."""
-    rows = list(
-        Entry.objects.filter(item__round__experiment=experiment, item__is_gold=False).values_list(
-            "id", "policy", "response_id", "response__token_count"
-        )
-    )
-    need_words = [entry_id for entry_id, _, _, tokens in rows if tokens is None]
-    words: dict[int, int] = {}
-    for start in range(0, len(need_words), 900):  # below SQLite's bound-variable limit
-        for entry_id, text in Entry.objects.filter(id__in=need_words[start : start + 900]).values_list("id", "text"):
-            words[entry_id] = len(text.split())
-    by_entry: dict[int, tuple[str, float]] = {}
-    per_policy: dict[str, dict] = defaultdict(dict)
-    for entry_id, policy, response_id, tokens in rows:
-        length = float(tokens if tokens is not None else words[entry_id])
-        by_entry[entry_id] = (policy, length)
-        per_policy[policy][response_id or f"entry-{entry_id}"] = length
-    return by_entry, {policy: list(v.values()) for policy, v in sorted(per_policy.items())}
+    length_unit: LengthUnit | None = None
 
 
 def _list_column(values: list | tuple, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +178,7 @@ def human_inputs(experiment: Experiment) -> HumanInputs:
 
 
 def _read_inputs(experiment: Experiment) -> HumanInputs:
-    entries, per_policy = entry_lengths(experiment)
+    entries, per_policy, unit = entry_lengths(experiment)
     names = tuple(sorted({policy for policy, _ in entries.values()}))
     size = max(entries, default=0) + 1
     policy_of = np.full(size, -1, dtype=np.int64)
@@ -234,6 +216,7 @@ def _read_inputs(experiment: Experiment) -> HumanInputs:
         rankings=replace(rankings, raters=tuple(usernames[r] for r in rankings.raters)),
         harm_labels=replace(harm, raters=tuple(usernames[r] for r in harm.raters)),
         lengths=per_policy,
+        length_unit=unit,
     )
 
 
@@ -306,21 +289,6 @@ def _unrated(experiment: Experiment, inputs: HumanInputs) -> dict[str, list[str]
             "harm": sorted(labelled - set(inputs.harm_labels.policies))}
 
 
-def length_summary(per_policy: dict[str, list[float]]) -> list[dict]:
-    """Five-number summary of response lengths per policy (what the box plot draws)."""
-    rows = []
-    for policy, values in per_policy.items():
-        if not values:
-            continue
-        v = np.asarray(values, dtype=float)
-        q1, median, q3 = np.percentile(v, [25, 50, 75])
-        rows.append({
-            "policy": policy, "n": int(v.size), "mean": float(v.mean()), "min": float(v.min()),
-            "q1": float(q1), "median": float(median), "q3": float(q3), "max": float(v.max()),
-        })
-    return rows
-
-
 def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str) -> dict:
     inputs = human_inputs(experiment)
     policies = list(inputs.rankings.policies)
@@ -334,6 +302,7 @@ def _human_report(experiment: Experiment, baseline: str | None, fingerprint: str
         "judgements": judgement_counts(experiment),
         "excluded_raters": excluded_raters(experiment),
         "lengths": length_summary(inputs.lengths),
+        "length_unit": inputs.length_unit.to_dict() if inputs.length_unit else None,
         "stats": report.to_dict(),
         "ai_assisted": [row.to_dict() for row in ppi_win_rates_vs(inputs.rankings, judge_scores(experiment), chosen)],
         "ai_harmless": [row.to_dict() for row in ppi_harmless_rates(inputs.harm_labels, harm_scores(experiment))],

@@ -205,6 +205,13 @@ class LengthSummary(s.Serializer):
     max = Num()
 
 
+class LengthUnit(s.Serializer):
+    unit = s.CharField(help_text="Always tokens.")
+    tokenizer = s.CharField(allow_null=True, help_text="Model spec whose tokenizer counted every length; null before any was stored.")
+    measured = s.IntegerField(help_text="Responses with a length in this unit.")
+    unmeasured = s.IntegerField(help_text="Responses without one (counted under another tokenizer, or not yet): left out of length control.")
+
+
 class PPIRate(s.Serializer):
     estimate = Num(help_text="PPI++ estimate: human judgements plus the AI judge's scores.")
     interval = Interval()
@@ -249,6 +256,7 @@ class HumanReport(s.Serializer):
     judgements = JudgementCounts()
     excluded_raters = ExcludedRater(many=True)
     lengths = LengthSummary(many=True)
+    length_unit = LengthUnit(allow_null=True)
     stats = Stats()
     ai_assisted = AiAssisted(many=True, help_text="AI-assisted (PPI++) win rates vs the baseline; empty until an AI judge scored a round.")
     unrated = Unrated(help_text="Policies in a round with nothing to report yet: each table lists them with the reason.")

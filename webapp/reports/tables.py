@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from pipeline.stats.exact import EXACT_BELOW, MIN_PROMPTS
+from pipeline.stats.winrate import DEFAULT_N_BOOT
+
 
 @dataclass(frozen=True)
 class Column:
@@ -66,7 +69,10 @@ METHOD = C("Method / why", "crossed_note", kind="long")
 PAPER_NOTE = ("Columns marked \"as in the paper\" count every judgement as independent; with several raters per item "
               "and raters rating many items they are too confident. The columns before them resample nothing and "
               "assume nothing of the kind: a two-way cluster-robust interval and test over prompts and raters "
-              "(exact tests over prompts when there are fewer than 10).")
+              f"(exact tests over prompts when there are fewer than {MIN_PROMPTS}). Small samples get exact tests in the "
+              f"paper's columns too (binomial, permutation or sign test below {EXACT_BELOW} judgements or {MIN_PROMPTS} "
+              "prompts, or when all agree), so no finite sample shows p = 0 or a zero-width interval; bootstrap "
+              f"intervals draw {DEFAULT_N_BOOT:,} resamples.")
 
 # The numbers a reader looks for first come first: on a phone the rest is a swipe away.
 WIN_COLUMNS = (
@@ -158,6 +164,16 @@ def precision_table(precision: dict) -> Table:
     ), precision["rows"], note=note, empty=precision.get("reason") or "No ratings yet.")
 
 
+def _length_unit_note(unit: dict | None) -> str:
+    """Which tokenizer every length of the report was counted with (one unit for all responses)."""
+    if not unit or not unit.get("tokenizer"):
+        return "Lengths are tokens of the experiment's policy model tokenizer; no response has one stored yet."
+    n = unit.get("unmeasured") or 0
+    rest = (f"; {n} response{'s' if n != 1 else ''} counted in no or another tokenizer {'are' if n != 1 else 'is'} left out"
+            if n else " for every response")
+    return f"Lengths are tokens of the {unit['tokenizer']} tokenizer{rest}."
+
+
 def results_tables(payload: dict) -> dict[str, Table]:
     stats, baseline = payload["stats"], payload["baseline"]
     unrated = payload.get("unrated") or {"rankings": [], "harm": []}
@@ -214,7 +230,7 @@ def results_tables(payload: dict) -> dict[str, Table]:
         ), _length_rows(stats, baseline),
             note="A logistic regression of the win on the length difference, read at zero difference; its interval and "
                  "test of 50 % shown first are clustered by prompt and by rater. "
-                 "Lengths are token counts, or words where a response has no token count.", empty=NO_RANKINGS),
+                 + _length_unit_note(payload.get("length_unit")), empty=NO_RANKINGS),
         Table("bradley_terry", "Bradley–Terry strengths", (
             C("Policy", "policy"), C(f"Model P(beats {baseline})", "p_beats_baseline", kind="pct"),
             C(VALID_CI, "crossed_low", "crossed_high", kind="ci"), C("p (raters × items)", "crossed_p", kind="p"), METHOD,
@@ -258,7 +274,7 @@ def results_tables(payload: dict) -> dict[str, Table]:
             C("Policy", "policy"), C("Responses", "n", kind="int"), C("Mean", "mean", kind="num"),
             C("Min", "min", kind="num"), C("25 %", "q1", kind="num"), C("Median", "median", kind="num"),
             C("75 %", "q3", kind="num"), C("Max", "max", kind="num"),
-        ), payload["lengths"], empty="No responses in any round yet."),
+        ), payload["lengths"], note=_length_unit_note(payload.get("length_unit")), empty="No responses in any round yet."),
     ]
     return {t.name: t for t in tables}
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from pipeline.progress import Progress, ProgressFn
 from pipeline.reward import data as reward_data
 from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
+from webapp.experiments.services import response_lengths_fill
 from webapp.pipeline import artifacts, runs
 from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
 
@@ -363,5 +364,6 @@ def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool 
                 runs.run_heartbeat(run, **runs.progress_fields(progress))
             if on_progress:  # after the commit: what the caller shows is stored
                 on_progress(progress)
+        response_lengths_fill(experiment=run.experiment)
         runs.run_finish(run)
     return run

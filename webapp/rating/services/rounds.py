@@ -17,6 +17,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from webapp.experiments.models import Experiment, PolicyResponse, Prompt, Split, Task
+from webapp.experiments.services import response_lengths_fill
 from webapp.rating import gold
 from webapp.rating.models import Entry, Item, Mode, Round, RoundRater
 from webapp.rating.services.errors import RatingError
@@ -54,6 +55,7 @@ def policy_responses_from_pairs(*, experiment: Experiment, split: str = Split.TE
         existing = set(PolicyResponse.objects.filter(prompt__experiment=experiment).values_list("prompt_id", "policy"))
         new = [r for r in wanted if (r.prompt_id, r.policy) not in existing]
         PolicyResponse.objects.bulk_create(new, batch_size=500)
+        response_lengths_fill(experiment=experiment)
     created: dict[str, int] = {}
     for response in new:
         created[response.policy] = created.get(response.policy, 0) + 1
@@ -119,6 +121,8 @@ def round_items_create(*, round: Round, seed: int | None = None) -> ItemsCreated
     with transaction.atomic():
         if round.with_reference:
             reference_responses_create(prompts=chosen)
+        # Every response a round shows has its length stored before raters see it.
+        response_lengths_fill(experiment=round.experiment)
         responses: dict[int, dict[str, PolicyResponse]] = {}
         for response in PolicyResponse.objects.filter(prompt__in=chosen, policy__in=wanted):
             if response.policy == REFERENCE and round.with_reference and not response.text.strip():
