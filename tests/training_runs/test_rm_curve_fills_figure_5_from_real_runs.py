@@ -13,7 +13,7 @@ from webapp.experiments.models import PreferencePair
 from webapp.pipeline.models import TrainingRun
 from webapp.reports.pages import alignment_context
 from webapp.reports.run_selectors import alignment_report, training_report
-from webapp.reports.tables import alignment_tables
+from webapp.reports.run_tables import alignment_tables
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

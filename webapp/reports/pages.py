@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from webapp.experiments.models import Experiment
-from webapp.reports import figures, judge_selectors, paper_selectors, precision, run_selectors, selectors, tables
+from webapp.reports import figures, judge_selectors, paper_selectors, precision, run_selectors, run_tables, selectors, tables
 from webapp.reports.figures import Figure
 from webapp.reports.tables import Table
 
@@ -45,11 +45,11 @@ def _tables(page: str, experiment: Experiment, baseline: str | None = None):
         return tables.rater_tables(payload), payload, None
     if page == "alignment":
         payload, training = run_selectors.alignment_report(experiment), run_selectors.training_report(experiment)
-        found = {**tables.alignment_tables(payload, training), **tables.judge_tables(judge_selectors.judge_report(experiment))}
+        found = {**run_tables.alignment_tables(payload, training), **run_tables.judge_tables(judge_selectors.judge_report(experiment))}
         return found, payload, training
     if page == "cost":
         payload = run_selectors.cost_report(experiment)
-        return tables.cost_tables(payload), payload, None
+        return run_tables.cost_tables(payload), payload, None
     if page == "paper":
         found, payload = paper_selectors.paper_report(experiment)
         return found, payload, None

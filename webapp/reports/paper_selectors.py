@@ -2,7 +2,7 @@
 Figure 5 and Appendix M, laid out from the same report payloads as the other pages.
 
 Nothing is computed here that another page computes: the rows are those of the results and
-alignment tables (``tables.py``), picked and given two extras, the paper's own number (a grey
+alignment tables (``tables.py``, ``run_tables.py``), picked and given two extras, the paper's own number (a grey
 column, quoted from SPEC.md) and a link to the round or run each row comes from. Every table's
 empty text is the command that fills it.
 """
@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from webapp.experiments.models import Experiment
 from webapp.rating.models import Mode, Round
-from webapp.reports import run_selectors, selectors, tables
+from webapp.reports import run_selectors, run_tables, selectors, tables
 from webapp.reports.tables import C, Column, Table
 
 SFT = "sft"
@@ -172,7 +172,7 @@ def paper_report(experiment: Experiment) -> tuple[dict[str, Table], dict]:
         payload, table1_empty = None, f"No round ranks SFT ({error}). " + commands["table1"]
     find = _round_finder(experiment)
     win = tables.results_tables(payload) if payload is not None else None
-    found = tables.alignment_tables(run_selectors.alignment_report(experiment), run_selectors.training_report(experiment))
+    found = run_tables.alignment_tables(run_selectors.alignment_report(experiment), run_selectors.training_report(experiment))
     table2, appendix = _sweeps(found, commands)
     made = [
         _table1(win, experiment.task, find, table1_empty),
