@@ -27,7 +27,7 @@ def test_every_kind_names_a_known_queue_role_count_and_config():
 def test_config_keys_accept_their_dataclass_fields_and_extras_only():
     assert set(kinds.CONFIG_CLASSES) | set(kinds.EXTRA_FIELDS) == set(kinds.config_keys())
     assert {"max_steps", "batch_size"} <= kinds.known_fields("sft")
-    assert kinds.known_fields("round") == {"overlap", "gold_share"}
+    assert kinds.known_fields("round") == {"overlap", "gold_share", "with_reference"}
     assert {"chunk_size", "limit", "batch_size"} <= kinds.known_fields("labeling")
     with pytest.raises(ValueError, match="unknown rl settings: stepz"):
         plan_pipeline(arms=["rlhf"], has_references=False, overrides={"rl": {"stepz": 1}})

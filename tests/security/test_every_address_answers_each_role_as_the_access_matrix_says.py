@@ -47,6 +47,7 @@ MATRIX = {
     "reports:raters": ("get", {"slug"}, STAFF_PAGE),
     "reports:cost": ("get", {"slug"}, STAFF_PAGE),
     "reports:plan": ("get", {"slug"}, STAFF_PAGE),
+    "reports:paper": ("get", {"slug"}, STAFF_PAGE),
     "reports:csv": ("get", {"slug", "name"}, STAFF_PAGE),
     "reports:plotly_js": ("get", {}, [200] * 5),  # a public script file
     "reports:api-report": ("get", {"slug"}, STAFF_API),
@@ -54,6 +55,7 @@ MATRIX = {
     "reports:api-alignment": ("get", {"slug"}, STAFF_API),
     "reports:api-training": ("get", {"slug"}, STAFF_API),
     "reports:api-cost": ("get", {"slug"}, STAFF_API),
+    "reports:api-precision": ("get", {"slug"}, STAFF_API),
     # A calculator over the numbers in its query, no lab data: any staff.
     "reports:api-sample-size": ("get", {}, [401, 403, 403, 200, 200]),
     # The schema names the endpoints, not their data: any staff.
@@ -61,6 +63,8 @@ MATRIX = {
     "pipeline:run_new": ("get", {"slug"}, STAFF_PAGE),
     "pipeline:run_detail": ("get", {"slug", "run_id"}, STAFF_PAGE),
     "pipeline:api-export-labels": ("get", {"labeling_run_id", "fmt"}, STAFF_API),
+    # The world trains no model: a permitted download of an unknown run is a 404 naming it.
+    "pipeline:api-export-model": ("get", {"training_run_id", "archive"}, [401, 403, 403, 403, 404]),
     # The world's stage has finished: a permitted cancel or retry finds nothing to do and goes back.
     "pipeline:stage_cancel": ("post", {"slug", "run_id", "stage_id"}, ["login", 403, 403, 403, "moved:/experiments/"]),
     "pipeline:stage_retry": ("post", {"slug", "run_id", "stage_id"}, ["login", 403, 403, 403, "moved:/experiments/"]),
@@ -92,6 +96,7 @@ def arguments(world, wanted: set[str]) -> dict:
         "slug": world.experiment.slug, "round_id": world.round.pk, "item_id": world.lease.item_id, "pk": world.round.pk,
         "token": world.invite.token, "name": "win_rates", "run_id": world.run.pk, "stage_id": world.stage.pk,
         "experiment_id": world.experiment.pk, "labeling_run_id": world.labeling_run.pk, "fmt": "jsonl",
+        "training_run_id": 999_999, "archive": "zip",
     }
     return {key: values[key] for key in wanted}
 
