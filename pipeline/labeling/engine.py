@@ -91,6 +91,16 @@ class PairLabel:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_orders(cls, p_orders: Sequence[float], masses: Sequence[float], *, key: str | None, prompt_tokens: int,
+                    rationales: Sequence[str] = (), generated_tokens: int = 0) -> PairLabel:
+        """The label of one pair from its orders' P(candidate 1) (one or two, order 2 already
+        mapped back) and every answer's label mass."""
+        p_order2 = p_orders[1] if len(p_orders) == 2 else None
+        return cls(p=combine_orders(p_orders[0], p_order2), p_order1=p_orders[0], p_order2=p_order2,
+                   label_mass=sum(masses) / len(masses), rationales=list(rationales), prompt_tokens=prompt_tokens,
+                   generated_tokens=generated_tokens, key=key)
+
 
 def combine_orders(p_order1: float, p_order2: float | None) -> float:
     """Swap average: both probabilities are already P(candidate 1 wins)."""
@@ -289,19 +299,11 @@ class Labeler(PromptEngine):
                 p_orders.append(p if o == 0 else 1.0 - p)  # order 2 shows candidate 1 second
                 masses.extend(ms)
                 rationales.extend(texts)
-            p_order2 = p_orders[1] if orders == 2 else None
-            labels.append(
-                PairLabel(
-                    p=combine_orders(p_orders[0], p_order2),
-                    p_order1=p_orders[0],
-                    p_order2=p_order2,
-                    label_mass=sum(masses) / len(masses),
-                    rationales=rationales,
-                    prompt_tokens=sum(e.full_lengths) + sum(step2_tokens[(b, o)] for o in range(orders)),
-                    generated_tokens=sum(gen_tokens[(b, o)] for o in range(orders)),
-                    key=e.sample.key,
-                )
-            )
+            labels.append(PairLabel.from_orders(
+                p_orders, masses, key=e.sample.key, rationales=rationales,
+                prompt_tokens=sum(e.full_lengths) + sum(step2_tokens[(b, o)] for o in range(orders)),
+                generated_tokens=sum(gen_tokens[(b, o)] for o in range(orders)),
+            ))
         return labels
 
     def _score(self, encoded: list[_Encoded], pair_of_row: list[int], suffixes: list[list[int]]

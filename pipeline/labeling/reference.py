@@ -13,7 +13,7 @@ import torch
 
 from pipeline.configs import LabelingConfig
 from pipeline.labeling.calibration import CONTENT_FREE, recalibrate
-from pipeline.labeling.engine import PairLabel, Sample, answer_token_ids, combine_orders, two_way
+from pipeline.labeling.engine import PairLabel, Sample, answer_token_ids, two_way
 from pipeline.labeling.prompts import PromptBuilder
 
 if TYPE_CHECKING:
@@ -58,15 +58,5 @@ def score_naive(lm: LoadedModel, samples: Sequence[Sample], config: LabelingConf
         if prior is not None:
             p1s = [recalibrate(p, prior) for p in p1s]
         p_orders = [p if o == 0 else 1.0 - p for o, p in enumerate(p1s)]
-        p_order2 = p_orders[1] if len(p_orders) == 2 else None
-        labels.append(
-            PairLabel(
-                p=combine_orders(p_orders[0], p_order2),
-                p_order1=p_orders[0],
-                p_order2=p_order2,
-                label_mass=sum(masses) / len(masses),
-                prompt_tokens=tokens,
-                key=sample.key,
-            )
-        )
+        labels.append(PairLabel.from_orders(p_orders, masses, key=sample.key, prompt_tokens=tokens))
     return labels
