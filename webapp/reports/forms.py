@@ -30,13 +30,13 @@ class PlanForm(forms.Form):
                                      widget=forms.NumberInput(attrs={"step": "any"}))
 
     raters_per_item = forms.IntegerField(required=False, min_value=1, max_value=10, initial=3, label="Raters per item",
-                                         help_text="for the test the report shows first (one win rate vs 50 %)")
+                                         help_text="for the plan of the test the report shows first")
     rater_pool = forms.IntegerField(required=False, min_value=1, max_value=100, initial=20, label="Raters in the pool")
-    item_sd = forms.FloatField(required=False, min_value=0.0, max_value=5.0, initial=1.0, label="Item spread (logit sd)",
-                               help_text="how much responses differ beyond the policy; 1 is typical",
+    item_sd = forms.FloatField(required=False, min_value=0.0, max_value=5.0, initial=1.0, label="Item spread (sd)",
+                               help_text="logit-scale sd of how much responses differ beyond the policy; 1 is typical",
                                widget=forms.NumberInput(attrs={"step": "any"}))
-    rater_sd = forms.FloatField(required=False, min_value=0.0, max_value=5.0, initial=0.5, label="Rater spread (logit sd)",
-                                help_text="how much raters' own preferences differ; 0.5 is typical",
+    rater_sd = forms.FloatField(required=False, min_value=0.0, max_value=5.0, initial=0.5, label="Rater spread (sd)",
+                                help_text="logit-scale sd of how much raters' own preferences differ; 0.5 is typical",
                                 widget=forms.NumberInput(attrs={"step": "any"}))
     judge_worth = forms.FloatField(required=False, min_value=1.0, max_value=100.0, initial=1.0, label="AI judge worth",
                                    help_text="human ratings each human rating is worth with the judge (the report's "
