@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,10 @@ from .crossed import crossed_win_rates
 from .power import sample_size_one_sample, sample_size_two_sample
 from .tables import Coded, encode_ranking_flat
 
-__all__ = ["CrossedPlan", "plan_crossed", "crossed_power"]
+__all__ = ["CrossedPlan", "NOT_SHOWN_FIRST", "plan_crossed", "plan_shown_first", "crossed_power"]
+
+#: Why a one-sample question against anything but 50 % has no raters x items plan.
+NOT_SHOWN_FIRST = "the report tests one win rate against 50 % only"
 
 # Below 8 items the two-way variance has nothing to rest on; above 2,000 the plan is for a
 # different instrument (and its simulation would take minutes).
@@ -164,3 +168,15 @@ def plan_crossed(p1: float, *, p2: float | None = None, alpha: float = 0.05, pow
     return CrossedPlan(p1, p2, alpha, power, raters_per_item, rater_pool, item_sd, rater_sd, judge_worth, high,
                        high * raters_per_item, achieved, math.ceil(high / judge_worth), z_items, simulations,
                        doubled, note)
+
+
+def plan_shown_first(p1: float, p0: float, *, two_sample: bool, alpha: float, power: float,
+                     **design: Any) -> CrossedPlan | None:
+    """The raters x items plan for the z-test planner's question (``power.plan_sample_size``):
+    ``p1`` against 50 %, or against win rate ``p0`` with ``two_sample``; None when the report shows
+    no such test (one rate against anything but 50 %: ``NOT_SHOWN_FIRST``). ``design``: the
+    keyword arguments of ``plan_crossed`` that describe raters and items. Raises ``ValueError``
+    when no plan can be made (see ``plan_crossed``)."""
+    if not two_sample and abs(p0 - 0.5) > 1e-9:
+        return None
+    return plan_crossed(p1, p2=p0 if two_sample else None, alpha=alpha, power=power, **design)

@@ -14,7 +14,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from pipeline.stats import plan_sample_size
-from pipeline.stats.planner import plan_crossed
+from pipeline.stats.planner import NOT_SHOWN_FIRST, plan_shown_first
 from webapp.access import SEE_JUDGEMENTS, staff_permission
 from webapp.experiments.models import Experiment
 from webapp.reports import precision, run_selectors, selectors
@@ -107,12 +107,9 @@ def sample_size(request):
     crossed_keys = ("raters_per_item", "rater_pool", "item_sd", "rater_sd", "judge_worth")
     crossed_args = {key: data.pop(key) for key in crossed_keys}
     plan = plan_sample_size(**data).to_dict()
-    shown_first = data["two_sample"] or abs(data["p0"] - 0.5) < 1e-9
-    crossed, reason = None, "" if shown_first else "the report tests one win rate against 50 % only"
-    if shown_first:
-        try:
-            crossed = plan_crossed(data["p1"], p2=data["p0"] if data["two_sample"] else None, alpha=data["alpha"],
-                                   power=data["power"], **crossed_args).to_dict()
-        except ValueError as error:
-            reason = str(error)
-    return Response({**plan, "crossed": crossed, "crossed_reason": reason})
+    try:
+        crossed = plan_shown_first(data["p1"], data["p0"], two_sample=data["two_sample"], alpha=data["alpha"],
+                                   power=data["power"], **crossed_args)
+    except ValueError as error:
+        return Response({**plan, "crossed": None, "crossed_reason": str(error)})
+    return Response({**plan, "crossed": crossed.to_dict() if crossed else None, "crossed_reason": "" if crossed else NOT_SHOWN_FIRST})

@@ -54,16 +54,10 @@ class PlanForm(forms.Form):
 
     CROSSED = ("raters_per_item", "rater_pool", "item_sd", "rater_sd", "judge_worth")
 
-    def crossed_arguments(self) -> dict | None:
-        """The crossed planner's arguments (a field left empty takes its initial value), for the
-        test the report shows first: one win rate against 50 %, or two against the same baseline;
-        None for one win rate against anything but 50 % (no such test is shown)."""
+    def crossed_design(self) -> dict:
+        """The raters-and-items fields of the shown-first plan; a field left empty takes its initial value."""
         data = self.cleaned_data
-        two = data["design"] == "two"
-        if not two and abs(data["p0"] - 0.5) > 1e-9:
-            return None
-        design = {key: self.fields[key].initial if data.get(key) is None else data[key] for key in self.CROSSED}
-        return {"p1": data["p1"], "p2": data["p0"] if two else None, "alpha": data["alpha"], "power": data["power"], **design}
+        return {key: self.fields[key].initial if data.get(key) is None else data[key] for key in self.CROSSED}
 
     def plan_arguments(self) -> dict:
         data = self.cleaned_data

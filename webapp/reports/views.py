@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from pipeline.stats import plan_sample_size
-from pipeline.stats.planner import plan_crossed
+from pipeline.stats.planner import plan_shown_first
 from webapp.access import SEE_JUDGEMENTS, staff_permission_required
 from webapp.csv_cells import csv_writer
 from webapp.experiments.models import Experiment
@@ -83,10 +83,11 @@ def plan(request, slug: str):
     form = PlanForm(request.GET if "p1" in request.GET else None)
     result = crossed = None
     if form.is_valid():
-        result = plan_sample_size(**form.plan_arguments())
-        arguments = form.crossed_arguments()
+        arguments = form.plan_arguments()
+        result = plan_sample_size(**arguments)
+        question = {key: arguments[key] for key in ("p1", "p0", "two_sample", "alpha", "power")}
         try:
-            crossed = plan_crossed(**arguments) if arguments else None
+            crossed = plan_shown_first(**question, **form.crossed_design())
         except ValueError as error:
             form.add_error(None, str(error))
             result = None
