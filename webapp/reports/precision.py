@@ -47,10 +47,14 @@ def experiment_target(experiment: Experiment) -> Round | None:
             .order_by("-is_open", "-created_at", "-id").first())
 
 
+# A round without a target: nothing to measure against.
+NO_TARGET: dict[str, object] = {"target": None, "rows": [], "met": False, "more_ratings": None, "more_with_judge": None}
+
+
 def round_precision(round: Round) -> dict:
     """The round's target, each interval's row and whether all are met (needs at least one row)."""
     if round.target_half_width is None:
-        return {"target": None, "rows": [], "met": False, "more_ratings": None, "more_with_judge": None}
+        return dict(NO_TARGET)
     rows = precision_rows(selectors.human_report(round.experiment), round.target_half_width)
     return {
         "target": round.target_half_width,
@@ -74,7 +78,7 @@ def experiment_precision(experiment: Experiment) -> dict:
     if round is None:
         return {"round": None, "round_name": None, "is_open": None, "precision_met_at": None,
                 "reason": "No round has a target half-width (make_round --target-half-width, or the round's admin page).",
-                **round_precision(Round(target_half_width=None))}
+                **NO_TARGET}
     return {"round": round.pk, "round_name": round.name, "is_open": round.is_open,
             "precision_met_at": round.precision_met_at.isoformat() if round.precision_met_at else None, "reason": "",
             **round_precision(round)}
