@@ -4,20 +4,18 @@ training run's model as a plain transformers checkpoint with its card (zip or ta
 
 from __future__ import annotations
 
-import shutil
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
-from pipeline.data.exports import ExportError, single_file
+from pipeline.data.exports import single_file
 from webapp.access import SEE_RUNS, staff_permission
+from webapp.downloads import export_download
 from webapp.pipeline.services import exports
 
 SUFFIXES = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}  # hf is a folder, sent zipped
@@ -31,18 +29,12 @@ ARCHIVES = ("zip", "tar.gz")
 @permission_classes([staff_permission(SEE_RUNS)])
 def export_labels(request, labeling_run_id: int, fmt: str):
     """``?ties=keep`` keeps pairs with p == 0.5, flagged ``tie``."""
-    folder = Path(tempfile.mkdtemp(prefix="labels-export-"))
-    try:
-        out = folder / f"labeling-run-{labeling_run_id}-labels{SUFFIXES.get(fmt, '')}"
-        try:
-            exports.labeling_run_export(run_id=labeling_run_id, out=out, fmt=fmt, ties=request.query_params.get("ties", "drop"))
-        except ExportError as exc:
-            return Response({"detail": str(exc)}, status=404 if str(exc).startswith("no labeling run") else 400)
-        file = single_file(out)
-        handle = file.open("rb")  # open before the folder goes: the open file outlives its name
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return FileResponse(handle, as_attachment=True, filename=file.name)
+    def write(out: Path) -> Path:
+        exports.labeling_run_export(run_id=labeling_run_id, out=out, fmt=fmt, ties=request.query_params.get("ties", "drop"))
+        return single_file(out)
+
+    return export_download(name=f"labeling-run-{labeling_run_id}-labels{SUFFIXES.get(fmt, '')}", write=write,
+                           missing="no labeling run")
 
 
 def archive_folder(out: Path, archive: str) -> Path:
@@ -71,15 +63,8 @@ def export_model(request, training_run_id: int, archive: str):
     """The ``export_model`` folder of a training run in one archive (``model.zip``, ``model.tar.gz``)."""
     if archive not in ARCHIVES:
         return Response({"detail": f"archive must be one of {', '.join(ARCHIVES)}, not {archive!r}"}, status=400)
-    folder = Path(tempfile.mkdtemp(prefix="model-export-"))
-    try:
-        out = folder / f"training-run-{training_run_id}-model"
-        try:
-            exports.training_run_model_export(run_id=training_run_id, out=out)
-        except ExportError as exc:
-            return Response({"detail": str(exc)}, status=404 if str(exc).startswith("no training run") else 400)
-        file = archive_folder(out, archive)
-        handle = file.open("rb")  # open before the folder goes: the open file outlives its name
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return FileResponse(handle, as_attachment=True, filename=file.name)
+    def write(out: Path) -> Path:
+        exports.training_run_model_export(run_id=training_run_id, out=out)
+        return archive_folder(out, archive)
+
+    return export_download(name=f"training-run-{training_run_id}-model", write=write, missing="no training run")

@@ -7,11 +7,9 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,9 +17,10 @@ from rest_framework import generics, serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
-from pipeline.data.exports import ExportError, single_file
+from pipeline.data.exports import single_file
 from webapp.access import SEE_JUDGEMENTS, SEE_ROUNDS, staff_permission
 from webapp.csv_cells import csv_writer
+from webapp.downloads import export_download
 from webapp.experiments.models import Experiment
 from webapp.rating import exports, selectors
 from webapp.rating.models import Judgement, Mark, Round, RoundRater
@@ -210,18 +209,11 @@ PAIR_SUFFIXES = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}  # hf is a 
 @permission_classes([staff_permission(SEE_JUDGEMENTS)])
 def export_preferences(request, pk: int, fmt: str):
     """The round's rankings as pairwise preferences; ``?gold=include`` and ``?excluded=include`` keep those."""
-    folder = Path(tempfile.mkdtemp(prefix="preferences-export-"))
-    try:
-        out = folder / f"round-{pk}-preferences{PAIR_SUFFIXES.get(fmt, '')}"
-        try:
-            exports.round_preferences_export(
-                round_id=pk, out=out, fmt=fmt, include_gold=request.query_params.get("gold") == "include",
-                include_excluded=request.query_params.get("excluded") == "include",
-            )
-        except ExportError as exc:
-            return Response({"detail": str(exc)}, status=404 if str(exc).startswith("no rating round") else 400)
-        file = single_file(out)
-        handle = file.open("rb")  # open before the folder goes: the open file outlives its name
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return FileResponse(handle, as_attachment=True, filename=file.name)
+    def write(out: Path) -> Path:
+        exports.round_preferences_export(
+            round_id=pk, out=out, fmt=fmt, include_gold=request.query_params.get("gold") == "include",
+            include_excluded=request.query_params.get("excluded") == "include",
+        )
+        return single_file(out)
+
+    return export_download(name=f"round-{pk}-preferences{PAIR_SUFFIXES.get(fmt, '')}", write=write, missing="no rating round")
