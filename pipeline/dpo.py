@@ -57,6 +57,20 @@ def dpo_rows(tokenizer: PreTrainedTokenizerBase, examples: Sequence[PreferenceEx
     return rows
 
 
+def check_prompts_fit(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], max_length: int | None) -> None:
+    """Refuse a ``max_length`` that leaves no room for any response: TRL would then train on nothing
+    (``num_samples=0``) without saying why."""
+    if max_length is None:
+        return
+    lengths = sorted(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+    if lengths[0] >= max_length:
+        raise ValueError(
+            f"dpo.max_length is {max_length} tokens, but every prompt is at least that long (shortest {lengths[0]}, "
+            f"typical {lengths[len(lengths) // 2]}, longest {lengths[-1]} tokens), so no response would fit: "
+            f"set dpo.max_length above {lengths[-1]} plus the responses' length"
+        )
+
+
 def train_dpo(
     config: DPOConfig,
     examples: Sequence[PreferenceExample],
@@ -85,6 +99,7 @@ def train_dpo(
     rows = dpo_rows(tokenizer, examples, config.chat_template, soft=soft)
     if not rows["prompt"]:
         raise ValueError("no decided preference pairs for DPO (all labels were 0.5 or none were given)")
+    check_prompts_fit(tokenizer, rows["prompt"], config.max_length)
     on_cpu = loaded.device.type == "cpu"
 
     peft_config = lora_config(config.lora_settings(), causal_lm=True) if use_lora(config.lora, loaded.device) else None
