@@ -15,6 +15,12 @@ from dataclasses import dataclass
 
 METHODS = ("sft", "rl", "dpo")
 DEFAULT_ALGORITHM = "reinforce"  # the paper's
+# Iterative RLAIF: arms whose policy can sample new pairs for the AI labeler, and how many rounds.
+ITERATIVE_ARMS = ("rlaif", "same-size-rlaif")
+MAX_ITERATIONS = 5
+# Which AI labels the reward model of iteration k >= 2 trains on: every AI label so far, or only
+# the labels of the pairs policy k-1 made.
+ITERATION_LABELS = ("all", "newest")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,10 @@ class Arm:
     @property
     def trains(self) -> str:
         return {"sft": "SFT only", "rl": "RL (the run's algorithm)", "dpo": "DPO"}[self.method]
+
+    @property
+    def iterations_shown(self) -> str:
+        return f"1–{MAX_ITERATIONS}" if self.name in ITERATIVE_ARMS else "1"  # iterative RLAIF (--iterations K)
 
     @property
     def labels_shown(self) -> str:
@@ -84,11 +94,29 @@ def check_algorithm(name: str) -> str:
     return name
 
 
+def check_iterations(iterations: int, arms: Iterable[str], labels: str = "all") -> int:
+    """Refuse an iteration count out of range, iterations of arms that cannot iterate, or unknown labels."""
+    if not 1 <= iterations <= MAX_ITERATIONS:
+        raise ValueError(f"iterations: {iterations} is out of range, choose 1 to {MAX_ITERATIONS} (1 = RLAIF once)")
+    if labels not in ITERATION_LABELS:
+        raise ValueError(f"iteration labels: unknown {labels!r}, choose one of {', '.join(ITERATION_LABELS)}")
+    if iterations > 1 and not set(arms) & set(ITERATIVE_ARMS):
+        raise ValueError(f"iterations: {iterations} needs an arm that iterates ({', '.join(ITERATIVE_ARMS)}); "
+                         f"the arms chosen are {', '.join(arms)}")
+    return iterations
+
+
+def iteration_policy(arm: str, iteration: int) -> str:
+    """The name an iteration's policy is sampled and rated under: the arm itself, then ``rlaif-it2``, ..."""
+    return arm if iteration == 1 else f"{arm}-it{iteration}"
+
+
 def arms_markdown() -> str:
     """The arms and algorithms tables as the README shows them (a test keeps the README equal to this)."""
-    lines = ["| Arm | Trains | Labels | Reward | What it is |", "|---|---|---|---|---|"]
+    lines = ["| Arm | Trains | Labels | Reward | Iterations | What it is |", "|---|---|---|---|---|---|"]
     for arm in ARMS.values():
-        lines.append(f"| `{arm.name}` | {arm.trains} | {arm.labels_shown} | {arm.reward or '—'} | {arm.description} |")
+        lines.append(f"| `{arm.name}` | {arm.trains} | {arm.labels_shown} | {arm.reward or '—'} | {arm.iterations_shown} "
+                     f"| {arm.description} |")
     lines += ["", "| Algorithm | Loop | What it is | Loss / update |", "|---|---|---|---|"]
     for algorithm in ALGORITHMS.values():
         lines.append(f"| `{algorithm.name}` | {algorithm.trainer} | {algorithm.description} | {algorithm.update} |")

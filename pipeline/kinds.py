@@ -26,7 +26,7 @@ QUEUES = ("gpu", "default")
 ROLES = ("policy", "labeler", "reward")
 # How a stage's expected progress total is known before it starts.
 # "one" stands for work not known before it starts (the stage corrects its total when it runs).
-COUNTS = ("train_pairs", "test_prompts", "steps", "one")
+COUNTS = ("train_pairs", "train_prompts", "test_prompts", "steps", "one")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("reward", "Reward model", "gpu", "steps", "steps", ("reward",), ("reward",)),
     Kind("policy", "Policy", "gpu", "steps", "steps", ("policy",), ("rl", "dpo")),
     Kind("sampling", "Samples", "gpu", "prompts", "test_prompts", ("policy",), ("sampling",)),
+    # Iterative RLAIF: two responses per training prompt from a policy, stored as new pairs to label.
+    Kind("self-pairs", "Self-generated pairs", "gpu", "prompts", "train_prompts", ("policy",), ("self_pairs",)),
     Kind("round", "Evaluation round", "default", "round", "one", (), ("round",)),
     Kind("judge", "AI judge", "gpu", "pairs", "one", ("labeler",), ("judge",)),
 )
@@ -72,7 +74,8 @@ def config_keys() -> tuple[str, ...]:
 
 # The config dataclass behind each config key (pipeline.configs imports no torch).
 CONFIG_CLASSES: dict[str, type] = {"labeling": LabelingConfig, "sft": SFTConfig, "reward": RewardConfig, "rl": RLConfig,
-                                   "dpo": DPOConfig, "sampling": GenerationConfig}
+                                   "dpo": DPOConfig, "sampling": GenerationConfig,
+                                   "self_pairs": GenerationConfig}
 
 
 def known_fields(key: str) -> set[str]:

@@ -18,7 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import cast
 
-from pipeline.arms import ARMS, DEFAULT_ALGORITHM, check_algorithm, get_arm, runs_for
+from pipeline.arms import (
+    ARMS,
+    DEFAULT_ALGORITHM,
+    ITERATIVE_ARMS,
+    check_algorithm,
+    check_iterations,
+    get_arm,
+    iteration_policy,
+    runs_for,
+)
 from pipeline.kinds import KINDS, config_keys, get_kind, known_fields
 
 SIZES = ("demo", "full")
@@ -34,6 +43,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "rl": {"steps": 4, "batch_size": 4, "samples_per_prompt": 2, "max_new_tokens": 24, "checkpoint_every": 2},
         "dpo": {"max_steps": 4, "batch_size": 4, "max_length": 256},
         "sampling": {"max_new_tokens": 48, "temperature": 0.7, "seed": 0, "batch_size": 8},
+        "self_pairs": {"max_new_tokens": 48, "temperature": 1.0, "seed": 0, "batch_size": 8},
         "round": {"overlap": 3, "gold_share": 0.1},
         "judge": {"limit": None, "precision": "exact", "chunk_size": 16},
     },
@@ -44,6 +54,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "rl": {"steps": 200, "batch_size": 8, "samples_per_prompt": 2, "max_new_tokens": 64, "checkpoint_every": 20},
         "dpo": {"epochs": 1},
         "sampling": {"max_new_tokens": 128, "temperature": 0.7, "seed": 0, "batch_size": 16},
+        "self_pairs": {"max_new_tokens": 128, "temperature": 1.0, "seed": 0, "batch_size": 16},
         "round": {"overlap": 3, "gold_share": 0.1},
         "judge": {"limit": None, "precision": "exact", "chunk_size": 64},
     },
@@ -118,7 +129,8 @@ def check_overrides(overrides: dict | None) -> None:
 def plan_pipeline(
     *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
     algorithm: str = DEFAULT_ALGORITHM, mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
-    ai_judge: bool = False, same_labeler: bool = False,
+    ai_judge: bool = False, same_labeler: bool = False, iterations: int = 1, iteration_labels: str = "all",
+    train_prompts: int = 0,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
 
@@ -131,9 +143,13 @@ def plan_pipeline(
     labeler is the policy's own model, so a policy-size labeler would label exactly as it does;
     those arms share its labels and reward model instead of running the same stages twice.
     ``algorithm`` (``pipeline.arms.ALGORITHMS``) trains every RL arm; DPO arms keep "dpo".
+    ``iterations`` K > 1 repeats each iterative arm (``pipeline.arms.ITERATIVE_ARMS``) K - 1 more
+    times, each iteration's stages planned by ``_plan_iterations``; ``iteration_labels`` says which
+    AI labels those iterations' reward models train on ("all" so far or the "newest").
     """
     arms = check_arms(arms)
     check_algorithm(algorithm)
+    check_iterations(iterations, arms, iteration_labels)
     check_overrides(overrides)
     stages: dict[str, StageSpec] = {}
 
@@ -176,6 +192,14 @@ def plan_pipeline(
                     scored_by="labeler" if arm.reward == "direct" else None,  # the labeler is this arm's reward
                 ))
     sampled = ["sft", *[a for a in arms if a != "sft"]]
+    for arm_name in [a for a in sampled if a in ITERATIVE_ARMS]:
+        for spec in _plan_iterations(arm_name, stages, iterations=iterations, labels=iteration_labels, size=size,
+                                     overrides=overrides, algorithm=algorithm):
+            name = add(spec)
+            if spec.kind == "policy":
+                policy_of[iteration_policy(arm_name, spec.config["iteration"])] = name
+        sampled[sampled.index(arm_name) + 1:sampled.index(arm_name) + 1] = [
+            iteration_policy(arm_name, k) for k in range(2, iterations + 1)]
     samples = [
         add(StageSpec(f"samples-{arm}", "sampling", [policy_of.get(arm) or prepare],
                       {"policy": arm, "config": size_config(size, "sampling", overrides)}))
@@ -184,15 +208,51 @@ def plan_pipeline(
     round = add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
     if ai_judge:
         add(StageSpec("ai-judge", "judge", [round], {"config": size_config(size, "judge", overrides)}))
-    counts = {"train_pairs": train_pairs, "test_prompts": test_prompts}
+    counts = {"train_pairs": train_pairs, "test_prompts": test_prompts, "train_prompts": train_prompts}
     for spec in stages.values():
         spec.expected_total = _expected_total(spec, counts)
     return _ordered(list(stages.values()))
 
 
+def _plan_iterations(arm: str, planned: dict[str, StageSpec], *, iterations: int, labels: str, size: str,
+                     overrides: dict | None, algorithm: str) -> list[StageSpec]:
+    """Iterations 2..K of an iterative arm, after its first policy (``policy-ARM``, already planned).
+
+    Iteration k: policy k-1 answers every training prompt twice (``self-pairs``), the labeler
+    labels those pairs (a labeling stage like the first, on these pairs only), a reward model
+    trains on the AI labels so far (``labels="all"``: the first labeling and every iteration's)
+    or on the newest only, and RL starts from policy k-1 against it. Names end in ``-itK``.
+    """
+    first = planned[f"policy-{arm}"]
+    reward = next(planned[d] for d in first.depends_on if planned[d].kind == "reward")
+    first_labels = next(d for d in reward.depends_on if planned[d].kind == "labeling")
+    labeler = reward.config["labeler"]
+    label_stages, previous, specs = [first_labels], first.name, []
+    for k in range(2, iterations + 1):
+        suffix = f"{arm}-it{k}"
+        pairs = StageSpec(f"self-pairs-{suffix}", "self-pairs", [previous],
+                          {"policy": iteration_policy(arm, k - 1), "iteration": k,
+                           "config": size_config(size, "self_pairs", overrides)})
+        labeling = StageSpec(f"ai-labels-{suffix}", "labeling", [pairs.name],
+                             {"labeler": labeler, "pairs_from": pairs.name, "iteration": k,
+                              "config": size_config(size, "labeling", overrides)},
+                             loads=planned[first_labels].loads)
+        label_stages.append(labeling.name)
+        trained_on = label_stages if labels == "all" else [labeling.name]
+        rm = StageSpec(f"reward-ai-{suffix}", "reward", ["prepare-models", *trained_on],
+                       {"labels": "ai", "labeler": labeler, "label_stages": list(trained_on), "iteration": k,
+                        "config": size_config(size, "reward", overrides)})
+        policy = StageSpec(f"policy-{suffix}", "policy", [previous, rm.name],
+                           {"arm": arm, "algorithm": algorithm, "iteration": k, "config": size_config(size, "rl", overrides)})
+        specs += [pairs, labeling, rm, policy]
+        previous = policy.name
+    return specs
+
+
 def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
     """What the progress bar counts before the stage starts (the stage corrects it when it runs)."""
-    how = get_kind(spec.kind).counts
+    # An iteration's labeling stage labels the pairs its policy made: one per training prompt at most.
+    how = "train_prompts" if spec.config.get("pairs_from") else get_kind(spec.kind).counts
     config = spec.config.get("config", {})
     if how == "steps":
         return int(config.get("steps") or config.get("max_steps") or 0)

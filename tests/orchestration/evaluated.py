@@ -4,13 +4,15 @@ with which algorithm, sampled on every test prompt and rated in the evaluation r
 from __future__ import annotations
 
 import json
+import re
 
 from tests.orchestration.conftest import TINY, overrides_args
 
 
-def run_through_worker(lab, slug: str, *arms: str, algorithm: str = "reinforce", extra: dict | None = None) -> dict:
-    """``run_experiment SLUG --arms ... --algorithm A --wait --json`` at the TINY sizes; its JSON summary."""
-    done = lab.manage("run_experiment", slug, "--arms", *arms, "--algorithm", algorithm, "--wait", "--json",
+def run_through_worker(lab, slug: str, *arms: str, algorithm: str = "reinforce", extra: dict | None = None,
+                       options: tuple[str, ...] = ()) -> dict:
+    """``run_experiment SLUG --arms ... --algorithm A --wait --json [options]`` at the TINY sizes; its JSON summary."""
+    done = lab.manage("run_experiment", slug, "--arms", *arms, "--algorithm", algorithm, *options, "--wait", "--json",
                       "--timeout", "900", *overrides_args({**TINY, **(extra or {})}), timeout=1000)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded", done.stdout + done.stderr[-3000:]
@@ -32,7 +34,9 @@ def evaluated(lab, run_id: int) -> dict:
         "stages = {s.name: s for s in run.stages.select_related('training_run', 'sampling_run', 'round')}\n"
         "round = stages['evaluation-round'].round\n"
         "named = {s.config['policy']: s.sampling_run.policy for s in stages.values() if s.kind == 'sampling'}\n"
-        "trained = {s.config['arm']: s.training_run for s in stages.values() if s.kind == 'policy'}\n"
+        "from pipeline.arms import iteration_policy\n"
+        "trained = {iteration_policy(s.config['arm'], s.config.get('iteration', 1)): s.training_run\n"
+        "           for s in stages.values() if s.kind == 'policy'}\n"
         "reported = {r['run_id']: r['algorithm'] for r in training_report(run.experiment)['runs']}\n"
         "result = {\n"
         " 'algorithm': run.algorithm, 'sampled': list(named),\n"
@@ -61,6 +65,6 @@ def assert_every_policy_trained_sampled_and_rated(facts: dict, arms: list[str], 
         assert policy["samples"] == facts["test_prompts"], (arm, policy)
         assert policy["entries"] >= 1, (arm, policy)  # it entered the evaluation round
         if arm != "sft":
-            expected = "dpo" if ARMS[arm].method == "dpo" else algorithm
+            expected = "dpo" if ARMS[re.sub(r"-it\d+$", "", arm)].method == "dpo" else algorithm  # rlaif-it2 is rlaif
             assert policy["status"] == "succeeded" and policy["steps"] >= 1, (arm, policy)
             assert policy["algorithm"] == policy["reported"] == expected, (arm, policy)

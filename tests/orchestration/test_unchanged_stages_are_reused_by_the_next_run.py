@@ -23,7 +23,8 @@ def run_here(capsys, *args) -> dict:
 def test_a_second_run_reuses_everything_unchanged_and_a_changed_config_runs_again(tiny_experiment, bundled_lm, capsys):
     first = run_here(capsys)
     assert first["status"] == "succeeded" and set(first["stages"].values()) == {"succeeded"}
-    assert first["wall_seconds"] > 0 and set(first) == {"run_id", "experiment", "stages", "wall_seconds", "status", "algorithm"}
+    assert first["wall_seconds"] > 0 and set(first) == {"run_id", "experiment", "stages", "wall_seconds", "status", "algorithm",
+                                                            "mixed_share", "iterations"}
 
     second = run_here(capsys)
     assert second["stages"] == {"prepare-models": "succeeded", "samples-sft": "reused", "evaluation-round": "reused"}

@@ -95,6 +95,19 @@ class Prompt(models.Model):
         return content_hash(context)
 
 
+# The source of pairs a pipeline's policy made from its own samples (iterative RLAIF): "self:" + who made them.
+SELF_PAIR_PREFIX = "self:"
+
+
+class ImportedPairs(models.Manager):
+    """The default manager: imported pairs only. Self-generated pairs belong to the iteration that
+    made them and reach only the stages that ask for them (``PreferencePair.with_self``), so every
+    labeling, reward model, DPO run and report over "the experiment's pairs" is unchanged by them."""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(source__startswith=SELF_PAIR_PREFIX)
+
+
 class PreferencePair(models.Model):
     """Two candidates in the order they are stored (and shown to labelers): 1 then 2.
 
@@ -118,6 +131,9 @@ class PreferencePair(models.Model):
     source_order_swapped = models.BooleanField(default=False)
     content_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ImportedPairs()
+    with_self = models.Manager()  # imported and self-generated pairs
 
     class Meta:
         ordering = ["id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM
+from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM, ITERATION_LABELS, ITERATIVE_ARMS, MAX_ITERATIONS, check_iterations
 from pipeline.plan import DEFAULT_ARMS
 from webapp.pipeline.models import PipelineSize
 
@@ -33,6 +33,18 @@ class RunForm(forms.Form):
         required=False, min_value=0.0, max_value=1.0, initial=0.5, label="Human share of the mixed arm's labels",
         help_text="For the mixed arm: the share of training pairs labelled by humans (0 to 1); the rest get AI labels.",
     )
+    iterations = forms.IntegerField(
+        required=False, initial=1, label="RLAIF iterations",
+        help_text=f"Iterative RLAIF for {', '.join(ITERATIVE_ARMS)}: 1 to {MAX_ITERATIONS} rounds (1 = once). After "
+                  "each round the policy answers every training prompt twice, the AI labeler labels those pairs and the "
+                  "next reward model and policy train on them; every round's policy is rated (rlaif-it2, ...).",
+    )
+    iteration_labels = forms.ChoiceField(
+        required=False, initial="all", label="Labels of each iteration's reward model",
+        choices=[("all", "All AI labels so far"), ("newest", "The newest iteration's only")],
+        error_messages={"invalid_choice": f"Labels of each iteration's reward model: unknown %(value)s, choose one of "
+                                          f"{', '.join(ITERATION_LABELS)}."},
+    )
     labeling_sweep = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, label="AI labeling settings",
         help_text="Label the pipeline's pairs with the best cell of a labeling sweep (the paper's Table 2), or the default.",
@@ -59,6 +71,18 @@ class RunForm(forms.Form):
         """Stage settings the form chose beyond the size's: the round's reference switch."""
         choice = self.cleaned_data.get("reference")
         return {"round": {"with_reference": choice == "include"}} if choice else {}
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        iterations = cleaned.get("iterations")
+        cleaned["iterations"] = 1 if iterations is None else iterations  # left empty: RLAIF once
+        cleaned["iteration_labels"] = cleaned.get("iteration_labels") or "all"
+        if "arms" in cleaned and "iterations" not in self.errors:
+            try:
+                check_iterations(cleaned["iterations"], cleaned["arms"], cleaned["iteration_labels"])
+            except ValueError as exc:
+                self.add_error("iterations", f"RLAIF {exc}.")
+        return cleaned
 
     def clean_algorithm(self) -> str:
         return self.cleaned_data["algorithm"] or DEFAULT_ALGORITHM  # left out: the paper's REINFORCE

@@ -93,6 +93,8 @@ class LabelingRun(StageRun):
     split = models.CharField(max_length=5, default="train")
     limit = models.PositiveIntegerField(null=True, blank=True, help_text="Label only the first N pairs (by id).")
     sweep = models.ForeignKey("LabelingSweep", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    pair_source = models.CharField(
+        max_length=200, blank=True, help_text="Label only the self-generated pairs of this source (empty: the imported pairs).")
     prompt_tokens = models.BigIntegerField(default=0)
     generated_tokens = models.BigIntegerField(default=0)
     price_per_1k_tokens = models.FloatField(default=0.0)
@@ -250,7 +252,7 @@ class PipelineStatus(models.TextChoices):
 
 
 # Built from the one table of stage kinds (pipeline.kinds): StageKind.POLICY == "policy".
-StageKind = models.TextChoices("StageKind", [(kind.name.upper(), (kind.name, kind.label)) for kind in KINDS])  # type: ignore[call-overload]  # the stubs lack the functional API with (value, label) pairs
+StageKind = models.TextChoices("StageKind", [(kind.name.upper().replace("-", "_"), (kind.name, kind.label)) for kind in KINDS])  # type: ignore[call-overload]  # the stubs lack the functional API with (value, label) pairs
 
 
 class PipelineRun(models.Model):
@@ -266,6 +268,11 @@ class PipelineRun(models.Model):
     algorithm = models.CharField(
         max_length=20, default=DEFAULT_ALGORITHM, help_text="The RL algorithm of its RL arms (pipeline.arms.ALGORITHMS); DPO arms use DPO."
     )
+    mixed_share = models.FloatField(default=0.5, help_text="The share of human labels the mixed arm's reward model trains on.")
+    iterations = models.PositiveSmallIntegerField(
+        default=1, help_text="Iterative RLAIF: rounds of policy -> own pairs -> AI labels -> reward model -> policy (1 = once).")
+    iteration_labels = models.CharField(
+        max_length=10, default="all", help_text="The AI labels each iteration's reward model trains on: all so far, or the newest.")
     overrides = models.JSONField(default=dict, blank=True, help_text="Per-kind config overrides given at the start.")
     ai_judge = models.BooleanField(
         default=False, help_text="After the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)."

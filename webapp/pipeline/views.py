@@ -47,6 +47,7 @@ def run_new(request, slug: str):
                 experiment=experiment, arms=form.cleaned_data["arms"], size=form.cleaned_data["size"], user=request.user,
                 ai_judge=form.cleaned_data["ai_judge"], labeling_sweep=form.cleaned_data["labeling_sweep"],
                 mixed_share=form.cleaned_data["mixed_share"], algorithm=form.cleaned_data["algorithm"],
+                iterations=form.cleaned_data["iterations"], iteration_labels=form.cleaned_data["iteration_labels"],
                 overrides=form.overrides(),
             )
         except orchestration.PipelineError as exc:

@@ -50,13 +50,16 @@ def labeling_run_create(
     model_spec: str | None = None,
     limit: int | None = None,
     sweep: LabelingSweep | None = None,
+    pair_source: str = "",
 ) -> LabelingRun:
-    pairs = _pairs(experiment, split, limit)
+    """``pair_source``: label the self-generated pairs of that source instead of the imported ones."""
+    pairs = _pairs(experiment, split, limit, pair_source)
     return LabelingRun.objects.create(
         experiment=experiment,
         split=split,
         limit=limit,
         sweep=sweep,
+        pair_source=pair_source,
         config=config.to_dict(),
         model_spec=model_spec or experiment.labeler_model,
         progress_total=pairs.count(),
@@ -65,8 +68,9 @@ def labeling_run_create(
     )
 
 
-def _pairs(experiment: Experiment, split: str, limit: int | None):
-    pairs = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split).order_by("id")
+def _pairs(experiment: Experiment, split: str, limit: int | None, pair_source: str = ""):
+    pairs = (PreferencePair.with_self.filter(source=pair_source) if pair_source else PreferencePair.objects).filter(
+        prompt__experiment=experiment, prompt__split=split).order_by("id")
     return pairs[:limit] if limit else pairs
 
 
@@ -86,7 +90,7 @@ def labeling_run_execute(
     chunk_size = chunk_size or max(config.batch_size * 4, 16)
     with runs.run_working(run):
         done_ids = set(run.labels.values_list("pair_id", flat=True))
-        todo = [pair for pair in _pairs(run.experiment, run.split, run.limit).select_related("prompt") if pair.pk not in done_ids]
+        todo = [pair for pair in _pairs(run.experiment, run.split, run.limit, run.pair_source).select_related("prompt") if pair.pk not in done_ids]
         total = len(done_ids) + len(todo)
         progress = Progress.durable(len(done_ids), total, "labeling")
         runs.run_heartbeat(run, **runs.progress_fields(progress))

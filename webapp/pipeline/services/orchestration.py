@@ -49,7 +49,7 @@ class PipelineError(Exception):
 def pipeline_run_create(
     *, experiment: Experiment, arms=None, size: str = "demo", user=None, overrides: dict | None = None,
     enqueue: bool = True, ai_judge: bool = False, labeling_sweep: int | None = None, mixed_share: float = 0.5,
-    algorithm: str = DEFAULT_ALGORITHM,
+    algorithm: str = DEFAULT_ALGORITHM, iterations: int = 1, iteration_labels: str = "all",
 ) -> PipelineRun:
     """Plan the experiment's stages, reuse the ones whose inputs did not change, queue the rest.
 
@@ -58,6 +58,8 @@ def pipeline_run_create(
     (labeling settings in ``overrides`` still win). ``mixed_share``: the share of human labels
     the ``mixed`` arm's reward model trains on (the rest AI). ``algorithm``: the RL algorithm of
     every RL arm (``pipeline.arms.ALGORITHMS``), recorded on the run and on each policy's TrainingRun.
+    ``iterations``: rounds of iterative RLAIF for the rlaif arms (1 = once), each iteration's reward
+    model on ``iteration_labels`` ("all" AI labels so far, or the "newest"); both stored on the run.
     """
     if not 0.0 <= mixed_share <= 1.0:
         raise PipelineError(f"mixed share must be between 0 and 1 (the share of human labels), got {mixed_share:g}")
@@ -74,6 +76,8 @@ def pipeline_run_create(
             train_pairs=PreferencePair.objects.filter(prompt__in=prompts.filter(split="train")).count(),
             test_prompts=prompts.filter(split="test").count(), ai_judge=ai_judge,
             same_labeler=experiment.labeler_model == experiment.policy_model, mixed_share=mixed_share, algorithm=algorithm,
+            iterations=iterations, iteration_labels=iteration_labels,
+            train_prompts=prompts.filter(split="train").count(),
         )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
@@ -82,7 +86,7 @@ def pipeline_run_create(
     with transaction.atomic():
         run = PipelineRun.objects.create(
             experiment=experiment, arms=arms, size=size, overrides=overrides or {}, created_by=user, ai_judge=ai_judge,
-            algorithm=algorithm,
+            algorithm=algorithm, mixed_share=mixed_share, iterations=iterations, iteration_labels=iteration_labels,
         )
         fingerprints: dict[str, str] = {}
         for position, spec in enumerate(specs):

@@ -177,8 +177,12 @@ def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
     run = stage.labeling_run
     if run is None:
         labeling_config = LabelingConfig(task=stage.experiment.task, **config)
+        # An iteration's labeling: the pairs its self-pairs stage made, by the source that stage recorded.
+        pairs_from = _upstream(stage, StageKind.SELF_PAIRS) if stage.config.get("pairs_from") else None
+        pair_source = pairs_from.metrics["source"] if pairs_from else ""
         run = _attach(stage, worker, "labeling_run", lambda: labeling.labeling_run_create(
             experiment=stage.experiment, config=labeling_config, split="train", model_spec=stage.model_spec, limit=limit,
+            pair_source=pair_source,
         ))
     labeling.labeling_run_execute(run_id=run.pk, worker=worker, force=True, chunk_size=chunk_size, on_progress=report)
 
@@ -188,10 +192,15 @@ def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
     if run is None:
         labels = stage.config["labels"]
         labels_stage = _upstream(stage, StageKind.LABELING) if labels != "human" else None
+        # An iteration's reward model names its labeling stages (all so far, or the newest), in order.
+        named = {s.name: s.labeling_run for s in PipelineStage.objects.filter(
+            pipeline_id=stage.pipeline_id, name__in=stage.config.get("label_stages", [])).select_related("labeling_run")}
+        label_runs = [done for name in stage.config.get("label_stages", []) if (done := named[name]) is not None]
         config = RewardConfig(model=stage.experiment.reward_model, **stage.config["config"])
         run = _attach(stage, worker, "training_run", lambda: training.reward_run_create(
             experiment=stage.experiment, label_source=labels, config=config,
-            labeling_run=labels_stage.labeling_run if labels_stage else None,
+            labeling_run=label_runs[0] if label_runs else labels_stage.labeling_run if labels_stage else None,
+            more_labeling_runs=label_runs[1:],
         ))
     report.metrics = _latest_metrics(run)
     _train(run, worker, report)
@@ -215,6 +224,11 @@ def _policy(stage: PipelineStage, worker: str, report: Reporter) -> None:
             if sft_stage.training_run is None:  # it succeeded, so it has one
                 raise ValueError(f"{sft_stage} has no training run to start the policy from")
             config["policy"] = sft_stage.training_run.checkpoint_path  # this run's SFT, not just the latest one
+        previous = _upstream(stage, StageKind.POLICY)
+        if previous is not None:  # iterative RLAIF: iteration k starts from policy k-1
+            if previous.training_run is None:
+                raise ValueError(f"{previous} has no training run to start iteration {stage.config.get('iteration')} from")
+            config["policy"] = previous.training_run.checkpoint_path
         reward_stage, labels_stage = _upstream(stage, StageKind.REWARD), _upstream(stage, StageKind.LABELING)
         run = _attach(stage, worker, "training_run", lambda: training.policy_run_create(
             experiment=stage.experiment, arm=stage.config["arm"], algorithm=stage.config["algorithm"],
@@ -298,6 +312,18 @@ def _judge(stage: PipelineStage, worker: str, report: Reporter) -> None:
                    on_progress=report)
 
 
+def _self_pairs(stage: PipelineStage, worker: str, report: Reporter) -> dict:
+    from webapp.pipeline.services.iterations import self_pair_source, self_pairs_create
+
+    policy_stage = _upstream(stage, StageKind.POLICY)
+    if policy_stage is None or policy_stage.training_run is None:
+        raise ValueError(f"{stage} has no trained policy to sample pairs from")
+    return self_pairs_create(
+        experiment=stage.experiment, model_spec=policy_stage.training_run.checkpoint_path, config=stage.config["config"],
+        source=self_pair_source(policy=stage.config["policy"], stage_id=stage.pk), on_progress=report,
+    )
+
+
 EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
     StageKind.PREPARE: _prepare,
     StageKind.LABELING: _labeling,
@@ -305,6 +331,7 @@ EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
     StageKind.REWARD: _reward,
     StageKind.POLICY: _policy,
     StageKind.SAMPLING: _sampling,
+    StageKind.SELF_PAIRS: _self_pairs,
     StageKind.ROUND: _round,
     StageKind.JUDGE: _judge,
 }

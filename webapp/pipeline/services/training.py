@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from pipeline.progress import Progress, ProgressFn
 from pipeline.reward import data as reward_data
-from webapp.experiments.models import Experiment, PolicyResponse, PreferencePair, Prompt
+from webapp.experiments.models import SELF_PAIR_PREFIX, Experiment, PolicyResponse, PreferencePair, Prompt
 from webapp.experiments.services import response_lengths_fill
 from webapp.pipeline import artifacts, runs
 from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
@@ -30,19 +31,36 @@ def _labeling_run_for(experiment: Experiment, source: reward_data.LabelSource) -
         return None
     if source.run:
         return LabelingRun.objects.get(pk=int(source.run), experiment=experiment)
-    latest = LabelingRun.objects.filter(experiment=experiment, split="train", status=Status.SUCCEEDED, sweep=None)
+    latest = LabelingRun.objects.filter(experiment=experiment, split="train", status=Status.SUCCEEDED, sweep=None, pair_source="")
     run = latest.order_by("-finished_at").first()
     if run is None:
         raise ValueError(f"label source {source} needs AI labels, but {experiment.slug} has no finished labeling run on train")
     return run
 
 
-def preference_pairs(experiment: Experiment, split: str, labeling_run: LabelingRun | None = None) -> list[reward_data.PreferencePair]:
-    """The split's pairs as plain records, with the AI label of ``labeling_run`` where it has one."""
-    ai = {}
-    if labeling_run is not None:
-        ai = dict(AILabel.objects.filter(run=labeling_run).values_list("pair_id", "p"))
-    pairs = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split).select_related("prompt")
+def labeling_runs_of(run: TrainingRun) -> list[LabelingRun]:
+    """The labeling runs whose AI labels a run trains on: its own, or those its ``ai:A+B+...`` source names
+    (an iterative RLAIF reward model trains on several)."""
+    kind, _, ids = run.label_source.partition(":")
+    if kind == "ai" and "+" in ids:
+        found = LabelingRun.objects.in_bulk([int(i) for i in ids.split("+")])
+        return [found[int(i)] for i in ids.split("+")]
+    return [run.labeling_run] if run.labeling_run else []
+
+
+def preference_pairs(experiment: Experiment, split: str, labeling_run: LabelingRun | list[LabelingRun] | None = None,
+                     ) -> list[reward_data.PreferencePair]:
+    """The split's pairs as plain records, with the AI label of ``labeling_run`` where it has one.
+
+    Several labeling runs: the labels of each; self-generated pairs come in when one of them labelled them.
+    """
+    label_runs = labeling_run if isinstance(labeling_run, list) else [labeling_run] if labeling_run else []
+    ai = dict(AILabel.objects.filter(run__in=label_runs).order_by("run_id").values_list("pair_id", "p"))
+    sources = [r.pair_source for r in label_runs if r.pair_source]
+    pairs = PreferencePair.with_self.filter(
+        ~Q(source__startswith=SELF_PAIR_PREFIX) | Q(source__in=sources),
+        prompt__experiment=experiment, prompt__split=split,
+    ).select_related("prompt")
     return [
         reward_data.PreferencePair(p.prompt.context, p.candidate_1, p.candidate_2, p.human_choice, ai.get(p.pk))
         for p in pairs.order_by("id")
@@ -96,9 +114,11 @@ def _record_metrics(run: TrainingRun, on_progress: ProgressFn | None = None) -> 
 
 
 def reward_run_create(
-    *, experiment: Experiment, label_source: str, config=None, arm: str = "", labeling_run: LabelingRun | None = None
+    *, experiment: Experiment, label_source: str, config=None, arm: str = "", labeling_run: LabelingRun | None = None,
+    more_labeling_runs: list[LabelingRun] | None = None,
 ) -> TrainingRun:
-    """``labeling_run`` pins the AI labels of an ``ai``/``mixed`` source (default: the latest finished run)."""
+    """``labeling_run`` pins the AI labels of an ``ai``/``mixed`` source (default: the latest finished run);
+    ``more_labeling_runs`` adds the labels of further runs to an ``ai`` source (iterative RLAIF)."""
     from pipeline.configs import RewardConfig
 
     source = reward_data.LabelSource.parse(label_source)
@@ -107,14 +127,15 @@ def reward_run_create(
     elif labeling_run is None:
         labeling_run = _labeling_run_for(experiment, source)
     elif source.kind == "ai":
-        source = reward_data.LabelSource("ai", 0.0, str(labeling_run.pk))
+        # Several runs are named in the source itself (labeling_runs_of reads them back).
+        source = reward_data.LabelSource("ai", 0.0, "+".join(str(r.pk) for r in [labeling_run, *(more_labeling_runs or [])]))
     config = config or RewardConfig(model=experiment.reward_model)
     return TrainingRun.objects.create(
         experiment=experiment,
         kind=TrainingKind.REWARD,
         arm=arm,
         algorithm="bradley-terry",
-        label_source=f"ai:{labeling_run.pk}" if source.kind == "ai" and labeling_run is not None else str(source),
+        label_source=f"ai:{source.run or labeling_run.pk}" if source.kind == "ai" and labeling_run is not None else str(source),
         labeling_run=labeling_run,
         model_spec=config.model,
         config=config.to_dict(),
@@ -127,7 +148,7 @@ def _train_reward(run: TrainingRun, on_progress: ProgressFn | None, record: bool
     from pipeline.reward.train import train_reward_model
 
     config = RewardConfig.from_dict(run.config)
-    train_pairs = preference_pairs(run.experiment, "train", run.labeling_run)
+    train_pairs = preference_pairs(run.experiment, "train", labeling_runs_of(run))
     examples = reward_data.build_examples(train_pairs, run.label_source, seed=config.seed)
     held_out = [p for p in preference_pairs(run.experiment, "test") if p.human_choice in (1, 2)]
     progress, record_metrics = _record_metrics(run, on_progress)

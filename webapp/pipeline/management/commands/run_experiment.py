@@ -1,4 +1,5 @@
-"""python manage.py run_experiment SLUG [--arms sft rlhf rlaif] [--algorithm reinforce|ppo|rloo|grpo] [--size demo|full] [--wait] [--json]
+"""python manage.py run_experiment SLUG [--arms sft rlhf rlaif] [--algorithm reinforce|ppo|rloo|grpo] [--size demo|full]
+[--iterations K [--iteration-labels all|newest]] [--wait] [--json]
 
 Starts the experiment's whole pipeline on the Celery workers. ``--wait`` shows one progress
 bar per stage until the run ends; it needs a worker consuming the ``gpu`` and ``default``
@@ -15,7 +16,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM
+from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM, ITERATION_LABELS, ITERATIVE_ARMS, MAX_ITERATIONS
 from pipeline.kinds import get_kind
 from pipeline.plan import DEFAULT_ARMS
 from pipeline.progress import Progress
@@ -67,6 +68,11 @@ class Command(BaseCommand):
                             help="label with the best cell (highest alignment) of this labeling sweep; --set labeling.* still wins")
         parser.add_argument("--mixed-share", type=float, default=0.5, metavar="SHARE",
                             help="share of human labels (0-1) the mixed arm's reward model trains on; the rest are AI labels")
+        parser.add_argument("--iterations", type=int, default=1, metavar="K",
+                            help=f"iterative RLAIF for {', '.join(ITERATIVE_ARMS)}: K rounds (1 to {MAX_ITERATIONS}; 1 = once), "
+                                 "each policy's own pairs AI-labelled for the next reward model")
+        parser.add_argument("--iteration-labels", choices=ITERATION_LABELS, default="all",
+                            help="the AI labels each iteration's reward model trains on: all so far (default) or the newest")
         reference = parser.add_mutually_exclusive_group()
         reference.add_argument("--with-reference", dest="with_reference", action="store_const", const=True, default=None,
                                help="rate the test prompts' references in the evaluation round (default: for summarization)")
@@ -97,10 +103,13 @@ class Command(BaseCommand):
                     experiment=experiment, arms=arms, size=o["size"],
                     overrides=overrides, labeling_sweep=o["labeling_from_sweep"], mixed_share=o["mixed_share"],
                     enqueue=not o["in_process"], ai_judge=o["ai_judge"], algorithm=o["algorithm"],
+                    iterations=o["iterations"], iteration_labels=o["iteration_labels"],
                 )
             except orchestration.PipelineError as exc:
                 raise CommandError(str(exc)) from None
-            self.stdout.write(f"{run}: {run.stages.count()} stages, arms {', '.join(run.arms)}, algorithm {run.algorithm}, size {run.size}")
+            iterated = f", {run.iterations} iterations ({run.iteration_labels} AI labels)" if run.iterations > 1 else ""
+            self.stdout.write(f"{run}: {run.stages.count()} stages, arms {', '.join(run.arms)}, algorithm {run.algorithm}, "
+                              f"size {run.size}{iterated}")
         self.stdout.write(f"  watch it at {o['base_url'].rstrip('/')}/experiments/{experiment.slug}/runs/{run.pk}/")
         if o["wait"]:
             if o["in_process"]:
@@ -199,4 +208,6 @@ class Command(BaseCommand):
                 "wall_seconds": round(run.wall_seconds, 1) if run.is_finished else None,
                 "status": run.status,
                 "algorithm": run.algorithm,
+                "mixed_share": run.mixed_share,
+                "iterations": run.iterations,
             }))
