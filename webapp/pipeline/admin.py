@@ -152,8 +152,8 @@ class PipelineRunAdmin(admin.ModelAdmin):
     list_display = ("id", "experiment", "arms_shown", "algorithm", "size", "status", "created_by", "created_at", "wall_seconds", "page")
     list_filter = ("status", "size", "algorithm", "experiment")
     list_select_related = ("experiment", "created_by")
-    readonly_fields = ("experiment", "arms", "algorithm", "size", "overrides", "status", "created_by", "created_at", "started_at",
-                       "finished_at", "wall_seconds", "page")
+    readonly_fields = ("experiment", "arms", "algorithm", "mixed_share", "iterations", "iteration_labels", "size", "overrides",
+                       "status", "created_by", "created_at", "started_at", "finished_at", "wall_seconds", "page")
     inlines = [PipelineStageInline]
 
     def has_add_permission(self, request):
