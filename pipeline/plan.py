@@ -143,9 +143,8 @@ def plan_pipeline(
     labeler is the policy's own model, so a policy-size labeler would label exactly as it does;
     those arms share its labels and reward model instead of running the same stages twice.
     ``algorithm`` (``pipeline.arms.ALGORITHMS``) trains every RL arm; DPO arms keep "dpo".
-    ``iterations`` K > 1 repeats each iterative arm (``pipeline.arms.ITERATIVE_ARMS``) K - 1 more
-    times, each iteration's stages planned by ``_plan_iterations``; ``iteration_labels`` says which
-    AI labels those iterations' reward models train on ("all" so far or the "newest").
+    ``iterations`` K > 1 adds K - 1 iterations to each iterative arm, their reward models on
+    ``iteration_labels`` ("all" AI labels so far or the "newest"): see ``_plan_iterations``.
     """
     arms = check_arms(arms)
     check_algorithm(algorithm)
@@ -191,15 +190,9 @@ def plan_pipeline(
                     {"arm": arm.name, "algorithm": need.method, "config": size_config(size, kind_key, overrides)},
                     scored_by="labeler" if arm.reward == "direct" else None,  # the labeler is this arm's reward
                 ))
-    sampled = ["sft", *[a for a in arms if a != "sft"]]
-    for arm_name in [a for a in sampled if a in ITERATIVE_ARMS]:
-        for spec in _plan_iterations(arm_name, stages, iterations=iterations, labels=iteration_labels, size=size,
-                                     overrides=overrides, algorithm=algorithm):
-            name = add(spec)
-            if spec.kind == "policy":
-                policy_of[iteration_policy(arm_name, spec.config["iteration"])] = name
-        sampled[sampled.index(arm_name) + 1:sampled.index(arm_name) + 1] = [
-            iteration_policy(arm_name, k) for k in range(2, iterations + 1)]
+    sampled = [policy for arm in ["sft", *[a for a in arms if a != "sft"]] for policy in (
+        _plan_iterations(arm, stages, policy_of, iterations=iterations, labels=iteration_labels, size=size,
+                         overrides=overrides, algorithm=algorithm) if arm in ITERATIVE_ARMS else [arm])]
     samples = [
         add(StageSpec(f"samples-{arm}", "sampling", [policy_of.get(arm) or prepare],
                       {"policy": arm, "config": size_config(size, "sampling", overrides)}))
@@ -214,9 +207,10 @@ def plan_pipeline(
     return _ordered(list(stages.values()))
 
 
-def _plan_iterations(arm: str, planned: dict[str, StageSpec], *, iterations: int, labels: str, size: str,
-                     overrides: dict | None, algorithm: str) -> list[StageSpec]:
-    """Iterations 2..K of an iterative arm, after its first policy (``policy-ARM``, already planned).
+def _plan_iterations(arm: str, planned: dict[str, StageSpec], policy_of: dict[str, str | None], *, iterations: int,
+                     labels: str, size: str, overrides: dict | None, algorithm: str) -> list[str]:
+    """Plan iterations 2..K of an iterative arm after its first policy (``policy-ARM``, already in
+    ``planned``), and return the names its policies are sampled and rated under (``rlaif``, ``rlaif-it2``, ...).
 
     Iteration k: policy k-1 answers every training prompt twice (``self-pairs``), the labeler
     labels those pairs (a labeling stage like the first, on these pairs only), a reward model
@@ -227,7 +221,7 @@ def _plan_iterations(arm: str, planned: dict[str, StageSpec], *, iterations: int
     reward = next(planned[d] for d in first.depends_on if planned[d].kind == "reward")
     first_labels = next(d for d in reward.depends_on if planned[d].kind == "labeling")
     labeler = reward.config["labeler"]
-    label_stages, previous, specs = [first_labels], first.name, []
+    label_stages, previous, policies = [first_labels], first.name, [arm]
     for k in range(2, iterations + 1):
         suffix = f"{arm}-it{k}"
         pairs = StageSpec(f"self-pairs-{suffix}", "self-pairs", [previous],
@@ -244,9 +238,11 @@ def _plan_iterations(arm: str, planned: dict[str, StageSpec], *, iterations: int
                         "config": size_config(size, "reward", overrides)})
         policy = StageSpec(f"policy-{suffix}", "policy", [previous, rm.name],
                            {"arm": arm, "algorithm": algorithm, "iteration": k, "config": size_config(size, "rl", overrides)})
-        specs += [pairs, labeling, rm, policy]
-        previous = policy.name
-    return specs
+        for spec in (pairs, labeling, rm, policy):
+            planned.setdefault(spec.name, spec)
+        policies.append(iteration_policy(arm, k))
+        policy_of[policies[-1]] = previous = policy.name
+    return policies
 
 
 def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
