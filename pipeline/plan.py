@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import cast
 
 from pipeline.arms import ARMS, DEFAULT_ALGORITHM, check_algorithm, get_arm, runs_for
+from pipeline.curve_settings import check_labels, check_sizes
 from pipeline.kinds import KINDS, config_keys, get_kind, known_fields
 
 SIZES = ("demo", "full")
@@ -36,6 +37,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "sampling": {"max_new_tokens": 48, "temperature": 0.7, "seed": 0, "batch_size": 8},
         "round": {"overlap": 3, "gold_share": 0.1},
         "judge": {"limit": None, "precision": "exact", "chunk_size": 16},
+        "curve": {"sizes": [8, 16, 32], "labels": ["human", "ai"]},
     },
     "full": {
         "labeling": {"batch_size": 16, "chunk_size": 64},
@@ -46,6 +48,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "sampling": {"max_new_tokens": 128, "temperature": 0.7, "seed": 0, "batch_size": 16},
         "round": {"overlap": 3, "gold_share": 0.1},
         "judge": {"limit": None, "precision": "exact", "chunk_size": 64},
+        "curve": {"sizes": [50, 100, 200, 400], "labels": ["human", "ai"]},
     },
 }
 
@@ -118,7 +121,7 @@ def check_overrides(overrides: dict | None) -> None:
 def plan_pipeline(
     *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
     algorithm: str = DEFAULT_ALGORITHM, mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
-    ai_judge: bool = False, same_labeler: bool = False,
+    ai_judge: bool = False, same_labeler: bool = False, reward_curve: bool = False,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
 
@@ -131,6 +134,8 @@ def plan_pipeline(
     labeler is the policy's own model, so a policy-size labeler would label exactly as it does;
     those arms share its labels and reward model instead of running the same stages twice.
     ``algorithm`` (``pipeline.arms.ALGORITHMS``) trains every RL arm; DPO arms keep "dpo".
+    ``reward_curve`` adds the paper's Figure 5: one ``reward-curve-<labels>`` stage per label source
+    of the "curve" settings (see ``_curve_stages``).
     """
     arms = check_arms(arms)
     check_algorithm(algorithm)
@@ -153,11 +158,7 @@ def plan_pipeline(
             if same_labeler and need.labeler == "policy-size":
                 need = replace(need, labeler="labeler")
             if need.kind == "labels":
-                needs["labels"] = add(StageSpec(
-                    f"ai-labels{_suffix(need.labeler)}", "labeling", [prepare],
-                    {"labeler": need.labeler, "config": size_config(size, "labeling", overrides)},
-                    loads=("policy",) if need.labeler == "policy-size" else ("labeler",),
-                ))
+                needs["labels"] = add(_labels_spec(need.labeler, prepare, size, overrides))
             elif need.kind == "reward":
                 deps = [prepare] + ([needs["labels"]] if needs["labels"] else [])
                 labels = cast(str, need.labels)  # runs_for gives every reward stage its labels
@@ -184,10 +185,40 @@ def plan_pipeline(
     round = add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
     if ai_judge:
         add(StageSpec("ai-judge", "judge", [round], {"config": size_config(size, "judge", overrides)}))
+    if reward_curve:
+        for spec in _curve_stages(prepare, size, overrides, train_pairs):
+            add(spec)
     counts = {"train_pairs": train_pairs, "test_prompts": test_prompts}
     for spec in stages.values():
         spec.expected_total = _expected_total(spec, counts)
     return _ordered(list(stages.values()))
+
+
+def _labels_spec(labeler: str | None, prepare: str, size: str, overrides: dict | None) -> StageSpec:
+    """The stage that AI-labels the training pairs with ``labeler`` (the experiment's, or "policy-size")."""
+    return StageSpec(f"ai-labels{_suffix(labeler)}", "labeling", [prepare],
+                     {"labeler": labeler, "config": size_config(size, "labeling", overrides)},
+                     loads=("policy",) if labeler == "policy-size" else ("labeler",))
+
+
+def _curve_stages(prepare: str, size: str, overrides: dict | None, train_pairs: int) -> list[StageSpec]:
+    """Figure 5: a stage per label source, each a reward model per size trained with the size's
+    "reward" settings. A source other than human waits for the run's own AI labels (added here
+    when no arm asked for them). Sizes left to the size's default stop at the training pairs;
+    sizes given are refused when larger (``train_pairs`` 0: not known, not checked)."""
+    curve = size_config(size, "curve", overrides)
+    given = "sizes" in ((overrides or {}).get("curve") or {})
+    sizes = curve["sizes"] if given or not train_pairs else [n for n in curve["sizes"] if n <= train_pairs] or [train_pairs]
+    sizes = list(check_sizes(sizes, train_pairs=train_pairs or None))
+    specs = []
+    for labels in check_labels(curve["labels"], pinned=False):
+        deps = [prepare]
+        if labels != "human":
+            specs.append(_labels_spec("labeler", prepare, size, overrides))
+            deps.append(specs[-1].name)
+        specs.append(StageSpec(f"reward-curve-{labels.replace(':', '-')}", "reward-curve", deps,
+                               {"labels": labels, "sizes": sizes, "config": size_config(size, "reward", overrides)}))
+    return specs
 
 
 def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
@@ -196,6 +227,8 @@ def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
     config = spec.config.get("config", {})
     if how == "steps":
         return int(config.get("steps") or config.get("max_steps") or 0)
+    if how == "sizes":
+        return len(spec.config["sizes"])
     if how not in counts:
         return 1
     return min(counts[how], config["limit"]) if config.get("limit") else counts[how]
