@@ -35,7 +35,7 @@ from webapp.pipeline.models import (
     StageKind,
     Status,
 )
-from webapp.pipeline.services import labeling
+from webapp.pipeline.services import labeling, reward_curves
 
 LOG_LINES = 40
 
@@ -119,10 +119,8 @@ def _check_data(experiment: Experiment, specs: list[planning.StageSpec]) -> None
     if not Prompt.objects.filter(experiment=experiment, split="test").exists():
         raise PipelineError(f"{experiment.slug} has no test prompts to sample the policies on: import a test split first")
     train_pairs = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split="train")
-    if StageKind.REWARD_CURVE in kinds and not PreferencePair.objects.filter(
-            prompt__experiment=experiment, prompt__split="test", human_choice__in=[1, 2]).exists():
-        raise PipelineError(f"{experiment.slug} has no human-labelled test pairs to measure the reward-model curve on",
-                            setting="reward_curve")
+    if StageKind.REWARD_CURVE in kinds and (problem := reward_curves.reward_curve_data_problem(experiment)):
+        raise PipelineError(problem, setting="reward_curve")
     if kinds & {"labeling", "reward", "reward-curve"} or any(s.kind == "policy" and s.config["algorithm"] == "dpo" for s in specs):
         if not train_pairs.exists():
             raise PipelineError(f"{experiment.slug} has no training pairs: import a train split first")
