@@ -26,7 +26,8 @@ QUEUES = ("gpu", "default")
 ROLES = ("policy", "labeler", "reward")
 # How a stage's expected progress total is known before it starts.
 # "one" stands for work not known before it starts (the stage corrects its total when it runs).
-COUNTS = ("train_pairs", "train_prompts", "test_prompts", "steps", "one")
+# "sizes": one unit per reward model of a curve (its settings' sizes).
+COUNTS = ("train_pairs", "train_prompts", "test_prompts", "steps", "sizes", "one")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("labeling", "AI labels", "gpu", "pairs", "train_pairs", ("labeler",), ("labeling",)),
     Kind("sft", "SFT policy", "gpu", "steps", "steps", ("policy",), ("sft",)),
     Kind("reward", "Reward model", "gpu", "steps", "steps", ("reward",), ("reward",)),
+    # Figure 5, opt-in: one stage per label source, each training a reward model per size (with the
+    # "reward" key's training settings); its "curve" key holds the sizes and label sources.
+    Kind("reward-curve", "Reward-model curve", "gpu", "models", "sizes", ("reward",), ("curve",)),
     Kind("policy", "Policy", "gpu", "steps", "steps", ("policy",), ("rl", "dpo")),
     Kind("sampling", "Samples", "gpu", "prompts", "test_prompts", ("policy",), ("sampling",)),
     # Iterative RLAIF: two responses per training prompt from a policy, stored as new pairs to label.
@@ -58,7 +62,7 @@ BY_NAME = {kind.name: kind for kind in KINDS}
 # transaction: what a killed run resumes from) and limit; the round and the AI judge (its
 # limit: items scored, none = all) have no dataclass at all.
 EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share", "with_reference"},
-                "judge": {"limit", "precision", "chunk_size"}}
+                "judge": {"limit", "precision", "chunk_size"}, "curve": {"sizes", "labels"}}
 
 
 def get_kind(name: str) -> Kind:

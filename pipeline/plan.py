@@ -28,6 +28,7 @@ from pipeline.arms import (
     iteration_policy,
     runs_for,
 )
+from pipeline.curve_settings import check_labels, check_sizes
 from pipeline.kinds import KINDS, config_keys, get_kind, known_fields
 
 SIZES = ("demo", "full")
@@ -46,6 +47,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "self_pairs": {"max_new_tokens": 48, "temperature": 1.0, "seed": 0, "batch_size": 8},
         "round": {"overlap": 3, "gold_share": 0.1},
         "judge": {"limit": None, "precision": "exact", "chunk_size": 16},
+        "curve": {"sizes": [8, 16, 32], "labels": ["human", "ai"]},
     },
     "full": {
         "labeling": {"batch_size": 16, "chunk_size": 64},
@@ -57,6 +59,7 @@ SIZE_CONFIGS: dict[str, dict[str, dict]] = {
         "self_pairs": {"max_new_tokens": 128, "temperature": 1.0, "seed": 0, "batch_size": 16},
         "round": {"overlap": 3, "gold_share": 0.1},
         "judge": {"limit": None, "precision": "exact", "chunk_size": 64},
+        "curve": {"sizes": [50, 100, 200, 400], "labels": ["human", "ai"]},
     },
 }
 
@@ -130,7 +133,7 @@ def plan_pipeline(
     *, arms: Iterable[str], has_references: bool, size: str = "demo", overrides: dict | None = None,
     algorithm: str = DEFAULT_ALGORITHM, mixed_share: float = 0.5, train_pairs: int = 0, test_prompts: int = 0,
     ai_judge: bool = False, same_labeler: bool = False, iterations: int = 1, iteration_labels: str = "all",
-    train_prompts: int = 0,
+    train_prompts: int = 0, reward_curve: bool = False,
 ) -> list[StageSpec]:
     """Every stage the arms need, each once, in an order where dependencies come first.
 
@@ -145,6 +148,8 @@ def plan_pipeline(
     ``algorithm`` (``pipeline.arms.ALGORITHMS``) trains every RL arm; DPO arms keep "dpo".
     ``iterations`` K > 1 adds K - 1 iterations to each iterative arm, their reward models on
     ``iteration_labels`` ("all" AI labels so far or the "newest"): see ``_plan_iterations``.
+    ``reward_curve`` adds the paper's Figure 5: one ``reward-curve-<labels>`` stage per label source
+    of the "curve" settings (see ``_curve_stages``).
     """
     arms = check_arms(arms)
     check_algorithm(algorithm)
@@ -168,11 +173,7 @@ def plan_pipeline(
             if same_labeler and need.labeler == "policy-size":
                 need = replace(need, labeler="labeler")
             if need.kind == "labels":
-                needs["labels"] = add(StageSpec(
-                    f"ai-labels{_suffix(need.labeler)}", "labeling", [prepare],
-                    {"labeler": need.labeler, "config": size_config(size, "labeling", overrides)},
-                    loads=("policy",) if need.labeler == "policy-size" else ("labeler",),
-                ))
+                needs["labels"] = add(_labels_spec(need.labeler, prepare, size, overrides))
             elif need.kind == "reward":
                 deps = [prepare] + ([needs["labels"]] if needs["labels"] else [])
                 labels = cast(str, need.labels)  # runs_for gives every reward stage its labels
@@ -201,6 +202,9 @@ def plan_pipeline(
     round = add(StageSpec("evaluation-round", "round", samples, {"policies": sampled, **size_config(size, "round", overrides)}))
     if ai_judge:
         add(StageSpec("ai-judge", "judge", [round], {"config": size_config(size, "judge", overrides)}))
+    if reward_curve:
+        for spec in _curve_stages(prepare, size, overrides, train_pairs):
+            add(spec)
     counts = {"train_pairs": train_pairs, "test_prompts": test_prompts, "train_prompts": train_prompts}
     for spec in stages.values():
         spec.expected_total = _expected_total(spec, counts)
@@ -245,6 +249,33 @@ def _plan_iterations(arm: str, planned: dict[str, StageSpec], policy_of: dict[st
     return policies
 
 
+def _labels_spec(labeler: str | None, prepare: str, size: str, overrides: dict | None) -> StageSpec:
+    """The stage that AI-labels the training pairs with ``labeler`` (the experiment's, or "policy-size")."""
+    return StageSpec(f"ai-labels{_suffix(labeler)}", "labeling", [prepare],
+                     {"labeler": labeler, "config": size_config(size, "labeling", overrides)},
+                     loads=("policy",) if labeler == "policy-size" else ("labeler",))
+
+
+def _curve_stages(prepare: str, size: str, overrides: dict | None, train_pairs: int) -> list[StageSpec]:
+    """Figure 5: a stage per label source, each a reward model per size trained with the size's
+    "reward" settings. A source other than human waits for the run's own AI labels (added here
+    when no arm asked for them). Sizes left to the size's default stop at the training pairs;
+    sizes given are refused when larger (``train_pairs`` 0: not known, not checked)."""
+    curve = size_config(size, "curve", overrides)
+    given = "sizes" in ((overrides or {}).get("curve") or {})
+    sizes = curve["sizes"] if given or not train_pairs else [n for n in curve["sizes"] if n <= train_pairs] or [train_pairs]
+    sizes = list(check_sizes(sizes, train_pairs=train_pairs or None))
+    specs = []
+    for labels in check_labels(curve["labels"], pinned=False):
+        deps = [prepare]
+        if labels != "human":
+            specs.append(_labels_spec("labeler", prepare, size, overrides))
+            deps.append(specs[-1].name)
+        specs.append(StageSpec(f"reward-curve-{labels.replace(':', '-')}", "reward-curve", deps,
+                               {"labels": labels, "sizes": sizes, "config": size_config(size, "reward", overrides)}))
+    return specs
+
+
 def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
     """What the progress bar counts before the stage starts (the stage corrects it when it runs)."""
     # An iteration's labeling stage labels the pairs its policy made: one per training prompt at most.
@@ -252,6 +283,8 @@ def _expected_total(spec: StageSpec, counts: dict[str, int]) -> int:
     config = spec.config.get("config", {})
     if how == "steps":
         return int(config.get("steps") or config.get("max_steps") or 0)
+    if how == "sizes":
+        return len(spec.config["sizes"])
     if how not in counts:
         return 1
     return min(counts[how], config["limit"]) if config.get("limit") else counts[how]

@@ -48,7 +48,10 @@ def accuracy_vs_train_size(
 
     Nesting means a larger set only adds pairs, so the curve shows the effect of more data rather
     than of a different sample. Each size trains in ``out_dir/n-<size>`` (resumable like any run).
-    ``on_progress`` counts finished sizes; ``on_metrics(n, {...})`` reports each point.
+    ``on_progress`` counts finished sizes (``done``/``total``: models), and passes on what the
+    model of the size in training reports as its phase (steps, evaluated pairs), so a caller's
+    heartbeat and cancel check keep running during a long model; ``on_metrics(n, {...})``
+    reports each point.
     """
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
@@ -56,8 +59,13 @@ def accuracy_vs_train_size(
     wanted = sorted(set(min(n, len(examples)) for n in sizes))
     for done, n in enumerate(wanted, start=1):
         subset = [examples[i] for i in order[:n]]
+
+        def inner(report: Progress, finished: int = done - 1) -> None:
+            if on_progress:
+                on_progress(Progress(finished, len(wanted), report.phase, report.phase_done, report.phase_total))
+
         result = train_reward_model(config, subset, Path(out_dir) / f"n-{n}", artifact_root=artifact_root,
-                                    eval_pairs=eval_pairs)
+                                    eval_pairs=eval_pairs, on_progress=inner)
         assert result.accuracy is not None
         points.append(CurvePoint(n, result.accuracy, str(result.model_path)))
         if on_metrics:

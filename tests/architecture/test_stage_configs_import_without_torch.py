@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_stage_configs_does_not_import_torch():
-    check = "import sys, pipeline.configs; assert 'torch' not in sys.modules, 'pipeline.configs imported torch'"
+    # pipeline.plan and the curve's settings checks too: the run form checks with them
+    check = ("import sys, pipeline.configs, pipeline.plan, pipeline.curve_settings; "
+             "assert 'torch' not in sys.modules, 'pipeline.configs imported torch'")
     done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

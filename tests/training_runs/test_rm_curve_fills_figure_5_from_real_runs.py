@@ -1,6 +1,6 @@
 """``rm_curve`` (the paper's Figure 5) trains real reward models on nested subsets of the
 training pairs, for human and AI labels, and the alignment dashboard's curve table and chart
-read those runs; sizes larger than the data, or a label source that does not exist, are refused
+read those runs; sizes larger than the data or out of order, or a label source that does not exist, are refused
 before anything trains."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def helpful(db, tmp_path):
 
 def test_human_and_ai_curves_are_trained_and_drawn(helpful, bundled_lm):
     call_command("label", "--experiment", "curved", "--split", "train", verbosity=0)
-    call_command("rm_curve", "--experiment", "curved", "--sizes", "8", "4", "--labels", "human", "ai", *TINY, verbosity=0)
+    call_command("rm_curve", "--experiment", "curved", "--sizes", "4", "8", "--labels", "human", "ai", *TINY, verbosity=0)
     runs = list(TrainingRun.objects.filter(experiment=helpful, arm="rm-curve").order_by("id"))
     assert [r.label_source.split(":")[0] for r in runs] == ["human", "ai"] and all(r.status == "succeeded" for r in runs)
     held_out = PreferencePair.objects.filter(prompt__experiment=helpful, prompt__split="test", human_choice__in=[1, 2]).count()
@@ -45,10 +45,12 @@ def test_human_and_ai_curves_are_trained_and_drawn(helpful, bundled_lm):
 
 
 def test_sizes_beyond_the_data_and_unknown_labels_are_refused_before_training(helpful):
-    with pytest.raises(CommandError, match="--sizes 50: curved has only 10 training pairs"):
+    with pytest.raises(CommandError, match="--sizes: 50 is more than the experiment's 10 training pairs"):
         call_command("rm_curve", "--experiment", "curved", "--sizes", "4", "50", verbosity=0)
-    with pytest.raises(CommandError, match="--sizes: a size is a number of training pairs, at least 2, not 'x'"):
+    with pytest.raises(CommandError, match="--sizes: 'x' is not a size: give numbers of training pairs, each at least 2"):
         call_command("rm_curve", "--experiment", "curved", "--sizes", "x", verbosity=0)
+    with pytest.raises(CommandError, match="--sizes: 4 after 8: give the sizes in increasing order"):
+        call_command("rm_curve", "--experiment", "curved", "--sizes", "8", "4", verbosity=0)
     with pytest.raises(CommandError, match="--labels: "):
         call_command("rm_curve", "--experiment", "curved", "--sizes", "4", "--labels", "human", "ai", verbosity=0)
     assert not TrainingRun.objects.exists()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 
 from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM, ITERATION_LABELS, ITERATIVE_ARMS, MAX_ITERATIONS, check_iterations
-from pipeline.plan import DEFAULT_ARMS
+from pipeline.curve_settings import CurveSettingError, check_labels, check_sizes
+from pipeline.plan import DEFAULT_ARMS, SIZE_CONFIGS
 from webapp.pipeline.models import PipelineSize
 
 
@@ -67,13 +70,52 @@ class RunForm(forms.Form):
                   "report has “vs reference” rows (the paper's “preferred over the human reference”).",
     )
 
-    def overrides(self) -> dict:
-        """Stage settings the form chose beyond the size's: the round's reference switch."""
-        choice = self.cleaned_data.get("reference")
-        return {"round": {"with_reference": choice == "include"}} if choice else {}
+    reward_curve = forms.BooleanField(
+        required=False, label="Reward-model curve (Figure 5)",
+        help_text="Also train reward models on nested subsets of the training pairs, one line per label source, and "
+                  "measure each on the test split's human labels: the paper's Figure 5, drawn on the paper page.",
+    )
+    curve_sizes = forms.CharField(
+        required=False, label="Curve sizes",
+        help_text=f"Numbers of training pairs in increasing order, e.g. 50 100 200. Empty: "
+                  f"{' '.join(map(str, SIZE_CONFIGS['demo']['curve']['sizes']))} (demo) or "
+                  f"{' '.join(map(str, SIZE_CONFIGS['full']['curve']['sizes']))} (full), up to the experiment's training pairs.",
+    )
+    curve_labels = forms.CharField(
+        required=False, label="Curve label sources", initial="human ai",
+        help_text="One line each: human, ai (this run's AI labels) or mixed:SHARE (that share of pairs human-labelled).",
+    )
 
     def clean(self) -> dict:
-        cleaned = super().clean() or {}
+        data = super().clean() or {}
+        self._clean_iterations(data)
+        self._clean_curve(data)
+        return data
+
+    def _clean_curve(self, data: dict) -> None:
+        """The curve's sizes and label sources, by the rule rm_curve and the planner use (the
+        training pairs bound is checked when the run is planned)."""
+        if data.get("reward_curve"):
+            for name, check in (("curve_sizes", check_sizes), ("curve_labels", partial(check_labels, pinned=False))):
+                if data.get(name):  # empty: the size's default
+                    try:
+                        data[name] = list(check(data[name].replace(",", " ").split()))
+                    except CurveSettingError as problem:
+                        self.add_error(name, str(problem))
+
+    def overrides(self) -> dict:
+        """Stage settings the form chose beyond the size's: the round's reference switch, the curve's settings."""
+        overrides: dict = {}
+        choice = self.cleaned_data.get("reference")
+        if choice:
+            overrides["round"] = {"with_reference": choice == "include"}
+        if self.cleaned_data.get("reward_curve"):
+            curve = {key: self.cleaned_data[f"curve_{key}"] for key in ("sizes", "labels") if self.cleaned_data.get(f"curve_{key}")}
+            if curve:
+                overrides["curve"] = curve
+        return overrides
+
+    def _clean_iterations(self, cleaned: dict) -> None:
         iterations = cleaned.get("iterations")
         cleaned["iterations"] = 1 if iterations is None else iterations  # left empty: RLAIF once
         cleaned["iteration_labels"] = cleaned.get("iteration_labels") or "all"
@@ -82,7 +124,6 @@ class RunForm(forms.Form):
                 check_iterations(cleaned["iterations"], cleaned["arms"], cleaned["iteration_labels"])
             except ValueError as exc:
                 self.add_error("iterations", f"RLAIF {exc}.")
-        return cleaned
 
     def clean_algorithm(self) -> str:
         return self.cleaned_data["algorithm"] or DEFAULT_ALGORITHM  # left out: the paper's REINFORCE

@@ -251,7 +251,7 @@ class PipelineStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# Built from the one table of stage kinds (pipeline.kinds): StageKind.POLICY == "policy".
+# Built from the one table of stage kinds (pipeline.kinds): StageKind.POLICY == "policy", StageKind.REWARD_CURVE == "reward-curve".
 StageKind = models.TextChoices("StageKind", [(kind.name.upper().replace("-", "_"), (kind.name, kind.label)) for kind in KINDS])  # type: ignore[call-overload]  # the stubs lack the functional API with (value, label) pairs
 
 
@@ -308,7 +308,7 @@ class PipelineStage(StageRun):
 
     pipeline = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(max_length=80)
-    kind = models.CharField(max_length=10, choices=StageKind.choices)
+    kind = models.CharField(max_length=20, choices=StageKind.choices)
     queue = models.CharField(max_length=20, default="default")
     position = models.PositiveIntegerField(default=0)
     depends_on = models.JSONField(default=list, help_text="Names of the stages that must succeed first.")

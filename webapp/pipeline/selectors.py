@@ -29,6 +29,7 @@ STATES = {
 KEY_METRICS = {
     "labeling": ["alignment", "position1_rate", "label_mass", "engine/pairs_per_second"],
     "reward": ["reward/accuracy", "loss/train", "reward/train_accuracy", "reward/margin"],
+    "reward-curve": ["reward/accuracy", "train/pairs"],  # at the largest size; the whole curve is on the paper page
     "sft": ["loss/train", "loss/eval"],
     "policy": ["rl/reward", "rl/kl", "loss/train", "dpo/accuracy", "rl/response_length"],
     "round": ["items", "gold", "mode"],

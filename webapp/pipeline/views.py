@@ -48,10 +48,10 @@ def run_new(request, slug: str):
                 ai_judge=form.cleaned_data["ai_judge"], labeling_sweep=form.cleaned_data["labeling_sweep"],
                 mixed_share=form.cleaned_data["mixed_share"], algorithm=form.cleaned_data["algorithm"],
                 iterations=form.cleaned_data["iterations"], iteration_labels=form.cleaned_data["iteration_labels"],
-                overrides=form.overrides(),
+                overrides=form.overrides(), reward_curve=form.cleaned_data["reward_curve"],
             )
         except orchestration.PipelineError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(exc.setting if exc.setting in form.fields else None, str(exc))
         else:
             messages.success(request, f"Started pipeline run #{run.pk}: {run.stages.count()} stages.")
             return redirect("pipeline:run_detail", slug=experiment.slug, run_id=run.pk)

@@ -52,7 +52,8 @@ def _commands(slug: str) -> dict[str, str]:
         "table3": f"No labeler comparison yet. Run `{manage} label_compare --experiment {slug} --models smollm2-135m-instruct "
                   "smollm2-135m-instruct@bf16-mlp --limit 100`.",
         "figure5": f"No reward-model curve yet. Label the training pairs (`{manage} label --experiment {slug} --split train`), "
-                   f"then run `{manage} rm_curve --experiment {slug} --sizes 50 100 200 --labels human ai`.",
+                   f"then run `{manage} rm_curve --experiment {slug} --sizes 50 100 200 --labels human ai`; or start the "
+                   f"pipeline with \u201cReward-model curve (Figure 5)\u201d ticked (`{manage} run_experiment {slug} --reward-curve`).",
         "appendix_m": f"No self-consistency rows yet. Run `{manage} label_sweep --experiment {slug} --split test --limit 100 "
                       "--self-consistency 4 16`.",
     }

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from pipeline import plan as planning
 from pipeline.arms import DEFAULT_ALGORITHM
+from pipeline.curve_settings import CurveSettingError
 from webapp.experiments.models import Experiment, PreferencePair, Prompt
 from webapp.pipeline import dispatch, runs
 from webapp.pipeline.models import (
@@ -34,13 +35,20 @@ from webapp.pipeline.models import (
     StageKind,
     Status,
 )
-from webapp.pipeline.services import labeling
+from webapp.pipeline.services import labeling, reward_curves
 
 LOG_LINES = 40
 
 
 class PipelineError(Exception):
-    """A pipeline that cannot be started or changed as asked; the message is fit to show."""
+    """A pipeline that cannot be started or changed as asked; the message is fit to show.
+    ``setting`` names the setting at fault where it is one ("curve_sizes", "curve_labels",
+    "reward_curve"): the run form's field of that name shows the message, a command prefixes its
+    option (``--curve-sizes``)."""
+
+    def __init__(self, message: str, setting: str = ""):
+        super().__init__(message)
+        self.setting = setting
 
 
 # -- starting ------------------------------------------------------------------------------------
@@ -49,7 +57,7 @@ class PipelineError(Exception):
 def pipeline_run_create(
     *, experiment: Experiment, arms=None, size: str = "demo", user=None, overrides: dict | None = None,
     enqueue: bool = True, ai_judge: bool = False, labeling_sweep: int | None = None, mixed_share: float = 0.5,
-    algorithm: str = DEFAULT_ALGORITHM, iterations: int = 1, iteration_labels: str = "all",
+    algorithm: str = DEFAULT_ALGORITHM, iterations: int = 1, iteration_labels: str = "all", reward_curve: bool = False,
 ) -> PipelineRun:
     """Plan the experiment's stages, reuse the ones whose inputs did not change, queue the rest.
 
@@ -60,6 +68,7 @@ def pipeline_run_create(
     every RL arm (``pipeline.arms.ALGORITHMS``), recorded on the run and on each policy's TrainingRun.
     ``iterations``: rounds of iterative RLAIF for the rlaif arms (1 = once), each iteration's reward
     model on ``iteration_labels`` ("all" AI labels so far, or the "newest"); both stored on the run.
+    ``reward_curve``: the paper's Figure 5 too (sizes and label sources in ``overrides["curve"]``).
     """
     if not 0.0 <= mixed_share <= 1.0:
         raise PipelineError(f"mixed share must be between 0 and 1 (the share of human labels), got {mixed_share:g}")
@@ -77,8 +86,10 @@ def pipeline_run_create(
             test_prompts=prompts.filter(split="test").count(), ai_judge=ai_judge,
             same_labeler=experiment.labeler_model == experiment.policy_model, mixed_share=mixed_share, algorithm=algorithm,
             iterations=iterations, iteration_labels=iteration_labels,
-            train_prompts=prompts.filter(split="train").count(),
+            train_prompts=prompts.filter(split="train").count(), reward_curve=reward_curve,
         )
+    except CurveSettingError as exc:
+        raise PipelineError(str(exc), setting=f"curve_{exc.setting}") from None
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
     _check_data(experiment, specs)
@@ -111,7 +122,9 @@ def _check_data(experiment: Experiment, specs: list[planning.StageSpec]) -> None
     if not Prompt.objects.filter(experiment=experiment, split="test").exists():
         raise PipelineError(f"{experiment.slug} has no test prompts to sample the policies on: import a test split first")
     train_pairs = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split="train")
-    if kinds & {"labeling", "reward"} or any(s.kind == "policy" and s.config["algorithm"] == "dpo" for s in specs):
+    if StageKind.REWARD_CURVE in kinds and (problem := reward_curves.reward_curve_data_problem(experiment)):
+        raise PipelineError(problem, setting="reward_curve")
+    if kinds & {"labeling", "reward", "reward-curve"} or any(s.kind == "policy" and s.config["algorithm"] == "dpo" for s in specs):
         if not train_pairs.exists():
             raise PipelineError(f"{experiment.slug} has no training pairs: import a train split first")
     if any(s.kind == "policy" and s.config["algorithm"] != "dpo" for s in specs):

@@ -206,6 +206,23 @@ def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
     _train(run, worker, report)
 
 
+def _reward_curve(stage: PipelineStage, worker: str, report: Reporter) -> None:
+    """One line of Figure 5, through the service ``rm_curve`` uses; the stage's AI labels are its run's own."""
+    from webapp.pipeline.services.reward_curves import reward_curve_create
+
+    run = stage.training_run
+    if run is None:
+        labels = stage.config["labels"]
+        labels_stage = _upstream(stage, StageKind.LABELING) if labels != "human" else None
+        config = RewardConfig(model=stage.experiment.reward_model, **stage.config["config"])
+        run = _attach(stage, worker, "training_run", lambda: reward_curve_create(
+            experiment=stage.experiment, label_source=labels, sizes=stage.config["sizes"], config=config,
+            labeling_run=labels_stage.labeling_run if labels_stage else None,
+        ))
+    report.metrics = _latest_metrics(run)
+    _train(run, worker, report)
+
+
 def _sft(stage: PipelineStage, worker: str, report: Reporter) -> None:
     run = stage.training_run
     if run is None:
@@ -329,6 +346,7 @@ EXECUTORS: dict[str, Callable[[PipelineStage, str, Reporter], dict | None]] = {
     StageKind.LABELING: _labeling,
     StageKind.SFT: _sft,
     StageKind.REWARD: _reward,
+    StageKind.REWARD_CURVE: _reward_curve,
     StageKind.POLICY: _policy,
     StageKind.SAMPLING: _sampling,
     StageKind.SELF_PAIRS: _self_pairs,

@@ -85,20 +85,21 @@ def add_reward_sweep_arguments(parser) -> None:
     parser.add_argument("--model", help="base model spec (default: the experiment's reward model)")
 
 
-def plan_reward_sweep(experiment, options: dict, sources: list[str], arm: str, option: str, **config_fields):
-    """One reward run per label source, all created before any trains (a bad source in the list
-    must not cost the ones before it their training time); refused together, nothing left behind,
-    the message naming ``option``, the command's option the sources came from."""
+def plan_reward_sweep(experiment, options: dict, sources, option: str, create):
+    """One reward run per label source, all created (``create(source, config)``) before any trains
+    (a bad source in the list must not cost the ones before it their training time); refused
+    together, nothing left behind, the message naming ``option``, the command's option the
+    sources came from."""
     from pipeline.configs import RewardConfig
     from webapp.pipeline.services import training
 
     config = RewardConfig(model=options["model"] or experiment.reward_model, epochs=options["epochs"],
                           max_steps=options["max_steps"], batch_size=options["batch_size"],
-                          max_length=options["max_length"], checkpoint_every=0, **config_fields)
+                          max_length=options["max_length"], checkpoint_every=0)
     planned = []
     try:
         for source in dict.fromkeys(sources):
-            planned.append(training.reward_run_create(experiment=experiment, label_source=source, config=config, arm=arm))
+            planned.append(create(source, config))
     except (ValueError, training.LabelingRun.DoesNotExist) as exc:
         for run in planned:
             run.delete()

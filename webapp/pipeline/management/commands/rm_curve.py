@@ -9,20 +9,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.experiments.models import PreferencePair
+from pipeline.curve_settings import CurveSettingError
 from webapp.pipeline.management.commands._training import add_reward_sweep_arguments, execute_with_bar, plan_reward_sweep
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.services import training
-
-
-def _size(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 2:
-        raise ValueError(f"a size is a number of training pairs, at least 2, not {value!r}")
-    return n
+from webapp.pipeline.services.reward_curves import reward_curve_check, reward_curve_create
 
 
 class Command(BaseCommand):
@@ -30,20 +21,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_reward_sweep_arguments(parser)
-        parser.add_argument("--sizes", nargs="+", required=True, metavar="N", help="training-set sizes, e.g. 50 100 200 400")
+        parser.add_argument("--sizes", nargs="+", required=True, metavar="N",
+                            help="training-set sizes in increasing order, e.g. 50 100 200 400")
         parser.add_argument("--labels", nargs="+", default=["human", "ai"], metavar="SOURCE",
                             help="label sources, one curve each: human, ai, ai:RUN_ID, mixed:SHARE")
 
     def handle(self, *args, **o):
         experiment = experiment_or_error(o["experiment"])
-        try:
-            sizes = sorted(set(_size(v) for v in o["sizes"]))
-        except ValueError as exc:
-            raise CommandError(f"--sizes: {exc}") from None
-        available = PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split="train").count()
-        if sizes[-1] > available:
-            raise CommandError(f"--sizes {sizes[-1]}: {experiment.slug} has only {available} training pairs")
-        planned = plan_reward_sweep(experiment, o, o["labels"], "rm-curve", "--labels", curve_sizes=tuple(sizes))
+        try:  # the pipeline's reward-curve stage is checked by the same rule, with the same words
+            sizes, labels = reward_curve_check(experiment=experiment, sizes=o["sizes"], labels=o["labels"])
+        except CurveSettingError as exc:
+            raise CommandError(f"--{exc.setting}: {exc}") from None
+        planned = plan_reward_sweep(experiment, o, labels, "--labels", lambda source, config: reward_curve_create(
+            experiment=experiment, label_source=source, sizes=sizes, config=config))
         for run in planned:
             run = execute_with_bar(self, run, training.training_run_execute, quiet=o["verbosity"] == 0)
             curve = run.metrics.get("reward/accuracy_vs_pairs", [])

@@ -38,7 +38,9 @@ class Command(BaseCommand):
             shares = sorted(set(_share(v) for v in o["shares"]))
         except ValueError as exc:
             raise CommandError(f"--shares: {exc}") from None
-        planned = plan_reward_sweep(experiment, o, [f"mixed:{share:g}" for share in shares], "rm-mix", "--shares")
+        planned = plan_reward_sweep(experiment, o, [f"mixed:{share:g}" for share in shares], "--shares",
+                                    lambda source, config: training.reward_run_create(
+                                        experiment=experiment, label_source=source, config=config, arm="rm-mix"))
         for run in planned:
             run = execute_with_bar(self, run, training.training_run_execute, quiet=o["verbosity"] == 0)
             accuracy = run.metrics.get("reward/accuracy")

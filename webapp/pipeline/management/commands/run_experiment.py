@@ -1,5 +1,6 @@
 """python manage.py run_experiment SLUG [--arms sft rlhf rlaif] [--algorithm reinforce|ppo|rloo|grpo] [--size demo|full]
-[--iterations K [--iteration-labels all|newest]] [--wait] [--json]
+[--iterations K [--iteration-labels all|newest]] [--reward-curve [--curve-sizes 50 100 200] [--curve-labels human ai]]
+[--wait] [--json]
 
 Starts the experiment's whole pipeline on the Celery workers. ``--wait`` shows one progress
 bar per stage until the run ends; it needs a worker consuming the ``gpu`` and ``default``
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from pipeline.arms import ALGORITHMS, ARMS, DEFAULT_ALGORITHM, ITERATION_LABELS, ITERATIVE_ARMS, MAX_ITERATIONS
 from pipeline.kinds import get_kind
-from pipeline.plan import DEFAULT_ARMS
+from pipeline.plan import DEFAULT_ARMS, SIZE_CONFIGS
 from pipeline.progress import Progress
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.models import PipelineRun, PipelineSize, PipelineStage, PipelineStatus, Status
@@ -78,6 +79,14 @@ class Command(BaseCommand):
                                help="rate the test prompts' references in the evaluation round (default: for summarization)")
         reference.add_argument("--no-reference", dest="with_reference", action="store_const", const=False,
                                help="leave the references out of the evaluation round")
+        parser.add_argument("--reward-curve", action="store_true",
+                            help="the paper's Figure 5 too: reward models on nested subsets of the training pairs, "
+                                 "accuracy on the test split's human labels, for each label source")
+        parser.add_argument("--curve-sizes", nargs="+", metavar="N",
+                            help="with --reward-curve: training-set sizes in increasing order (default by --size: "
+                                 f"{' '.join(map(str, SIZE_CONFIGS['demo']['curve']['sizes']))} for demo, up to the training pairs)")
+        parser.add_argument("--curve-labels", nargs="+", metavar="SOURCE",
+                            help="with --reward-curve: label sources, one curve each (default human ai): human, ai, mixed:SHARE")
         parser.add_argument("--ai-judge", action="store_true",
                             help="after the evaluation round, the AI judge scores its items (AI-assisted estimates in the report)")
         parser.add_argument("--wait", action="store_true", help="show progress until the run ends")
@@ -98,15 +107,21 @@ class Command(BaseCommand):
             overrides = parse_overrides(o["set"])
             if o["with_reference"] is not None:
                 overrides.setdefault("round", {})["with_reference"] = o["with_reference"]
+            for option in ("sizes", "labels"):
+                if o[f"curve_{option}"] and not o["reward_curve"]:
+                    raise CommandError(f"--curve-{option} sets the reward-model curve: add --reward-curve to plan it")
+                if o[f"curve_{option}"]:
+                    overrides.setdefault("curve", {})[option] = o[f"curve_{option}"]
             try:
                 run = orchestration.pipeline_run_create(
                     experiment=experiment, arms=arms, size=o["size"],
                     overrides=overrides, labeling_sweep=o["labeling_from_sweep"], mixed_share=o["mixed_share"],
                     enqueue=not o["in_process"], ai_judge=o["ai_judge"], algorithm=o["algorithm"],
                     iterations=o["iterations"], iteration_labels=o["iteration_labels"],
+                    reward_curve=o["reward_curve"],
                 )
             except orchestration.PipelineError as exc:
-                raise CommandError(str(exc)) from None
+                raise CommandError(f"--{exc.setting.replace('_', '-')}: {exc}" if exc.setting else str(exc)) from None
             iterated = f", {run.iterations} iterations ({run.iteration_labels} AI labels)" if run.iterations > 1 else ""
             self.stdout.write(f"{run}: {run.stages.count()} stages, arms {', '.join(run.arms)}, algorithm {run.algorithm}, "
                               f"size {run.size}{iterated}")
