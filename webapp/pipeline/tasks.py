@@ -24,7 +24,7 @@ from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError, connections
 
 from webapp.pipeline import dispatch
-from webapp.pipeline.services import orchestration, stages
+from webapp.pipeline.services import fanout, orchestration, stages
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,15 @@ def _release_memory() -> None:
 def stage_task(self, stage_id: int) -> None:
     """Its time limits come with the message, by the stage's queue (``dispatch.time_limits``)."""
     _execute(self, stage_id)
+
+
+@shared_task(name=dispatch.CHUNK_TASK, **STAGE_OPTIONS)
+def chunk_task(self, stage_id: int) -> None:
+    """Work on a fanned-out stage's chunks beside its other workers (``services.fanout``)."""
+    try:
+        fanout.stage_chunks_run(stage_id=stage_id)
+    finally:
+        _release_memory()
 
 
 @shared_task(name="pipeline.recover", acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=5)
