@@ -20,7 +20,7 @@ import time
 import traceback
 from functools import partial
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -92,6 +92,11 @@ def chunks_work(*, stage: PipelineStage, worker: str, report) -> int:
         started = time.perf_counter()
         try:
             labelled = labeling.labeling_pairs_label(run=run, start=chunk.start, stop=chunk.stop)
+        except (OperationalError, InterfaceError):
+            # The database is away (a locked SQLite file): the chunk goes back for anyone, and the
+            # task's own retry (with backoff) comes back for more.
+            StageChunk.objects.filter(pk=chunk.pk, status=Status.RUNNING, worker=worker).update(status=Status.PENDING)
+            raise
         except Exception as exc:  # noqa: BLE001 - recorded on the chunk, and on the stage after the last try
             _chunk_failed(chunk, stage, worker, exc)
             continue
