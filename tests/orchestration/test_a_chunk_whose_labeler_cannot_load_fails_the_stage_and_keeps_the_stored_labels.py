@@ -6,9 +6,10 @@ import pytest
 
 from tests.orchestration.conftest import TINY
 from webapp.pipeline.models import AILabel, LabelingRun, PipelineStage, StageChunk, Status
-from webapp.pipeline.services import fanout, orchestration, stages
+from webapp.pipeline.services import fanout, labeling, orchestration, stages
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+MISSING = "no-such-labeler-model"
 
 
 def test_a_missing_labeler_fails_the_stage_with_the_loaders_message_and_a_retry_resumes(tiny_experiment, bundled_lm):
@@ -17,19 +18,22 @@ def test_a_missing_labeler_fails_the_stage_with_the_loaders_message_and_a_retry_
     labels_stage = PipelineStage.objects.get(pipeline=run, name="ai-labels")
 
     def model_removed_after_the_first_chunk(progress):
+        """From the second chunk on, the run names a labeler no worker can load."""
         if progress.done == 2:
-            LabelingRun.objects.update(model_spec="no-such-labeler-model")
+            LabelingRun.objects.update(model_spec=MISSING)
 
     failed = stages.pipeline_stage_execute(stage_id=labels_stage.pk, on_progress=model_removed_after_the_first_chunk, advance=False)
 
+    with pytest.raises(Exception) as loader:  # noqa: PT011 - whatever the loader raises, its message is the stage's
+        labeling.load_labeler(MISSING, "exact")
     assert failed.status == Status.FAILED
-    assert "chunk 1 (pairs 2-3) failed 3 times" in failed.error and "no-such-labeler-model" in failed.error
+    assert "chunk 1 (pairs 2-3) failed 3 times" in failed.error and str(loader.value) in failed.error
     assert LabelingRun.objects.get().status == Status.FAILED
     chunk = StageChunk.objects.get(stage=failed, index=1)
-    assert chunk.status == Status.FAILED and chunk.attempts == fanout.MAX_CHUNK_ATTEMPTS and "no-such-labeler-model" in chunk.error
+    assert chunk.status == Status.FAILED and chunk.attempts == fanout.MAX_CHUNK_ATTEMPTS and str(loader.value) in chunk.error
     assert AILabel.objects.count() == 2  # the first chunk's labels stay
 
-    LabelingRun.objects.update(model_spec=labels_stage.model_spec)
+    LabelingRun.objects.update(model_spec=labels_stage.model_spec)  # staff put the right spec back
     assert orchestration.pipeline_stage_retry(stage=failed, enqueue=False)
     resumed = stages.pipeline_stage_execute(stage_id=labels_stage.pk, advance=False)
     assert resumed.status == Status.SUCCEEDED and resumed.error == ""

@@ -29,7 +29,7 @@ def test_the_stage_labels_chunk_by_chunk_and_the_page_names_the_worker(tiny_expe
     # The stage ended once: a late chunk message (a duplicate delivery) neither works nor ends it again.
     assert fanout.stage_chunks_run(stage_id=done.pk) == 0 and not fanout.stage_finish_if_done(stage_id=done.pk)
 
-    client.force_login(User.objects.create_user("boss", is_staff=True))
+    client.force_login(User.objects.create_user("boss", is_staff=True, is_superuser=True))
     page = client.get(reverse("pipeline:run_detail", args=[tiny_experiment.slug, run.pk])).content.decode()
     block = page.split('id="stage-ai-labels"')[1].split("</li>")[0]
     assert block.count("<progress") == 1

@@ -90,6 +90,7 @@ def chunks_work(*, stage: PipelineStage, worker: str, report) -> int:
         if chunk is None:
             break
         started = time.perf_counter()
+        run.refresh_from_db()  # as stored now: a model spec staff corrected meanwhile is the one loaded
         try:
             labelled = labeling.labeling_pairs_label(run=run, start=chunk.start, stop=chunk.stop)
         except (OperationalError, InterfaceError):
