@@ -24,7 +24,7 @@ from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError, connections
 
 from webapp.pipeline import dispatch
-from webapp.pipeline.services import fanout, orchestration, stages
+from webapp.pipeline.services import orchestration, stages
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def stage_task(self, stage_id: int) -> None:
 def chunk_task(self, stage_id: int) -> None:
     """Work on a fanned-out stage's chunks beside its other workers (``services.fanout``)."""
     try:
-        fanout.stage_chunks_run(stage_id=stage_id)
+        stages.pipeline_chunks_execute(stage_id=stage_id)
     finally:
         _release_memory()
 

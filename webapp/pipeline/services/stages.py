@@ -107,6 +107,17 @@ def pipeline_stage_execute(
     return stage
 
 
+def pipeline_chunks_execute(*, stage_id: int) -> None:
+    """A chunk task: help with a fanned-out stage's chunks. When the stage's own claim belongs to a
+    dead process, take the stage over first (as its own message would), so its attempts and log
+    say who took it from whom."""
+    stage = PipelineStage.objects.filter(pk=stage_id).first()
+    if stage is not None and stage.status == Status.RUNNING and runs.claim_is_dead(stage.claimed_by):
+        pipeline_stage_execute(stage_id=stage_id)
+        return
+    fanout.stage_chunks_run(stage_id=stage_id)
+
+
 def _dependencies_succeeded(stage: PipelineStage) -> bool:
     deps = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on)
     return all(status == Status.SUCCEEDED for status in deps.values_list("status", flat=True))
