@@ -168,6 +168,7 @@ def stage_finish_if_done(*, stage_id: int) -> bool:
     if config.calibrate:
         metrics["calibration_prior"] = Labeler(labeling.load_labeler(run.model_spec, config.precision), config).content_free_prior()
     metrics["workers"] = len(stage_workers(stage_id=stage_id))
+    metrics["engine/pairs_per_second"] = _pairs_per_worker_second(chunks)
     total = run.progress_total
     with transaction.atomic():
         won = PipelineStage.objects.filter(pk=stage_id, status=Status.RUNNING).update(
@@ -177,6 +178,14 @@ def stage_finish_if_done(*, stage_id: int) -> bool:
             LabelingRun.objects.filter(pk=run.pk).update(
                 status=Status.SUCCEEDED, metrics=metrics, progress_done=total, error="", finished_at=timezone.now())
     return bool(won)
+
+
+def _pairs_per_worker_second(chunks) -> float | None:
+    """Pairs per second of one worker (summed over chunks: the stage's own rate is this times its
+    workers); the last claim of each chunk, so time lost to a dead worker is not counted."""
+    spans = [(c.stop - c.start, (c.finished_at - c.claimed_at).total_seconds()) for c in chunks if c.finished_at and c.claimed_at]
+    seconds = sum(s for _, s in spans)
+    return sum(n for n, _ in spans) / seconds if seconds > 0 else None
 
 
 def stage_workers(*, stage_id: int) -> list[tuple[str, int]]:
