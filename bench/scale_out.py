@@ -6,7 +6,8 @@ by 4, each worker limited to one CPU thread (a stand-in for one GPU per worker).
 Each setting gets a lab of its own (SQLite file + filesystem broker in a temporary folder, the
 embedded lab of `make run`), the same pairs and the same chunks: the experiment's first
 ``--pairs`` rows of the HH file as training pairs, a pipeline with the ``rlaif`` arm started by
-``run_experiment``, and N real Celery workers. The labeling stage's wall time runs from the
+``run_experiment`` with every stage but preparing the models and labeling cancelled, and N real
+Celery workers. The labeling stage's wall time runs from the
 stage's start to its end as the database recorded them (so every worker's model load is
 inside it); the workers are stopped as soon as it ends. Settings run in the order given;
 progress goes to stderr, and the last stdout line is one JSON object:
@@ -75,8 +76,9 @@ def one_setting(workers: int, args: argparse.Namespace, folder: Path, data: tupl
         for path, split in zip(data, ("train", "test")):
             lab.manage("import_preferences", str(path), "--experiment", "hh", "--format", "hh", "--split", split,
                        "--task", "harmless")
-        processes = [lab.start_worker(f"worker-{i}") for i in range(workers)]
         lab.manage("run_experiment", "hh", "--arms", "rlaif", "--set", f"labeling.chunk_size={args.chunk}")
+        lab.cancel_stages(keep=("prepare", "labeling"))  # the workers do nothing but this stage
+        processes = [lab.start_worker(f"worker-{i}") for i in range(workers)]
 
         def ended() -> str:
             rows = lab.sql(f"SELECT status FROM pipeline_pipelinestage WHERE name = '{STAGE}'")

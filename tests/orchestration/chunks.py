@@ -9,12 +9,14 @@ STAGE = "ai-labels"
 
 
 def start_shared_labeling(lab: Lab, pairs: int) -> list:
-    """Two workers (one torch thread each), then a pipeline whose labeling stage has one-pair chunks."""
+    """A pipeline whose labeling stage has one-pair chunks and whose other stages (but preparing
+    the models) are cancelled, so that neither worker is busy elsewhere; then two workers (one
+    torch thread each)."""
     lab.import_tiny(train=pairs, test=2)
     lab.env["OMP_NUM_THREADS"] = "1"  # two workers on a small machine: each keeps to one core
-    workers = [lab.start_worker("worker-a"), lab.start_worker("worker-b")]
     lab.manage("run_experiment", "tiny", "--arms", "dpo-ai", *overrides_args(TINY), "--set", "labeling.chunk_size=1")
-    return workers
+    assert lab.cancel_stages(keep=("prepare", "labeling"))
+    return [lab.start_worker("worker-a"), lab.start_worker("worker-b")]
 
 
 def chunks(lab: Lab) -> list[tuple]:
