@@ -157,7 +157,7 @@ def _chunk_failed(chunk: StageChunk, stage: PipelineStage, worker: str, exc: Exc
 def stage_finish_if_done(*, stage_id: int) -> bool:
     """Succeed the stage when every chunk has; True for the one caller whose UPDATE did it."""
     chunks = StageChunk.objects.filter(stage_id=stage_id)
-    if not chunks.exists() or chunks.exclude(status=Status.SUCCEEDED).exists():
+    if chunks.exclude(status=Status.SUCCEEDED).exists():  # none at all: a stage with no pairs is done too
         return False
     stage = PipelineStage.objects.select_related("labeling_run").get(pk=stage_id)
     run = stage.labeling_run
