@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 NO_CUDA = 2
 STEPS = 4
+DEVICE = "cuda"  # said outright, not "auto": a step that ran on the CPU would pass unseen
 
 
 def log(message: str) -> None:
@@ -62,7 +63,7 @@ def measured(name: str, work: Callable[[], dict]) -> dict:
     torch.cuda.synchronize()
     figures["wall_s"] = round(time.perf_counter() - start, 2)
     figures["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
-    log(f"{name}: {figures}")
+    log(f"{name}: " + str({k: v for k, v in figures.items() if k != "labels"}))
     return figures
 
 
@@ -83,7 +84,7 @@ def labeling_checks(args: argparse.Namespace, model: str) -> dict:
     cpu = registry.load_causal_lm(model, args.artifacts, device="cpu", precision="exact")
     reference = Labeler(cpu, exact).label(samples)
     del cpu
-    gpu = registry.load_causal_lm(model, args.artifacts, device="cuda", precision="exact")
+    gpu = registry.load_causal_lm(model, args.artifacts, device=DEVICE, precision="exact")
     engine = build_engine(gpu.model, gpu.tokenizer, precision="exact")
     results: dict = {"pairs": len(samples), "engine": type(engine).__name__,
                      "engine_is_padded": isinstance(engine, PaddedEngine)}  # the packed one is CPU-only
@@ -145,15 +146,16 @@ def training_checks(args: argparse.Namespace, model: str, out: Path) -> dict:
     results = {}
 
     def reward() -> dict:
-        config = RewardConfig(model=model, lora=True, batch_size=batch, max_length=256, max_steps=STEPS, checkpoint_every=0)
+        config = RewardConfig(model=model, lora=True, batch_size=batch, max_length=256, max_steps=STEPS, checkpoint_every=0,
+                              device=DEVICE)
         train_reward_model(config, examples, out / "reward", artifact_root=args.artifacts)
-        return {"pairs_per_s": None}
+        return {}
 
     results["reward"] = measured("reward model", reward)
     results["reward"]["pairs_per_s"] = round(STEPS * batch / results["reward"]["wall_s"], 2)
     for algorithm in ("reinforce", "ppo"):
         config = RLConfig(policy=model, steps=STEPS, batch_size=batch, samples_per_prompt=2, max_new_tokens=32,
-                          min_new_tokens=32, lora=True, max_prompt_tokens=192, checkpoint_every=0, seed=0)
+                          min_new_tokens=32, lora=True, max_prompt_tokens=192, checkpoint_every=0, seed=0, device=DEVICE)
 
         def rl(config=config, algorithm=algorithm) -> dict:
             train_policy(config, prompts, letter_share, out / algorithm, algorithm=algorithm, artifact_root=args.artifacts)
@@ -164,7 +166,7 @@ def training_checks(args: argparse.Namespace, model: str, out: Path) -> dict:
         results[algorithm] = figures
 
     def dpo() -> dict:
-        config = DPOConfig(policy=model, max_steps=STEPS, batch_size=batch, max_length=256, checkpoint_every=0)
+        config = DPOConfig(policy=model, max_steps=STEPS, batch_size=batch, max_length=256, checkpoint_every=0, device=DEVICE)
         train_dpo(config, examples, out / "dpo", artifact_root=args.artifacts)
         return {}
 
@@ -178,7 +180,7 @@ def sampling_check(args: argparse.Namespace, model: str) -> dict:
     from pipeline.configs import GenerationConfig
     from pipeline.generation import generate_samples
 
-    lm = registry.load_causal_lm(model, args.artifacts, device="cuda", precision="exact")
+    lm = registry.load_causal_lm(model, args.artifacts, device=DEVICE, precision="exact")
     contexts = hh_contexts(args, 16)
     config = GenerationConfig(max_new_tokens=64)
 
