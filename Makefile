@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKER_LOG ?= var/worker.log
 
-.PHONY: run test venv venv-dev model migrate demo users services-up services-down clean
+.PHONY: run test venv venv-dev model migrate demo users services-up services-down clean gpu-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ services-up:
 
 services-down:
 	scripts/services-down.sh
+
+# On a machine with CUDA: every GPU path once (labeling exactness, trainers, sampling), one JSON line.
+gpu-check: venv
+	scripts/gpu-check.sh
 
 clean:
 	rm -rf var/broker var/staticfiles .pytest_cache

@@ -54,7 +54,9 @@ def build_engine(
     model = model_for_precision(model, precision)
     stop = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(stop) if stop else 0
-    decoder = FusedDecoder.build(model) if packed else None
+    # The packed path's fused kernels are CPU ones (oneDNN); on a GPU the padded path runs (SDPA).
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    decoder = FusedDecoder.build(model) if packed and on_cpu else None
     if decoder is not None:
         return PackedEngine(model, decoder, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
     return PaddedEngine(model, pad, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)

@@ -108,6 +108,14 @@ class Lab:
         path.write_text("\n".join(json.dumps(r) for r in tiny_rows(DEMO_DIALOGUES, train=train, test=test)) + "\n")
         self.manage("import_preferences", str(path), "--experiment", slug, "--format", "jsonl", "--task", "harmless")
 
+    def cancel_stages(self, *, keep: tuple[str, ...]) -> list[str]:
+        """Cancel, as staff would, every stage whose kind is not in ``keep``; returns their names.
+        Done before a worker starts, it leaves the workers nothing else to do."""
+        code = ("from webapp.pipeline.models import PipelineStage\nfrom webapp.pipeline.services import orchestration\n"
+                f"result = [s.name for s in PipelineStage.objects.exclude(kind__in={list(keep)!r})"
+                " if orchestration.pipeline_stage_cancel(stage=s)]")
+        return self.query(code)  # type: ignore[return-value]
+
     # -- long-running processes ----------------------------------------------------------------
 
     def start(self, name: str, *args: str) -> subprocess.Popen:

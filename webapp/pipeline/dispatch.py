@@ -12,6 +12,8 @@ from celery import current_app
 from django.conf import settings
 
 STAGE_TASK = "pipeline.stage"
+# A fanned-out stage's helpers: "work on the next chunks of this stage" (services.fanout).
+CHUNK_TASK = "pipeline.chunk"
 
 
 def time_limits(queue: str) -> dict:
@@ -26,3 +28,7 @@ def stage_send(*, stage_id: int, queue: str) -> None:
     # A signature runs the registered task's apply_async (which honours task_always_eager)
     # and falls back to sending by name where the tasks module was never imported.
     current_app.signature(STAGE_TASK, args=(stage_id,)).apply_async(queue=queue, **time_limits(queue))
+
+
+def chunk_send(*, stage_id: int, queue: str) -> None:
+    current_app.signature(CHUNK_TASK, args=(stage_id,)).apply_async(queue=queue, **time_limits(queue))

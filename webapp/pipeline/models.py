@@ -340,3 +340,28 @@ class PipelineStage(StageRun):
     def target(self) -> StageRun | None:
         """The labeling, training or sampling run this stage works through, if any."""
         return self.labeling_run or self.training_run or self.sampling_run
+
+
+class StageChunk(models.Model):
+    """One slice ``[start, stop)`` of a fanned-out stage's items (a labeling stage's pairs, in id
+    order): any idle worker claims the next claimable chunk with one conditional UPDATE, so
+    several workers share one stage. The slices are fixed when the stage first runs, so every
+    pair is labelled in the same batch whatever the number of workers."""
+
+    stage = models.ForeignKey(PipelineStage, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    stop = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid:start of the last claim.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["stage_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["stage", "index"], name="one_chunk_per_index_and_stage")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} (items {self.start}-{self.stop - 1}) of stage #{self.stage_id}"

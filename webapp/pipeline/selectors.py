@@ -13,7 +13,7 @@ from pipeline.kinds import get_kind
 from pipeline.plan import shared_labeler_note
 from webapp.experiments.models import Experiment
 from webapp.pipeline.models import LabelingSweep, PipelineRun, PipelineStage, Status
-from webapp.pipeline.services import labeling
+from webapp.pipeline.services import fanout, labeling
 
 # What a stage's state is called on the page, and the CSS class of its badge.
 STATES = {
@@ -51,6 +51,7 @@ class StageRow:
     admin_url: str = ""
     settings: str = ""  # what a reader must know of the stage's config (the labeling prompt)
     warning: str = ""  # a result that needs a careful look before it is trusted
+    workers: list[tuple[str, int]] = field(default_factory=list)  # (worker, chunks) of a fanned-out stage
 
     @property
     def can_cancel(self) -> bool:
@@ -79,7 +80,7 @@ class RunPage:
         parts = [self.run.status, str(self.run.wall_seconds)]
         for row in self.rows:
             s = row.stage
-            parts += [row.state, s.progress_text, str(s.progress_done), str(s.progress_total), str(s.heartbeat_at), str(len(s.log)), row.eta]
+            parts += [row.state, s.progress_text, str(s.progress_done), str(s.progress_total), str(s.heartbeat_at), str(len(s.log)), row.eta, str(row.workers)]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -129,7 +130,8 @@ def _row(stage: PipelineStage, succeeded: set[str]) -> StageRow:
     return StageRow(stage=stage, state=state, label=label, tone=tone, percent=percent, unit=get_kind(stage.kind).unit,
                     eta=eta, metrics=metrics, log="\n".join(stage.log.splitlines()[-12:]), admin_url=admin_url,
                     settings=labeling_settings(stage.config.get("config", {})) if stage.kind == "labeling" else "",
-                    warning=label_mass_warning(stage.metrics.get("label_mass")) if stage.kind == "labeling" else "")
+                    warning=label_mass_warning(stage.metrics.get("label_mass")) if stage.kind == "labeling" else "",
+                    workers=fanout.stage_workers(stage_id=stage.pk) if stage.kind == "labeling" else [])
 
 
 def label_mass_warning(mass: float | None) -> str:

@@ -68,6 +68,15 @@ def stage_task(self, stage_id: int) -> None:
     _execute(self, stage_id)
 
 
+@shared_task(name=dispatch.CHUNK_TASK, **STAGE_OPTIONS)
+def chunk_task(self, stage_id: int) -> None:
+    """Work on a fanned-out stage's chunks beside its other workers (``services.fanout``)."""
+    try:
+        stages.pipeline_chunks_execute(stage_id=stage_id)
+    finally:
+        _release_memory()
+
+
 @shared_task(name="pipeline.recover", acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=5)
 def recover() -> int:
     """Send again what a dead worker left behind (celery beat runs this every minute)."""

@@ -87,7 +87,7 @@ def labeling_run_execute(
     if run is None:
         return None
     config = LabelingConfig.from_dict(run.config)
-    chunk_size = chunk_size or max(config.batch_size * 4, 16)
+    chunk_size = chunk_size or default_chunk_size(config)
     with runs.run_working(run):
         done_ids = set(run.labels.values_list("pair_id", flat=True))
         todo = [pair for pair in _pairs(run.experiment, run.split, run.limit, run.pair_source).select_related("prompt") if pair.pk not in done_ids]
@@ -114,8 +114,36 @@ def labeling_run_execute(
     return run
 
 
-def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: int) -> None:
-    rows = [
+def default_chunk_size(config: LabelingConfig) -> int:
+    """Pairs saved per transaction when the stage does not say: what a killed run resumes from."""
+    return max(config.batch_size * 4, 16)
+
+
+def labeling_pairs_label(*, run: LabelingRun, start: int, stop: int) -> int:
+    """Label the run's pairs ``[start, stop)`` (in id order) that have no label yet; returns how
+    many it labelled. Takes no claim: the caller holds the chunk (``services.fanout``), and a
+    pair another worker labelled meanwhile is skipped when saving (the unique constraint)."""
+    config = LabelingConfig.from_dict(run.config)
+    pairs = list(_pairs(run.experiment, run.split, run.limit).select_related("prompt")[start:stop])
+    done = set(AILabel.objects.filter(run=run, pair__in=pairs).values_list("pair_id", flat=True))
+    todo = [pair for pair in pairs if pair.pk not in done]
+    if not todo:
+        return 0
+    labeler = Labeler(load_labeler(run.model_spec, config.precision), config)
+    labels = labeler.label([Sample(p.prompt.context, p.candidate_1, p.candidate_2, key=str(p.pk)) for p in todo])
+    rows = _label_rows(run, todo, labels)
+    with transaction.atomic():
+        AILabel.objects.bulk_create(rows, ignore_conflicts=True)
+        LabelingRun.objects.filter(pk=run.pk).update(
+            progress_done=AILabel.objects.filter(run=run).count(),
+            prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens for r in rows),
+            generated_tokens=F("generated_tokens") + sum(r.generated_tokens for r in rows),
+        )
+    return len(todo)
+
+
+def _label_rows(run: LabelingRun, chunk: list[PreferencePair], labels) -> list[AILabel]:
+    return [
         AILabel(
             run=run,
             pair=pair,
@@ -129,6 +157,10 @@ def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: in
         )
         for pair, label in zip(chunk, labels)
     ]
+
+
+def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: int) -> None:
+    rows = _label_rows(run, chunk, labels)
     with transaction.atomic():
         # ignore_conflicts: a chunk saved by a worker that was then presumed dead is not doubled.
         AILabel.objects.bulk_create(rows, ignore_conflicts=True)

@@ -331,7 +331,19 @@ def pipeline_recover(*, enqueue: bool = True) -> list[int]:
             if enqueue:
                 transaction.on_commit(partial(dispatch.stage_send, stage_id=stage.pk, queue=stage.queue))
             sent.append(stage.pk)
+        sent += _resend_stalled_chunks(run, enqueue=enqueue)
     return sent
+
+
+def _resend_stalled_chunks(run: PipelineRun, *, enqueue: bool) -> list[int]:
+    """A fanned-out stage whose chunk lost its worker, while the stage's own claim holder lives on
+    (idle, its part done): only a chunk task takes that chunk over."""
+    from webapp.pipeline.services import fanout  # fanout moves pipelines on through this module
+
+    stalled = [s for s in run.stages.filter(status=Status.RUNNING) if fanout.stalled_chunks(stage_id=s.pk)]
+    for stage in stalled if enqueue else []:
+        transaction.on_commit(partial(dispatch.chunk_send, stage_id=stage.pk, queue=stage.queue))
+    return [s.pk for s in stalled]
 
 
 # -- the stage's log -----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pipeline.progress import Progress, ProgressFn
 from webapp.experiments.models import PolicyResponse
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
-from webapp.pipeline.services import labeling, orchestration, training
+from webapp.pipeline.services import fanout, labeling, orchestration, training
 
 
 class Reporter:
@@ -35,6 +35,7 @@ class Reporter:
         self.stage = stage
         self.outer = outer
         self.metrics: Callable[[], dict] | None = None
+        self.fan_out = False
         self._start: tuple[tuple[str, int], float, int] | None = None
         self._last_done: tuple[str, int, int] | None = None
 
@@ -86,6 +87,7 @@ def pipeline_stage_execute(
     orchestration.stage_log(stage=stage, line=f"attempt {stage.attempts} on {worker}" + (f"; {dead} had died" if dead and dead != worker else ""))
     orchestration.pipeline_status_refresh(pipeline_id=stage.pipeline_id)
     reporter = Reporter(stage, on_progress)
+    reporter.fan_out = advance  # other workers help only where messages are sent (not in-process)
     outcome: dict | None = None
     try:
         with runs.run_working(stage):
@@ -95,13 +97,25 @@ def pipeline_stage_execute(
         orchestration.stage_log(stage=stage, line="failed: " + "".join(traceback.format_exception_only(type(exc), exc)).strip()[:300])
         orchestration.pipeline_status_refresh(pipeline_id=stage.pipeline_id)
         raise
-    _settle(stage, worker, outcome)
+    if outcome is not fanout.FANNED_OUT:  # a fanned-out stage is settled by its last chunk
+        _settle(stage, worker, outcome)
     if advance:
         orchestration.pipeline_advance(pipeline_id=stage.pipeline_id)
     else:
         orchestration.pipeline_status_refresh(pipeline_id=stage.pipeline_id)
     stage.refresh_from_db()
     return stage
+
+
+def pipeline_chunks_execute(*, stage_id: int) -> None:
+    """A chunk task: help with a fanned-out stage's chunks. When the stage's own claim belongs to a
+    dead process, take the stage over first (as its own message would), so its attempts and log
+    say who took it from whom."""
+    stage = PipelineStage.objects.filter(pk=stage_id).first()
+    if stage is not None and stage.status == Status.RUNNING and runs.claim_is_dead(stage.claimed_by):
+        pipeline_stage_execute(stage_id=stage_id)
+        return
+    fanout.stage_chunks_run(stage_id=stage_id)
 
 
 def _dependencies_succeeded(stage: PipelineStage) -> bool:
@@ -171,7 +185,7 @@ def _prepare(stage: PipelineStage, worker: str, report: Reporter) -> dict:
     return {"models": specs}
 
 
-def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
+def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> dict:
     config = dict(stage.config["config"])
     chunk_size, limit = config.pop("chunk_size", None), config.pop("limit", None)
     run = stage.labeling_run
@@ -184,7 +198,8 @@ def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> None:
             experiment=stage.experiment, config=labeling_config, split="train", model_spec=stage.model_spec, limit=limit,
             pair_source=pair_source,
         ))
-    labeling.labeling_run_execute(run_id=run.pk, worker=worker, force=True, chunk_size=chunk_size, on_progress=report)
+    return fanout.labeling_stage_fan_out(stage=stage, run=run, worker=worker, chunk_size=chunk_size, report=report,
+                                         send=report.fan_out)
 
 
 def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
