@@ -1,14 +1,16 @@
 """Sampling: how a policy turns a prompt batch into responses (the prompt itself is ``pipeline.tokens``).
 
-``sample`` is a small KV-cached decoding loop (prefill once, then one token per step) used by RL
-rollouts and by ``generate_samples``. It is leaner per step than ``model.generate`` (no logits
-processors or stopping-criteria machinery), which matters on CPU where a 135M model spends much
-of each decoding step in per-op overhead.
+``decode_prompts`` is what RL rollouts and ``generate_samples`` call. It decodes through the
+inference engine (``pipeline.inference``): each distinct prompt prefilled once and shared by its
+samples, rows packed without padding, a preallocated KV cache written in place, fused q|k|v and
+MLP projections, logits at the last position only. Models the engine cannot run exactly in
+float32 (other dtypes) take ``sample``, a small KV-cached loop over the transformers forward.
+Both pick tokens with ``pipeline.inference.sampling.pick_tokens`` from one generator per row, so
+the same seeds give the same tokens on either path and in any batch.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -16,11 +18,16 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 from pipeline.configs import GenerationConfig
+from pipeline.inference.engines import build_engine
+from pipeline.inference.sampling import forbid, pick_tokens, row_seed, seeded_generators
+from pipeline.lora import is_peft
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.tokens import encode_prompt, eos_ids, format_prompt, pad_left, position_ids
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from pipeline.inference.api import InferenceEngine
 
 
 @dataclass
@@ -57,7 +64,6 @@ def sample(
     inference_mode, so the returned tokens can feed a later forward pass that needs gradients.
     """
     device = prompt_ids.device
-    eos_t = torch.tensor(list(eos), device=device)
     out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask),
                 use_cache=True, logits_to_keep=1)
     cache, logits = out.past_key_values, out.logits[:, -1, :]
@@ -75,11 +81,11 @@ def sample(
     for t in range(max_new_tokens):
         logits = logits.float()
         if t < min_new_tokens:
-            logits[:, eos_t] = float("-inf")  # benchmarks force equal lengths this way
-        token = _pick(logits, temperature, generators)
+            logits = forbid(logits, eos)  # benchmarks force equal lengths this way
+        token = pick_tokens(logits, temperature, generators)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         tokens[:, t] = token
-        just_ended = ~done & torch.isin(token, eos_t)
+        just_ended = ~done & torch.isin(token, torch.tensor(list(eos), device=device))
         finished_at[just_ended] = t
         done |= just_ended
         if bool(done.all()) or t == max_new_tokens - 1:
@@ -100,25 +106,67 @@ def sample(
     return Rollout(prompt_ids, prompt_mask, tokens[:, :width], gen_mask, finished_at < max_new_tokens)
 
 
-def _pick(logits: torch.Tensor, temperature: float,
-          generators: Sequence[torch.Generator] | torch.Generator | None) -> torch.Tensor:
-    """Greedy at temperature 0; else inverse-CDF sampling from softmax(logits / temperature).
+def decode_prompts(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    seeds: Sequence[int] | None = None,
+    min_new_tokens: int = 0,
+    repeats: int = 1,
+) -> Rollout:
+    """``repeats`` samples of each prompt (token ids, unpadded), rows grouped by prompt
+    ([p0s0, p0s1, p1s0, ...]) as ``sample`` returns them; ``seeds[r]`` fixes row r (needed when
+    temperature > 0). Through the inference engine where it runs the model (float32), else
+    ``sample``; the same tokens either way. EOS ids: ``eos_ids(model, tokenizer)``."""
+    stop = eos_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
+    rows = len(prompts) * repeats
+    if temperature > 0 and (seeds is None or len(seeds) != rows):
+        raise ValueError(f"sampling needs one seed per row: {rows} rows, {0 if seeds is None else len(seeds)} seeds")
+    device = next(model.parameters()).device
+    engine = generation_engine(model, tokenizer, rows, prompts[0] if prompts else ())
+    if engine is None:
+        ids, mask = pad_left(prompts, pad, device)
+        generators = seeded_generators(seeds, device) if temperature > 0 and seeds is not None else None
+        return sample(model, ids, mask, max_new_tokens=max_new_tokens, eos=stop, pad_id=pad, temperature=temperature,
+                      min_new_tokens=min_new_tokens, generators=generators, repeats=repeats)
+    generated = engine.decode(prompts, [[] for _ in prompts], range(len(prompts)), max_new_tokens, n=repeats,
+                              temperature=temperature, seeds=seeds if temperature > 0 else None, stop_ids=stop,
+                              min_new_tokens=min_new_tokens, keep_stop=True)
+    ids, mask = pad_left([p for p in prompts for _ in range(repeats)], pad, device)
+    width = max((len(g) for g in generated), default=0)
+    tokens = torch.full((rows, width), pad, dtype=torch.long, device=device)
+    gen_mask = torch.zeros((rows, width), dtype=torch.long, device=device)
+    for r, row in enumerate(generated):
+        tokens[r, : len(row)] = torch.tensor(row, dtype=torch.long)
+        gen_mask[r, : len(row)] = 1
+    finished = torch.tensor([bool(row) and row[-1] in stop for row in generated], dtype=torch.bool, device=device)
+    return Rollout(ids, mask, tokens, gen_mask, finished)
 
-    One uniform number per row against the cumulative distribution: the same distribution as
-    torch.multinomial, which instead draws one exponential per vocabulary entry (≈7 ms a step
-    for 8 rows × 49k tokens on one CPU core). The CDF is summed in float64 so rounding cannot
-    shift mass between tokens; u is in (0, 1], so zero-probability tokens are never picked.
-    """
-    if temperature <= 0:
-        return logits.argmax(-1)
-    cdf = torch.softmax(logits / temperature, dim=-1).double().cumsum(-1)
-    rows, device = logits.size(0), logits.device
-    if generators is None or isinstance(generators, torch.Generator):
-        u = torch.rand(rows, generator=generators, device=device, dtype=torch.float64)
-    else:  # one generator per row
-        u = torch.cat([torch.rand(1, generator=g, device=device, dtype=torch.float64) for g in generators])
-    u = (1.0 - u) * cdf[:, -1]
-    return torch.searchsorted(cdf, u.unsqueeze(-1)).squeeze(-1).clamp(max=logits.size(-1) - 1)
+
+def generation_engine(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: int,
+                      shared_prefix: Sequence[int] = ()) -> InferenceEngine | None:
+    """An engine decoding ``rows`` rows in one batch, or None where it would not compute the
+    model's own float32 numbers (other dtypes: the engine would run a float32 copy, which goes
+    stale as the policy trains). A LoRA policy runs as its base model with the adapters in it:
+    merged (``lora_merged``), the packed forward reads the merged weights; unmerged, only the
+    padded engine's transformers forward runs the adapters. ``shared_prefix``: tokens most
+    prompts start with (a chat header), computed once."""
+    if next(model.parameters()).dtype != torch.float32:
+        return None
+    base = cast("PreTrainedModel", model.get_base_model() if is_peft(model) else model)
+    packed = not is_peft(model) or _adapters_merged(model)
+    # one decoding batch for every row: suffix batches take 2 x batch_size rows
+    return build_engine(base, tokenizer, packed=packed, batch_size=max(1, -(-rows // 2)), shared_prefix=shared_prefix)
+
+
+def _adapters_merged(model: torch.nn.Module) -> bool:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return all(m.merged for m in model.modules() if isinstance(m, BaseTunerLayer))
 
 
 # -- samples for human evaluation --------------------------------------------------------------
@@ -134,14 +182,6 @@ class Sample:
     finished: bool  # ended with EOS (False: cut at max_new_tokens)
 
 
-def row_generator(seed: int, text: str, device: torch.device) -> torch.Generator:
-    """A generator seeded by (seed, prompt text): same seed and prompt, same sample."""
-    digest = hashlib.sha256(f"{seed}\x00{text}".encode()).digest()
-    g = torch.Generator(device=device)
-    g.manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
-    return g
-
-
 def generate_samples(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
@@ -149,23 +189,19 @@ def generate_samples(
     config: GenerationConfig | None = None,
     on_progress: ProgressFn | None = None,
 ) -> list[Sample]:
-    """One response per context, in input order (batched with left padding, length-sorted)."""
+    """One response per context, in input order (length-sorted batches of ``config.batch_size``).
+    Each response is fixed by (config.seed, its context): the same whatever the batch."""
     config = config or GenerationConfig()
     on_progress = on_progress or no_progress
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     prompts = [encode_prompt(tokenizer, format_prompt(tokenizer, c, config.chat_template), config.max_prompt_tokens) for c in contexts]
     order = sorted(range(len(contexts)), key=lambda i: len(prompts[i]))
-    stop = eos_ids(model, tokenizer)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
     results: list[Sample | None] = [None] * len(contexts)
     for start in range(0, len(order), config.batch_size):
         chunk = order[start : start + config.batch_size]
-        ids, mask = pad_left([prompts[i] for i in chunk], pad, device)
-        gens = [row_generator(config.seed, contexts[i], device) for i in chunk]
-        roll = sample(model, ids, mask, max_new_tokens=config.max_new_tokens, eos=stop, pad_id=pad,
-                      temperature=config.temperature, generators=gens)
+        roll = decode_prompts(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens=config.max_new_tokens,
+                              temperature=config.temperature, seeds=[row_seed(config.seed, contexts[i]) for i in chunk])
         for row, i in enumerate(chunk):
             n = int(roll.mask[row].sum())
             body = roll.tokens[row, :n].tolist()

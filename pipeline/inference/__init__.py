@@ -9,6 +9,10 @@ dialogue, a prompt) and a *suffix* run on top of it::
     engine.token_logprobs(prefixes, continuations, prefix_of)   # log P of every continuation token
     engine.decode(prefixes, suffixes, prefix_of, max_new_tokens, n=k, temperature=T, seeds=...)
 
+Policy generation (RL rollouts, samples for raters) decodes through ``decode`` too
+(``pipeline.generation.decode_prompts``); the plain transformers loop there samples with the
+same rule (``sampling``), so both give the same tokens from the same seeds.
+
 ``prefix_of[r]`` is the index of row r's prefix in ``prefixes``. Each prefix is computed once
 per call, on the kept ``shared_prefix``, and the prefixes of the latest call stay cached, so a
 second call on the same prefixes (decode, then score) computes only its suffixes.
@@ -23,6 +27,7 @@ Modules (plain Python + torch + transformers, never Django):
   fused      the direct forward of Llama-style decoders on packed rows
   streams    single-core worker threads that split a packed forward's rows on a CPU
   precision  the bf16-mlp copy of a model, parameter counting
+  sampling   the sampling rule (greedy or inverse-CDF, one seeded generator per row), seeds
 
 Importing this package imports nothing heavy; import the module you need.
 """

@@ -60,10 +60,14 @@ class InferenceEngine(Protocol):
         temperature: float = 0.0,
         seeds: Sequence[int] | None = None,
         stop_ids: Collection[int] | None = None,
+        min_new_tokens: int = 0,
+        keep_stop: bool = False,
     ) -> list[list[int]]:
-        """n continuations of every row, up to ``max_new_tokens`` each or a stop id (not kept):
-        row r's j-th is item r * n + j. temperature 0 is greedy; above 0 samples, with
-        ``seeds[r * n + j]`` fixing continuation r * n + j whatever its batch."""
+        """n continuations of every row, up to ``max_new_tokens`` each or a stop id (kept at the
+        end of its continuation with ``keep_stop``, else dropped): row r's j-th is item r * n + j.
+        Stop ids are forbidden before ``min_new_tokens`` tokens. temperature 0 is greedy; above 0
+        samples (``sampling.pick_tokens``), with ``seeds[r * n + j]`` fixing continuation
+        r * n + j whatever its batch."""
         ...
 
     def plan_groups(self, prefix_lengths: Sequence[int]) -> list[list[int]]:

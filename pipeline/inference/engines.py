@@ -71,6 +71,9 @@ ATTENTION_FLOP_COST = 1.5
 
 class PackedEngine(StagedEngine):
     pads = False
+    # A decoding step (one token per row) reads every weight for a few rows' work: split over
+    # streams, each core reads all the weights; torch's own threads split the weights instead.
+    stream_decoding = False
 
     def __init__(self, model: PreTrainedModel, decoder: FusedDecoder, streams: bool = True, *,
                  stop_ids: Collection[int], batch_size: int, shared_prefix: Tokens):
@@ -87,7 +90,8 @@ class PackedEngine(StagedEngine):
                  reserve: int = 0) -> tuple[torch.Tensor, KVState]:
         counts = [len(r) for r in rows]
         slabs = self._slabs_for(past, counts, reserve)
-        streams = Streams.get() if self.device.type == "cpu" and self.streams else None
+        use_streams = self.streams and (self.stream_decoding or max(counts) > 1)
+        streams = Streams.get() if self.device.type == "cpu" and use_streams else None
         parts = [range(len(rows))] if streams is None else split_rows(self._row_costs(counts, slabs.lengths), streams.count)
         if streams is None or len(parts) == 1:  # no streams: parts is the one range
             logits = self.fused.forward(rows, slabs, keep=keep)

@@ -301,6 +301,8 @@ class FusedDecoder:
         one_each = max(counts) == 1
         # per-row causal masks (bottom-right aligned), shared by all layers; decoding needs none
         masks = [] if one_each else [torch.ones(n, e, dtype=torch.bool, device=self.device).tril(e - n) for n, e in zip(counts, ends)]
+        # with one new token per row: row r's key/value go to position starts[r] of slab row r
+        written = (torch.arange(len(rows), device=self.device), slice(None), torch.tensor(starts, device=self.device))
         padding = (torch.arange(width, device=self.device)[None, :] < torch.tensor(ends, device=self.device)[:, None])[:, None, None, :]
 
         for i, layer in enumerate(self.layers):
@@ -312,9 +314,13 @@ class FusedDecoder:
             q, k = qk[:, :H], qk[:, H:]
             v = qkv[:, (H + G) * hd :].view(M, G, hd)
             keys, values = slabs.keys[i], slabs.values[i]
-            for r, (s, n, o) in enumerate(zip(starts, counts, offsets)):
-                keys[r, :, s : s + n] = k[o : o + n].transpose(0, 1)
-                values[r, :, s : s + n] = v[o : o + n].transpose(0, 1)
+            if one_each:  # one write per layer, not one per row (decoding steps run many rows)
+                keys[written] = k
+                values[written] = v
+            else:
+                for r, (s, n, o) in enumerate(zip(starts, counts, offsets)):
+                    keys[r, :, s : s + n] = k[o : o + n].transpose(0, 1)
+                    values[r, :, s : s + n] = v[o : o + n].transpose(0, 1)
             if one_each or trim:  # one query per row (decoding, or the last layer's last tokens)
                 rows_q = q if one_each else q.index_select(0, last)
                 out = _sdpa(rows_q[:, :, None], keys[:, :, :width], values[:, :, :width], padding, layer.scale)

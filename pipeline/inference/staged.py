@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import torch
 
 from pipeline.inference.api import EngineStats, Tokens
 from pipeline.inference.kv import KVState, Past, RowRef
+from pipeline.inference.sampling import forbid, pick_tokens, seeded_generators
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -101,10 +103,15 @@ class StagedEngine:
         temperature: float = 0.0,
         seeds: Sequence[int] | None = None,
         stop_ids: Collection[int] | None = None,
+        min_new_tokens: int = 0,
+        keep_stop: bool = False,
     ) -> list[list[int]]:
         if temperature > 0 and (seeds is None or len(seeds) != n * len(suffixes)):
             raise ValueError("sampling (temperature > 0) needs one seed per continuation")
+        if not 0 <= min_new_tokens <= max_new_tokens:
+            raise ValueError(f"min_new_tokens must be in [0, max_new_tokens = {max_new_tokens}], got {min_new_tokens}")
         stop = self.stop_ids if stop_ids is None else set(stop_ids)
+        ending = _Ending(stop, min_new_tokens, keep_stop)
         out: list[list[int]] = [[] for _ in range(n * len(suffixes))]
         for refs, rows, runs in self._stages(prefixes, suffixes, prefix_of):
             # The suffix forward gives every continuation's first token; its n continuations
@@ -113,7 +120,7 @@ class StagedEngine:
                 expand = torch.arange(len(batch), device=self.device).repeat_interleave(n)
                 ids = [rows[i] * n + j for i in batch for j in range(n)]
                 batch_seeds = [seeds[i] for i in ids] if temperature > 0 and seeds is not None else None
-                generated = self._continue(logits.index_select(0, expand), state.refs(expand.tolist()), max_new_tokens, temperature, batch_seeds, stop)
+                generated = self._continue(logits.index_select(0, expand), state.refs(expand.tolist()), max_new_tokens, temperature, batch_seeds, ending)
                 for i, tokens in zip(ids, generated):
                     out[i] = tokens
         return out
@@ -189,37 +196,43 @@ class StagedEngine:
             yield batch, logits, state
 
     def _continue(self, logits: torch.Tensor, past: list[RowRef], max_new_tokens: int, temperature: float,
-                  seeds: Sequence[int] | None, stop: set[int]) -> list[list[int]]:
+                  seeds: Sequence[int] | None, ending: _Ending) -> list[list[int]]:
         """Decode from ``logits`` [R, V] (each row's next-token logits) on ``past``: greedy, or
-        Gumbel-max sampling ``argmax(logits / T + g)``, g ~ Gumbel(0, 1) from one generator per
-        row seeded by the caller, so a row's tokens do not depend on its batch.
+        ``sampling.pick_tokens`` with one generator per row seeded by the caller, so a row's
+        tokens do not depend on its batch.
 
         The rows are gathered once with room for every new token; each step then writes its
-        keys/values in place (no copy of the past per step)."""
-        generators = []
-        for seed in seeds or []:
-            generators.append(torch.Generator(device=self.device))
-            generators[-1].manual_seed(seed)
+        keys/values in place (no copy of the past per step), and only the last position's
+        logits are computed."""
+        generators = seeded_generators(seeds or [], self.device)
         out: list[list[int]] = [[] for _ in past]
         finished = [False] * len(past)
         state: list[RowRef] | KVState = past  # the gathered rows, then each step's cache
         for step in range(max_new_tokens):
             scores = logits.float()
-            if generators:
-                u = torch.stack([torch.rand(scores.shape[-1], generator=g, device=self.device) for g in generators])
-                scores = scores / temperature - torch.log(-torch.log(u.clamp_min(1e-20)))
-            picked = scores.argmax(dim=-1).tolist()
+            if step < ending.min_new_tokens:
+                scores = forbid(scores, ending.stop)  # this step's own logits: changed in place
+            picked = pick_tokens(scores, temperature, generators or None).tolist()
             for i, token in enumerate(picked):
                 if not finished[i]:
-                    if token in stop:
-                        finished[i] = True
-                    else:
+                    finished[i] = token in ending.stop
+                    if ending.keep_stop or not finished[i]:
                         out[i].append(token)
             if all(finished) or step == max_new_tokens - 1:
                 break
             room = max_new_tokens if step == 0 else 0
             logits, state = self._forward([[t] for t in picked], state, side="left", reserve=room)
         return out
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """When a continuation ends: at a stop id (kept in its tokens or not), never before
+    ``min_new_tokens`` tokens (stop ids are forbidden until then)."""
+
+    stop: set[int]
+    min_new_tokens: int = 0
+    keep_stop: bool = False
 
 
 # -- planning (pure Python over lengths) ----------------------------------------------------

@@ -32,7 +32,6 @@ token prefix, so the fast path feeds the model exactly the ids of the plain way
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -42,6 +41,7 @@ import torch
 from pipeline.configs import LabelingConfig
 from pipeline.inference.api import EngineStats
 from pipeline.inference.engines import build_engine
+from pipeline.inference.sampling import row_seed
 from pipeline.inference.staged import lcp
 from pipeline.labeling.calibration import CONTENT_FREE, recalibrate
 from pipeline.labeling.prompts import PromptBuilder
@@ -146,12 +146,6 @@ def two_way(logits: torch.Tensor, answer_ids: list[list[int]]) -> tuple[list[flo
         p1 += torch.exp(m1 - both).tolist()
         mass += torch.exp(both).tolist()
     return p1, mass
-
-
-def row_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed fixed by content, so sampling does not depend on batching or work order."""
-    digest = hashlib.sha256(repr((seed,) + parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 # -- the fast labeler -----------------------------------------------------------------------

@@ -31,7 +31,8 @@ from pipeline import registry
 from pipeline.checkpoints import Checkpointer
 from pipeline.configs import RLConfig
 from pipeline.distributed import Ranks
-from pipeline.generation import sample
+from pipeline.generation import decode_prompts
+from pipeline.inference.sampling import row_seed
 from pipeline.lora import add_lora, lora_merged, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel
@@ -198,11 +199,13 @@ class Learner:
         """k responses per picked prompt from the current policy, and their rewards."""
         config, k = self.config, self.config.samples_per_prompt
         ids, mask = pad_left([self.encoded[i] for i in picked], self.pad, self.device)
-        # A per-step generator makes a resumed run sample exactly what the unbroken run sampled.
-        generator = torch.Generator(device=self.device).manual_seed(config.seed * 1_000_003 + step * 9_973 + self.ranks.rank)
-        with lora_merged(self.policy):
-            roll = sample(self.policy, ids, mask, max_new_tokens=config.max_new_tokens, min_new_tokens=config.min_new_tokens,
-                          eos=self.stop, pad_id=self.pad, temperature=config.temperature, generators=generator, repeats=k)
+        # A seed per (step, process, row) makes a resumed run sample exactly what the unbroken
+        # run sampled, and a row's sample independent of the rest of its batch.
+        seeds = [row_seed(config.seed, "rollout", step, self.ranks.rank, j, s) for j in range(len(picked)) for s in range(k)]
+        with lora_merged(self.policy):  # merged on CPU: the engine's packed forward reads the merged weights
+            roll = decode_prompts(self.policy, self.tokenizer, [self.encoded[i] for i in picked],
+                                  max_new_tokens=config.max_new_tokens, min_new_tokens=config.min_new_tokens,
+                                  temperature=config.temperature, seeds=seeds, repeats=k)
         lengths = roll.mask.sum(-1)
         responses = [cast(str, self.tokenizer.decode(roll.tokens[r, : int(lengths[r])], skip_special_tokens=True)).strip()
                      for r in range(len(picked) * k)]  # one row: one string

@@ -27,8 +27,8 @@ The rollouts, the models (policy, SFT reference, value — all from the SFT chec
 KL-penalised reward and the checkpoints are the loop's (``pipeline.rl.loop``), shared with PPO
 (``pipeline.rl.ppo``); this module is REINFORCE's update.
 
-Speed (this loop vs TRL's RLOOTrainer, see bench/rl.py): rollouts decode with a KV cache through
-LoRA-merged weights; the policy's log-probs come from the one forward pass that also carries the
+Speed (this loop vs TRL's RLOOTrainer, see bench/rl.py): rollouts decode on the inference
+engine's packed forward (``pipeline.generation.decode_prompts``) through LoRA-merged weights; the policy's log-probs come from the one forward pass that also carries the
 gradient (no separate "old log-probs" pass: one update per batch is exactly on-policy); the
 reference log-probs take one batched no-grad pass with the adapter off; logits are only computed
 at response positions; with several samples per prompt, each prompt is run once (generation

@@ -1,0 +1,182 @@
+"""Generation throughput: our decoding (``pipeline.generation.decode_prompts``, on the inference
+engine) vs ``model.generate`` and vs TRL's rollout generation, beside the memory-bandwidth bound.
+
+    .venv/bin/python bench/generation.py [--batches 8 32] [--new-tokens 48 128] [--generations 2]
+                                         [--threads N] [--rounds 1] [--out FILE] [--quick]
+
+Same real HH prompts (chat-formatted, <= ``--max-prompt-tokens``) on every side, ``--generations``
+samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 1, and exactly
+``new_tokens`` tokens per row (EOS held back until then), so every side generates the same tokens:
+
+  ours      ``decode_prompts``: each prompt prefilled once and shared by its samples, rows packed,
+            the KV cache preallocated and written in place, last-position logits only.
+  generate  ``model.generate(do_sample=True, num_return_sequences=generations)`` on left-padded
+            prompts (transformers' own loop and cache).
+  trl       TRL RLOOTrainer's rollout call: ``model.generate`` with the GenerationConfig its
+            ``_generate`` builds from RLOOConfig's defaults (top_p 1, top_k 0, no min_p,
+            repetition_penalty 1), on each prompt repeated once per completion, as TRL batches them.
+
+tokens/s = rows x new_tokens / wall seconds of the whole call (prefill included), best of
+``--rounds``. The bound: a decoding step must read every weight (float32) and each row's KV
+cache once, so steps/s <= copy bandwidth / (weight bytes + rows x mean context x KV bytes per
+token), and tokens/s <= rows x that. The copy bandwidth is measured here (a 256 MB tensor
+copy, read + write bytes, best of 5, torch's threads). The bound leaves out the prefill, so a
+short run with long prompts sits further below it. ``share_of_bound`` = ours / bound. The last
+line printed is one JSON object (also written to ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
+
+
+def copy_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """Bytes per second of a large tensor copy (bytes read + bytes written), best of ``repeats``."""
+    src = torch.ones(megabytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - started)
+    return 2 * src.numel() * src.element_size() / best
+
+
+def bench_prompts(tokenizer, count: int, max_tokens: int) -> list[list[int]]:
+    from pipeline.data import read
+    from pipeline.tokens import encode_prompt, format_prompt
+
+    picked = []
+    for record in islice(read(HH, "hh"), 2000):
+        ids = encode_prompt(tokenizer, format_prompt(tokenizer, record.context))
+        if len(ids) <= max_tokens:
+            picked.append(ids)
+        if len(picked) == count:
+            return picked
+    raise SystemExit(f"fewer than {count} HH prompts of <= {max_tokens} tokens in {HH}")
+
+
+def timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int) -> dict:
+    """One call per side; each a function of no arguments."""
+    from transformers import GenerationConfig
+    from trl import RLOOConfig
+
+    from pipeline.generation import decode_prompts
+    from pipeline.inference.sampling import row_seed
+    from pipeline.tokens import eos_ids, pad_left
+
+    stop, pad = eos_ids(model, tokenizer), tokenizer.pad_token_id
+    ids, mask = pad_left(prompts, pad, torch.device("cpu"))
+    repeated = pad_left([p for p in prompts for _ in range(k)], pad, torch.device("cpu"))
+    seeds = [row_seed(0, "bench", r) for r in range(len(prompts) * k)]
+    defaults = RLOOConfig.__dataclass_fields__
+    trl_config = GenerationConfig(
+        max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True, pad_token_id=pad,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=stop, temperature=1.0,
+        top_p=defaults["top_p"].default, top_k=defaults["top_k"].default, min_p=defaults["min_p"].default,
+        repetition_penalty=defaults["repetition_penalty"].default, disable_compile=True,
+    )
+
+    def ours() -> None:
+        roll = decode_prompts(model, tokenizer, prompts, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                              temperature=1.0, seeds=seeds, repeats=k)
+        assert roll.tokens.shape == (len(prompts) * k, new_tokens)
+
+    def generate() -> None:
+        with torch.no_grad():
+            model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+                           num_return_sequences=k, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                           eos_token_id=stop, pad_token_id=pad)
+
+    def trl() -> None:
+        with torch.no_grad():
+            model.generate(input_ids=repeated[0], attention_mask=repeated[1], generation_config=trl_config)
+
+    return {"ours": ours, "generate": generate, "trl": trl}
+
+
+def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: float) -> dict:
+    """The memory-bandwidth bound of decoding these rows (see the module docstring)."""
+    from pipeline.inference.kv import kv_bytes_per_token
+
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    mean_context = sum(len(p) for p in prompts) / len(prompts) + new_tokens / 2
+    rows = len(prompts) * k
+    step_bytes = weights + rows * mean_context * kv_bytes_per_token(model.config, torch.float32)
+    return {"weight_bytes": weights, "bytes_per_step": round(step_bytes),
+            "bound_tokens_per_s": round(rows * bandwidth / step_bytes, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[8, 32], help="rows decoded together")
+    parser.add_argument("--new-tokens", type=int, nargs="+", default=[48, 128])
+    parser.add_argument("--generations", type=int, default=2, help="samples per prompt (rows = prompts x this)")
+    parser.add_argument("--max-prompt-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=1, help="calls per side and setting (best kept)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--sides", nargs="+", default=["ours", "generate", "trl"], choices=["ours", "generate", "trl"])
+    parser.add_argument("--quick", action="store_true", help="batch 8, 16 new tokens, ours and generate only")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        args.batches, args.new_tokens, args.sides = [8], [16], ["ours", "generate"]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from pipeline import registry
+
+    artifact_root = ROOT / "var" / "artifacts"
+    registry.prepare(registry.DEFAULT_MODEL, artifact_root)
+    loaded = registry.load_causal_lm(registry.DEFAULT_MODEL, artifact_root)
+    model, tokenizer = loaded.model.eval(), loaded.tokenizer
+    bandwidth = copy_bandwidth()
+    print(f"copy bandwidth {bandwidth / 1e9:.2f} GB/s, {torch.get_num_threads()} threads", flush=True)
+    pool = bench_prompts(tokenizer, max(args.batches) // args.generations, args.max_prompt_tokens)
+    sides(model, tokenizer, pool[:1], 1, 2)["ours"]()  # builds the fused decoder once, outside the timings
+
+    results = []
+    for batch in args.batches:
+        prompts = pool[: batch // args.generations]
+        for new_tokens in args.new_tokens:
+            calls = sides(model, tokenizer, prompts, args.generations, new_tokens)
+            row: dict = {"batch": len(prompts) * args.generations, "new_tokens": new_tokens,
+                         "mean_prompt_tokens": round(sum(map(len, prompts)) / len(prompts), 1)}
+            for name in args.sides:
+                seconds = min(timed(calls[name]) for _ in range(args.rounds))
+                row[f"{name}_tokens_per_s"] = round(row["batch"] * new_tokens / seconds, 1)
+            row.update(bound(model, prompts, args.generations, new_tokens, bandwidth))
+            if "ours" in args.sides:
+                row["ours_share_of_bound"] = round(row["ours_tokens_per_s"] / row["bound_tokens_per_s"], 3)
+                for other in ("generate", "trl"):
+                    if other in args.sides:
+                        row[f"ours_vs_{other}"] = round(row["ours_tokens_per_s"] / row[f"{other}_tokens_per_s"], 2)
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    report = {"benchmark": "generation_tokens_per_second", "model": registry.DEFAULT_MODEL,
+              "threads": torch.get_num_threads(), "copy_bandwidth_gb_s": round(bandwidth / 1e9, 2),
+              "generations_per_prompt": args.generations, "rounds": args.rounds, "rows": results}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
