@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0006_pipeline_run_algorithm'),
+        ('pipeline', '0008_reward_curve_stage'),
     ]
 
     operations = [

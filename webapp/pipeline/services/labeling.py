@@ -124,7 +124,7 @@ def labeling_pairs_label(*, run: LabelingRun, start: int, stop: int) -> int:
     many it labelled. Takes no claim: the caller holds the chunk (``services.fanout``), and a
     pair another worker labelled meanwhile is skipped when saving (the unique constraint)."""
     config = LabelingConfig.from_dict(run.config)
-    pairs = list(_pairs(run.experiment, run.split, run.limit).select_related("prompt")[start:stop])
+    pairs = list(_pairs(run.experiment, run.split, run.limit, run.pair_source).select_related("prompt")[start:stop])
     done = set(AILabel.objects.filter(run=run, pair__in=pairs).values_list("pair_id", flat=True))
     todo = [pair for pair in pairs if pair.pk not in done]
     if not todo:
