@@ -122,7 +122,7 @@ def chunk_claim(*, stage_id: int, worker: str) -> StageChunk | None:
     finds it as it was read: of two workers reading the same chunk only one gets it."""
     stale = timezone.now() - STALE_AFTER
     for chunk in StageChunk.objects.filter(stage_id=stage_id, status__in=[Status.PENDING, Status.RUNNING]).order_by("index"):
-        if chunk.status == Status.RUNNING and not _abandoned(chunk, stale):
+        if chunk.status == Status.RUNNING and not orchestration.chunk_abandoned(chunk, stale):
             continue
         taken = StageChunk.objects.filter(pk=chunk.pk, status=chunk.status, worker=chunk.worker, attempts=chunk.attempts).update(
             status=Status.RUNNING, worker=worker, claimed_at=timezone.now(), attempts=F("attempts") + 1)
@@ -130,10 +130,6 @@ def chunk_claim(*, stage_id: int, worker: str) -> StageChunk | None:
             chunk.refresh_from_db()
             return chunk
     return None
-
-
-def _abandoned(chunk: StageChunk, stale) -> bool:
-    return runs.claim_is_dead(chunk.worker) or (chunk.claimed_at is not None and chunk.claimed_at < stale)
 
 
 def _chunk_failed(chunk: StageChunk, stage: PipelineStage, worker: str, exc: Exception) -> None:
@@ -198,10 +194,3 @@ def stage_workers(*, stage_id: int) -> list[tuple[str, int]]:
 def short_worker(claim: str) -> str:
     """host:pid of a claim (the process start time only tells reused pids apart)."""
     return ":".join(claim.split(":")[:2])
-
-
-def stalled_chunks(*, stage_id: int) -> bool:
-    """True when a running stage has a chunk whose worker died: a chunk task must come to take it,
-    since the stage's own claim may belong to a live worker that has gone idle."""
-    stale = timezone.now() - STALE_AFTER
-    return any(_abandoned(chunk, stale) for chunk in StageChunk.objects.filter(stage_id=stage_id, status=Status.RUNNING))

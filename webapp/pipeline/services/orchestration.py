@@ -32,6 +32,7 @@ from webapp.pipeline.models import (
     PipelineRun,
     PipelineStage,
     PipelineStatus,
+    StageChunk,
     StageKind,
     Status,
 )
@@ -338,12 +339,18 @@ def pipeline_recover(*, enqueue: bool = True) -> list[int]:
 def _resend_stalled_chunks(run: PipelineRun, *, enqueue: bool) -> list[int]:
     """A fanned-out stage whose chunk lost its worker, while the stage's own claim holder lives on
     (idle, its part done): only a chunk task takes that chunk over."""
-    from webapp.pipeline.services import fanout  # fanout moves pipelines on through this module
-
-    stalled = [s for s in run.stages.filter(status=Status.RUNNING) if fanout.stalled_chunks(stage_id=s.pk)]
+    stale = timezone.now() - STALE_AFTER
+    stalled = [s for s in run.stages.filter(status=Status.RUNNING)
+               if any(chunk_abandoned(c, stale) for c in StageChunk.objects.filter(stage=s, status=Status.RUNNING))]
     for stage in stalled if enqueue else []:
         transaction.on_commit(partial(dispatch.chunk_send, stage_id=stage.pk, queue=stage.queue))
     return [s.pk for s in stalled]
+
+
+def chunk_abandoned(chunk: StageChunk, stale) -> bool:
+    """A running chunk whose worker died, or whose claim is older than ``stale``: any worker may take it
+    (the rules a stage's own claim follows; ``services.fanout`` claims by them too)."""
+    return runs.claim_is_dead(chunk.worker) or (chunk.claimed_at is not None and chunk.claimed_at < stale)
 
 
 # -- the stage's log -----------------------------------------------------------------------------------
