@@ -31,7 +31,6 @@ import argparse
 import json
 import sys
 import time
-from itertools import islice
 from pathlib import Path
 
 import torch
@@ -54,17 +53,12 @@ def copy_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
 
 
 def bench_prompts(tokenizer, count: int, max_tokens: int) -> list[list[int]]:
-    from pipeline.data import read
-    from pipeline.tokens import encode_prompt, format_prompt
+    from pipeline.tokens import fitting_chat_prompts
 
-    picked = []
-    for record in islice(read(HH, "hh"), 2000):
-        ids = encode_prompt(tokenizer, format_prompt(tokenizer, record.context))
-        if len(ids) <= max_tokens:
-            picked.append(ids)
-        if len(picked) == count:
-            return picked
-    raise SystemExit(f"fewer than {count} HH prompts of <= {max_tokens} tokens in {HH}")
+    try:
+        return fitting_chat_prompts(HH, tokenizer, count, max_tokens)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def timed(call) -> float:

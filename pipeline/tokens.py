@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -123,3 +124,22 @@ def eos_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> list[
         elif source:
             found.update(int(i) for i in source)
     return sorted(found)
+
+
+def fitting_chat_prompts(path: str | Path, tokenizer: PreTrainedTokenizerBase, count: int, max_tokens: int, *,
+                         fmt: str = "hh", scan: int = 2000) -> list[list[int]]:
+    """Token ids of the first ``count`` dialogues of a preference file (among its first ``scan``)
+    whose chat prompt fits ``max_tokens``: the real prompts the decoding tests and benchmarks use.
+    Raises ValueError naming the file when fewer fit."""
+    from itertools import islice
+
+    from pipeline.data import read
+
+    picked = []
+    for record in islice(read(path, fmt), scan):
+        ids = encode_prompt(tokenizer, format_prompt(tokenizer, record.context))
+        if len(ids) <= max_tokens:
+            picked.append(ids)
+        if len(picked) == count:
+            return picked
+    raise ValueError(f"{path}: fewer than {count} prompts of <= {max_tokens} tokens in its first {scan} records")

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from pathlib import Path
 
-from pipeline.data import read
-from pipeline.tokens import encode_prompt, format_prompt
+from pipeline.tokens import fitting_chat_prompts
 
 
 def hh_prompts(path: Path, tokenizer, count: int, max_tokens: int = 160) -> list[list[int]]:
-    """The first ``count`` HH test dialogues whose chat prompt fits ``max_tokens`` tokens."""
-    picked = []
-    for record in islice(read(path, "hh"), 200):
-        ids = encode_prompt(tokenizer, format_prompt(tokenizer, record.context))
-        if len(ids) <= max_tokens:
-            picked.append(ids)
-        if len(picked) == count:
-            return picked
-    raise AssertionError(f"fewer than {count} HH prompts of <= {max_tokens} tokens in {path}")
+    """The first ``count`` HH test dialogues (of the first 200) whose chat prompt fits ``max_tokens`` tokens."""
+    return fitting_chat_prompts(path, tokenizer, count, max_tokens, scan=200)
