@@ -64,6 +64,7 @@ def sample(
     inference_mode, so the returned tokens can feed a later forward pass that needs gradients.
     """
     device = prompt_ids.device
+    eos_t = torch.tensor(list(eos), device=device)
     out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask),
                 use_cache=True, logits_to_keep=1)
     cache, logits = out.past_key_values, out.logits[:, -1, :]
@@ -85,7 +86,7 @@ def sample(
         token = pick_tokens(logits, temperature, generators)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         tokens[:, t] = token
-        just_ended = ~done & torch.isin(token, torch.tensor(list(eos), device=device))
+        just_ended = ~done & torch.isin(token, eos_t)
         finished_at[just_ended] = t
         done |= just_ended
         if bool(done.all()) or t == max_new_tokens - 1:
