@@ -134,11 +134,7 @@ def labeling_pairs_label(*, run: LabelingRun, start: int, stop: int) -> int:
     rows = _label_rows(run, todo, labels)
     with transaction.atomic():
         AILabel.objects.bulk_create(rows, ignore_conflicts=True)
-        LabelingRun.objects.filter(pk=run.pk).update(
-            progress_done=AILabel.objects.filter(run=run).count(),
-            prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens for r in rows),
-            generated_tokens=F("generated_tokens") + sum(r.generated_tokens for r in rows),
-        )
+        LabelingRun.objects.filter(pk=run.pk).update(progress_done=AILabel.objects.filter(run=run).count(), **_added_tokens(rows))
     return len(todo)
 
 
@@ -159,6 +155,12 @@ def _label_rows(run: LabelingRun, chunk: list[PreferencePair], labels) -> list[A
     ]
 
 
+def _added_tokens(rows: list[AILabel]) -> dict:
+    """The run's token counters raised by what ``rows`` used (update fields, summed in the database)."""
+    return {"prompt_tokens": F("prompt_tokens") + sum(r.prompt_tokens for r in rows),
+            "generated_tokens": F("generated_tokens") + sum(r.generated_tokens for r in rows)}
+
+
 def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: int) -> None:
     rows = _label_rows(run, chunk, labels)
     with transaction.atomic():
@@ -168,8 +170,7 @@ def _save_chunk(run: LabelingRun, chunk: list[PreferencePair], labels, total: in
         runs.run_heartbeat(
             run,
             **runs.progress_fields(Progress.durable(done, total, "labeling")),
-            prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens for r in rows),
-            generated_tokens=F("generated_tokens") + sum(r.generated_tokens for r in rows),
+            **_added_tokens(rows),
         )
     run.refresh_from_db(fields=["prompt_tokens", "generated_tokens", "progress_done"])
 
