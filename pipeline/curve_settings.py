@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pipeline.label_sources import LabelSource
+
 # A reward model needs a pair with each outcome to learn anything: fewer than two cannot.
 SMALLEST = 2
 LABEL_HINT = "use human, ai[:RUN_ID] or mixed:SHARE"
@@ -56,7 +58,7 @@ def check_labels(values: Iterable[object], *, pinned: bool = True) -> tuple[str,
         kind, colon, arg = text.partition(":")
         if kind == "ai" and arg and not pinned:
             raise CurveSettingError("labels", f"{text!r}: a pipeline's curve trains on the AI labels of its own run; write ai")
-        if not _known(kind, colon, arg):
+        if not _known(text):
             raise CurveSettingError("labels", f"unknown label source {text!r}: {LABEL_HINT}")
         if text not in labels:
             labels.append(text)
@@ -65,16 +67,16 @@ def check_labels(values: Iterable[object], *, pinned: bool = True) -> tuple[str,
     return tuple(labels)
 
 
-def _known(kind: str, colon: str, arg: str) -> bool:
-    if kind == "human":
-        return not colon
-    if kind == "ai":
-        return not colon or arg.isdigit()
-    if kind == "mixed":
-        if not colon:
-            return True  # half and half, as LabelSource reads it
-        try:
-            return 0.0 <= float(arg) <= 1.0
-        except ValueError:
-            return False
-    return False
+def _known(text: str) -> bool:
+    """A label source ``LabelSource`` reads, naming something after any colon, and a labeling run
+    by its id."""
+    kind, colon, arg = text.partition(":")
+    if colon and not arg:
+        return False
+    if kind == "ai" and arg and not arg.isdigit():
+        return False
+    try:
+        LabelSource.parse(text)
+    except ValueError:
+        return False
+    return True
