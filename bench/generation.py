@@ -9,7 +9,10 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
 ``new_tokens`` tokens per row (EOS held back until then), so every side generates the same tokens:
 
   ours      ``decode_prompts``: each prompt prefilled once and shared by its samples, rows packed,
-            the KV cache preallocated and written in place, last-position logits only.
+            the KV cache preallocated and written in place, last-position logits only; float32.
+  ours_bf16 the same with ``precision="bf16"``: the decoder's projections and output head in
+            bfloat16 (packed once for oneDNN), the rest float32 (what ``RLConfig.rollout_precision
+            = "bf16"`` decodes with).
   generate  ``model.generate(do_sample=True, num_return_sequences=generations)`` on left-padded
             prompts (transformers' own loop and cache).
   trl       TRL RLOOTrainer's rollout call: ``model.generate`` with the GenerationConfig its
@@ -17,12 +20,14 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
             repetition_penalty 1), on each prompt repeated once per completion, as TRL batches them.
 
 tokens/s = rows x new_tokens / wall seconds of the whole call (prefill included), best of
-``--rounds``. The bound: a decoding step must read every weight (float32) and each row's KV
-cache once, so steps/s <= copy bandwidth / (weight bytes + rows x mean context x KV bytes per
-token), and tokens/s <= rows x that. The copy bandwidth is measured here (a 256 MB tensor
-copy, read + write bytes, best of 5, torch's threads). The bound leaves out the prefill, so a
-short run with long prompts sits further below it. ``share_of_bound`` = ours / bound. The last
-line printed is one JSON object (also written to ``--out``).
+``--rounds``. The bound: a decoding step must read every weight and each row's KV cache once,
+so steps/s <= copy bandwidth / (weight bytes + rows x mean context x KV bytes per token), and
+tokens/s <= rows x that; weight bytes are 4 per parameter for float32, 2 for the bf16 side
+(each side against the bytes it reads). The copy bandwidth is measured here (a 1 GiB tensor
+copy, larger than a CPU's last-level cache as the weights are, read + write bytes, best of 5,
+torch's threads). The bound leaves out the prefill, so a short run with long prompts sits
+further below it. ``ours_share_of_bound`` = ours / its bound (likewise ``ours_bf16_...``). The
+last line printed is one JSON object (also written to ``--out``).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 HH = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
 
-def copy_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+def copy_bandwidth(megabytes: int = 1024, repeats: int = 5) -> float:
     """Bytes per second of a large tensor copy (bytes read + bytes written), best of ``repeats``."""
     src = torch.ones(megabytes * 2**20 // 4)
     dst = torch.empty_like(src)
@@ -88,9 +93,9 @@ def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int) -
         repetition_penalty=defaults["repetition_penalty"].default, disable_compile=True,
     )
 
-    def ours() -> None:
+    def ours(precision: str = "exact") -> None:
         roll = decode_prompts(model, tokenizer, prompts, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                              temperature=1.0, seeds=seeds, repeats=k)
+                              temperature=1.0, seeds=seeds, repeats=k, precision=precision)
         assert roll.tokens.shape == (len(prompts) * k, new_tokens)
 
     def generate() -> None:
@@ -103,14 +108,15 @@ def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int) -
         with torch.no_grad():
             model.generate(input_ids=repeated[0], attention_mask=repeated[1], generation_config=trl_config)
 
-    return {"ours": ours, "generate": generate, "trl": trl}
+    return {"ours": ours, "ours_bf16": lambda: ours("bf16"), "generate": generate, "trl": trl}
 
 
-def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: float) -> dict:
-    """The memory-bandwidth bound of decoding these rows (see the module docstring)."""
+def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: float, weight_bytes: int = 4) -> dict:
+    """The memory-bandwidth bound of decoding these rows with weights of ``weight_bytes`` bytes
+    each (see the module docstring)."""
     from pipeline.inference.kv import kv_bytes_per_token
 
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    weights = sum(p.numel() for p in model.parameters()) * weight_bytes
     mean_context = sum(len(p) for p in prompts) / len(prompts) + new_tokens / 2
     rows = len(prompts) * k
     step_bytes = weights + rows * mean_context * kv_bytes_per_token(model.config, torch.float32)
@@ -126,12 +132,13 @@ def main() -> None:
     parser.add_argument("--max-prompt-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=1, help="calls per side and setting (best kept)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    parser.add_argument("--sides", nargs="+", default=["ours", "generate", "trl"], choices=["ours", "generate", "trl"])
-    parser.add_argument("--quick", action="store_true", help="batch 8, 16 new tokens, ours and generate only")
+    parser.add_argument("--sides", nargs="+", default=["ours", "ours_bf16", "generate", "trl"],
+                        choices=["ours", "ours_bf16", "generate", "trl"])
+    parser.add_argument("--quick", action="store_true", help="batch 8, 16 new tokens, ours (both) and generate only")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     if args.quick:
-        args.batches, args.new_tokens, args.sides = [8], [16], ["ours", "generate"]
+        args.batches, args.new_tokens, args.sides = [8], [16], ["ours", "ours_bf16", "generate"]
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -144,7 +151,8 @@ def main() -> None:
     bandwidth = copy_bandwidth()
     print(f"copy bandwidth {bandwidth / 1e9:.2f} GB/s, {torch.get_num_threads()} threads", flush=True)
     pool = bench_prompts(tokenizer, max(args.batches) // args.generations, args.max_prompt_tokens)
-    sides(model, tokenizer, pool[:1], 1, 2)["ours"]()  # builds the fused decoder once, outside the timings
+    for warm in ("ours", "ours_bf16"):  # builds each fused decoder once, outside the timings
+        sides(model, tokenizer, pool[:1], 1, 2)[warm]()
 
     results = []
     for batch in args.batches:
@@ -153,15 +161,21 @@ def main() -> None:
             calls = sides(model, tokenizer, prompts, args.generations, new_tokens)
             row: dict = {"batch": len(prompts) * args.generations, "new_tokens": new_tokens,
                          "mean_prompt_tokens": round(sum(map(len, prompts)) / len(prompts), 1)}
+            seconds: dict[str, list[float]] = {name: [] for name in args.sides}
+            for _ in range(args.rounds):  # the sides take turns, so drifting load hits them alike
+                for name in args.sides:
+                    seconds[name].append(timed(calls[name]))
             for name in args.sides:
-                seconds = min(timed(calls[name]) for _ in range(args.rounds))
-                row[f"{name}_tokens_per_s"] = round(row["batch"] * new_tokens / seconds, 1)
+                row[f"{name}_tokens_per_s"] = round(row["batch"] * new_tokens / min(seconds[name]), 1)
             row.update(bound(model, prompts, args.generations, new_tokens, bandwidth))
-            if "ours" in args.sides:
-                row["ours_share_of_bound"] = round(row["ours_tokens_per_s"] / row["bound_tokens_per_s"], 3)
+            row.update({f"bf16_{key}": value for key, value in bound(model, prompts, args.generations, new_tokens, bandwidth, 2).items()})
+            for ours, limit in (("ours", "bound_tokens_per_s"), ("ours_bf16", "bf16_bound_tokens_per_s")):
+                if ours not in args.sides:
+                    continue
+                row[f"{ours}_share_of_bound"] = round(row[f"{ours}_tokens_per_s"] / row[limit], 3)
                 for other in ("generate", "trl"):
                     if other in args.sides:
-                        row[f"ours_vs_{other}"] = round(row["ours_tokens_per_s"] / row[f"{other}_tokens_per_s"], 2)
+                        row[f"{ours}_vs_{other}"] = round(row[f"{ours}_tokens_per_s"] / row[f"{other}_tokens_per_s"], 2)
             print(json.dumps(row), flush=True)
             results.append(row)
     report = {"benchmark": "generation_tokens_per_second", "model": registry.DEFAULT_MODEL,

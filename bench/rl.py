@@ -19,6 +19,10 @@ The PPO row (``ours_ppo_tokens_per_s``, ``ppo_speedup`` = our PPO ÷ TRL's RLOO)
 time per step adds the old-policy log-prob pass and ``ppo_epochs`` × minibatches updates
 (RLConfig's defaults), the price of reusing each batch of rollouts several times. Its runs
 join the ABBA order (ours, TRL, PPO, PPO, TRL, ours, ...). ``--no-ppo`` leaves it out.
+
+The bf16 row (``ours_bf16_tokens_per_s``, ``bf16_speedup`` = ours with bf16 rollouts ÷ TRL's
+RLOO) is our REINFORCE with ``rollout_precision="bf16"``: rollouts decoded with bfloat16
+matmuls, the loss's log-probs still float32. ``--no-bf16`` leaves it out.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ def run_phase(args: argparse.Namespace) -> dict:
         samples_per_prompt=args.generations, max_new_tokens=args.max_new_tokens,
         min_new_tokens=args.max_new_tokens, temperature=1.0, beta=0.05, lr=1e-5, lora=True,
         max_prompt_tokens=args.max_prompt_tokens, checkpoint_every=0, seed=0,
+        rollout_precision="bf16" if args.phase == "bf16" else "exact",
     )
     step_seconds: list[float] = []
 
@@ -91,7 +96,7 @@ def run_phase(args: argparse.Namespace) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as out:
-        algorithm = {"ours": "reinforce", "ppo": "ppo", "trl": "rloo"}[args.phase]
+        algorithm = {"ours": "reinforce", "bf16": "reinforce", "ppo": "ppo", "trl": "rloo"}[args.phase]
         result = train_policy(config, prompts, letter_share, out, algorithm=algorithm,
                               artifact_root=artifact_root, on_metrics=on_metrics)
     tokens_per_step = args.prompts * args.generations * args.max_new_tokens
@@ -130,7 +135,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--rounds", type=int, default=2, help="runs per side, in ABBA order (pooled)")
     parser.add_argument("--no-ppo", action="store_true", help="leave out the PPO row (REINFORCE vs RLOO only)")
-    parser.add_argument("--phase", choices=["ours", "trl", "ppo"], help=argparse.SUPPRESS)
+    parser.add_argument("--no-bf16", action="store_true", help="leave out the row of REINFORCE with bf16 rollouts")
+    parser.add_argument("--phase", choices=["ours", "trl", "ppo", "bf16"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase:  # child process: run one side, print its JSON
@@ -138,9 +144,10 @@ def main() -> None:
         return
 
     started = time.perf_counter()
+    sides = ("ours", "trl") + (() if args.no_ppo else ("ppo",)) + (() if args.no_bf16 else ("bf16",))
     runs = run_sides(__file__, ["--steps", str(args.steps), "--prompts", str(args.prompts), "--generations", str(args.generations),
          "--max-new-tokens", str(args.max_new_tokens), "--max-prompt-tokens", str(args.max_prompt_tokens),
-         "--threads", str(args.threads)], args.rounds, ("ours", "trl") if args.no_ppo else ("ours", "trl", "ppo"))
+         "--threads", str(args.threads)], args.rounds, sides)
     results = {phase: pool(r) for phase, r in runs.items()}
     ours, trl = results["ours"], results["trl"]
     print(json.dumps({
@@ -153,6 +160,7 @@ def main() -> None:
         "trl_rloo_tokens_per_s": round(trl["tokens_per_second"], 2),
         **comparison(ours, trl, "tokens_per_second", args.rounds, started),
         **(ppo_row(results["ppo"], trl) if "ppo" in results else {}),
+        **(bf16_row(results["bf16"], trl) if "bf16" in results else {}),
     }))
 
 
@@ -163,6 +171,15 @@ def ppo_row(ppo: dict, trl: dict) -> dict:
         "ppo_speedup": round(ppo["tokens_per_second"] / trl["tokens_per_second"], 3),
         "ppo_speedup_median_step": round(ppo["tokens_per_second_median_step"] / trl["tokens_per_second_median_step"], 3),
         "ours_ppo_peak_rss_mb": round(ppo["peak_rss_mb"]),
+    }
+
+
+def bf16_row(bf16: dict, trl: dict) -> dict:
+    """Our REINFORCE with bf16 rollouts beside TRL's RLOO."""
+    return {
+        "ours_bf16_tokens_per_s": round(bf16["tokens_per_second"], 2),
+        "bf16_speedup": round(bf16["tokens_per_second"] / trl["tokens_per_second"], 3),
+        "bf16_speedup_median_step": round(bf16["tokens_per_second_median_step"] / trl["tokens_per_second_median_step"], 3),
     }
 
 

@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, cast
 
-from pipeline.inference import PRECISIONS  # the labeler's; light: the package imports no torch
+from pipeline.inference import DECODE_PRECISIONS, PRECISIONS  # light: the package imports no torch
 
 LABELING_TASKS = ("summarization", "helpful", "harmless")
 LABELING_PREAMBLES = ("base", "detailed")
@@ -182,6 +182,7 @@ class RLConfig(LoraFields, ConfigMixin):
     max_new_tokens: int = 48  # cap on a rollout's length in tokens
     min_new_tokens: int = 0  # EOS is forbidden before this many tokens (benchmarks use it to equalise lengths)
     temperature: float = 1.0  # sampling temperature of rollouts (log-probs are taken at the same temperature)
+    rollout_precision: str = "exact"  # how rollouts are decoded: "exact" = float32; "bf16" = bfloat16 matmuls (faster; the loss's log-probs stay float32)
     beta: float = 0.05  # KL penalty strength: reward = R(x, y) - beta * KL(pi || pi_SFT)
     lr: float = 1e-4  # policy learning rate (1e-4 suits LoRA; use ~1e-6..1e-5 for full fine-tuning)
     value_lr: float = 1e-4  # value-model body learning rate
@@ -208,6 +209,8 @@ class RLConfig(LoraFields, ConfigMixin):
             raise ValueError("min_new_tokens cannot exceed max_new_tokens")
         if self.ppo_epochs < 1 or self.ppo_minibatch_size < 1 or not self.ppo_clip > 0 or self.ppo_value_clip < 0:
             raise ValueError("RLConfig needs ppo_epochs >= 1, ppo_minibatch_size >= 1, ppo_clip > 0, ppo_value_clip >= 0")
+        if self.rollout_precision not in DECODE_PRECISIONS:
+            raise ValueError(f"RLConfig rollout_precision must be one of {DECODE_PRECISIONS}, got {self.rollout_precision!r}")
 
 
 @dataclass

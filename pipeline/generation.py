@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 from pipeline.configs import GenerationConfig
+from pipeline.inference import DECODE_PRECISIONS
 from pipeline.inference.engines import build_engine
 from pipeline.inference.sampling import forbid, pick_tokens, row_seed, seeded_generators
 from pipeline.lora import is_peft
@@ -117,18 +118,23 @@ def decode_prompts(
     seeds: Sequence[int] | None = None,
     min_new_tokens: int = 0,
     repeats: int = 1,
+    precision: str = "exact",
 ) -> Rollout:
     """``repeats`` samples of each prompt (token ids, unpadded), rows grouped by prompt
     ([p0s0, p0s1, p1s0, ...]) as ``sample`` returns them; ``seeds[r]`` fixes row r (needed when
     temperature > 0). Through the inference engine where it runs the model (float32), else
-    ``sample``; the same tokens either way. EOS ids: ``eos_ids(model, tokenizer)``."""
+    ``sample``; the same tokens either way. EOS ids: ``eos_ids(model, tokenizer)``.
+    ``precision`` (``DECODE_PRECISIONS``): "bf16" decodes with bfloat16 matmuls, faster where
+    the hardware multiplies bf16 natively, sampling from logits within ~1e-2 of the model's."""
     stop = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
     rows = len(prompts) * repeats
     if temperature > 0 and (seeds is None or len(seeds) != rows):
         raise ValueError(f"sampling needs one seed per row: {rows} rows, {0 if seeds is None else len(seeds)} seeds")
     device = next(model.parameters()).device
-    engine = generation_engine(model, tokenizer, rows, prompts[0] if prompts else ())
+    if precision not in DECODE_PRECISIONS:
+        raise ValueError(f"unknown decoding precision {precision!r}: use one of {DECODE_PRECISIONS}")
+    engine = generation_engine(model, tokenizer, rows, prompts[0] if prompts else (), precision)
     if engine is None:
         ids, mask = pad_left(prompts, pad, device)
         generators = seeded_generators(seeds, device) if temperature > 0 and seeds is not None else None
@@ -149,25 +155,18 @@ def decode_prompts(
 
 
 def generation_engine(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, rows: int,
-                      shared_prefix: Sequence[int] = ()) -> InferenceEngine | None:
+                      shared_prefix: Sequence[int] = (), precision: str = "exact") -> InferenceEngine | None:
     """An engine decoding ``rows`` rows in one batch, or None where it would not compute the
     model's own float32 numbers (other dtypes: the engine would run a float32 copy, which goes
     stale as the policy trains). A LoRA policy runs as its base model with the adapters in it:
-    merged (``lora_merged``), the packed forward reads the merged weights; unmerged, only the
-    padded engine's transformers forward runs the adapters. ``shared_prefix``: tokens most
-    prompts start with (a chat header), computed once."""
+    the packed forward adds their terms live (``inference.adapters``), merged or not, and
+    adapters it does not compute take the padded engine's transformers forward. ``shared_prefix``:
+    tokens most prompts start with (a chat header), computed once."""
     if next(model.parameters()).dtype != torch.float32:
         return None
     base = cast("PreTrainedModel", model.get_base_model() if is_peft(model) else model)
-    packed = not is_peft(model) or _adapters_merged(model)
     # one decoding batch for every row: suffix batches take 2 x batch_size rows
-    return build_engine(base, tokenizer, packed=packed, batch_size=max(1, -(-rows // 2)), shared_prefix=shared_prefix)
-
-
-def _adapters_merged(model: torch.nn.Module) -> bool:
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    return all(m.merged for m in model.modules() if isinstance(m, BaseTunerLayer))
+    return build_engine(base, tokenizer, precision=precision, batch_size=max(1, -(-rows // 2)), shared_prefix=shared_prefix)
 
 
 # -- samples for human evaluation --------------------------------------------------------------

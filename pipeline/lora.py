@@ -1,13 +1,11 @@
 """Which parameters a trainer updates: LoRA adapters, the top blocks only, or everything.
 
-``lora_config`` turns ``LoraSettings`` into peft's config for our loops and TRL's alike;
-``lora_merged`` folds adapters in for fast CPU decoding and restores the base weights exactly.
+``lora_config`` turns ``LoraSettings`` into peft's config for our loops and TRL's alike.
+(Decoding never merges adapters: the fused decoder adds their terms live, ``inference.adapters``.)
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
 import torch
@@ -86,33 +84,3 @@ def unwrap_lora(model: torch.nn.Module) -> PreTrainedModel:
     return cast("PreTrainedModel", model.merge_and_unload() if is_peft(model) else model)
 
 
-@contextlib.contextmanager
-def lora_merged(model: torch.nn.Module) -> Iterator[None]:
-    """Run a block with the LoRA update folded into the base weights, then restore them bit for bit.
-
-    Token-by-token decoding through unmerged LoRA layers pays two extra small matmuls (and peft's
-    per-layer Python) per adapted linear per token; on CPU that overhead is a visible share of a
-    decoding step, merged it is gone. peft's own unmerge subtracts the update again, which leaves
-    float rounding in the frozen base weights (the SFT reference of RL); so the touched base
-    weights are stashed and copied back exactly. On GPU the overhead is small and the stash would
-    cost a copy of the weights in GPU memory, so there the block runs unmerged.
-    """
-    if not is_peft(model) or next(model.parameters()).device.type != "cpu":
-        yield
-        return
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    stash: list[tuple[torch.Tensor, torch.Tensor]] = []
-    for module in model.modules():
-        if isinstance(module, BaseTunerLayer):
-            weight = cast(torch.Tensor, module.get_base_layer().weight)  # an adapted layer's weight
-            stash.append((weight, weight.detach().clone()))
-    with torch.no_grad():
-        model.merge_adapter()
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            model.unmerge_adapter()  # resets peft's "merged" bookkeeping
-            for weight, saved in stash:
-                weight.copy_(saved)

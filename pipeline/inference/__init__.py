@@ -36,3 +36,7 @@ Importing this package imports nothing heavy; import the module you need.
 # "bf16-mlp" = float32 except the feed-forward matmuls, which take bfloat16 operands
 # (``precision.model_for_precision`` says why only those).
 PRECISIONS = ("exact", "bf16-mlp")
+# What policy decoding (RL rollouts, samples) computes in: "exact" = float32, the policy's own
+# numbers; "bf16" = every matmul (projections and output head) on bfloat16 operands, the rest
+# float32: a sampler's choice only, losses are always taken on the float32 forward.
+DECODE_PRECISIONS = ("exact", "bf16")

@@ -44,22 +44,26 @@ def build_engine(
     batch_size: int = 8,
     shared_prefix: Tokens = (),
 ) -> InferenceEngine:
-    """An engine over ``model`` computing in ``precision`` (see ``pipeline.inference.PRECISIONS``).
+    """An engine over ``model`` computing in ``precision`` (``pipeline.inference.PRECISIONS``, or
+    "bf16" of ``DECODE_PRECISIONS``: bfloat16 weights in the packed decoder's own copies, or
+    autocast around the padded engine's forward, so nothing cached goes stale as a policy trains).
 
     ``tokenizer`` gives the pad and end-of-sequence ids only. ``batch_size`` bounds the prefixes
     in one forward; suffix rows take up to twice as many (they are shorter). ``shared_prefix``:
     token ids most prefixes start with (a chat header, instructions, exemplars), computed once
     and kept. ``packed=False`` takes the padded path even where the packed one applies.
     """
-    model = model_for_precision(model, precision)
+    bf16 = precision == "bf16"
+    model = model if bf16 else model_for_precision(model, precision)
     stop = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(stop) if stop else 0
     # The packed path's fused kernels are CPU ones (oneDNN); on a GPU the padded path runs (SDPA).
     on_cpu = next(model.parameters()).device.type == "cpu"
-    decoder = FusedDecoder.build(model) if packed and on_cpu else None
+    decoder = FusedDecoder.build(model, torch.bfloat16 if bf16 else None) if packed and on_cpu else None
     if decoder is not None:
         return PackedEngine(model, decoder, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
-    return PaddedEngine(model, pad, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
+    return PaddedEngine(model, pad, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix,
+                        autocast=torch.bfloat16 if bf16 else None)
 
 
 # -- packed: the fused forward, no padding ---------------------------------------------------
@@ -144,9 +148,10 @@ class PaddedEngine(StagedEngine):
     pads = True
 
     def __init__(self, model: PreTrainedModel, pad_id: int, *, stop_ids: Collection[int], batch_size: int,
-                 shared_prefix: Tokens):
+                 shared_prefix: Tokens, autocast: torch.dtype | None = None):
         super().__init__(model, stop_ids=stop_ids, batch_size=batch_size, shared_prefix=shared_prefix)
         self.pad_id = pad_id
+        self.autocast = autocast  # run the forward under torch.autocast to this dtype (bf16 decoding)
         self.keeps_last = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def _kv_bytes_per_token(self) -> int:
@@ -167,14 +172,15 @@ class PaddedEngine(StagedEngine):
         # RoPE positions count real tokens only, so a padding hole does not shift the rest.
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, -width:]
         kwargs = {"logits_to_keep": 1} if keep == "last" and self.keeps_last else {}
-        out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **kwargs
-        )
+        with torch.autocast(self.device.type, dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None):
+            out = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **kwargs
+            )
         real = int(new_mask.sum())
         self.stats.real_tokens += real
         self.stats.padded_tokens += ids.numel() - real
         self.stats.forward_calls += 1
-        logits = out.logits[:, -1, :] if keep == "last" else out.logits
+        logits = (out.logits[:, -1, :] if keep == "last" else out.logits).float()
         layers = cast("list[DynamicLayer]", cache.layers)  # attention layers, each filled by this forward
         kv = cast("list[tuple[torch.Tensor, torch.Tensor]]", [(layer.keys, layer.values) for layer in layers])
         return logits, KVState(kv, mask, list(layers))

@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 import torch.nn.functional as F
 
+from pipeline.inference.adapters import LowRank, is_adapted, supported
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
@@ -94,19 +96,22 @@ class Slabs:
 
 
 def _onednn_linear_works() -> bool:
-    """Whether oneDNN's linear kernel is there and gives float32 products (checked once)."""
+    """Whether oneDNN's linear kernel is there, takes packed weights and gives float32 products
+    (checked once)."""
     op = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
     if op is None or not torch.backends.mkldnn.is_available():
         return False
     try:
         x, w = torch.randn(8, 16, dtype=torch.float64), torch.randn(4, 16, dtype=torch.float64)
-        y = op(x.float(), w.float(), None, "none", [], "")
+        y = op(x.float(), torch.ops.mkldnn._reorder_linear_weight(w.float(), 8), None, "none", [], "")
         return y.dtype == torch.float32 and bool(torch.allclose(y.double(), x @ w.T, rtol=1e-5, atol=1e-5))
     except RuntimeError:
         return False
 
 
 ONEDNN = _onednn_linear_works()
+# Rows of the inputs the packed weights are laid out for (a decoding batch); see ``_Proj``.
+PACK_ROWS = 8
 
 
 class _Proj:
@@ -119,53 +124,64 @@ class _Proj:
     code where MKL's sgemm behind ``torch.matmul`` would not (AMD CPUs). Elsewhere: ``addmm``.
     Reduced-precision weights: x is rounded to the weights' dtype and the product rounded
     back, as the ``Bf16Linear`` modules do, so the bf16-mlp precision computes the same numbers.
-    ``rows`` reorders the output features (see ``_rope_order``)."""
+    ``rows`` reorders the output features (see ``_rope_order``); ``dtype``: the copy's weight
+    dtype (bfloat16 for a bf16 decoder), else the layers' own.
 
-    def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None):
-        weights = [cast(torch.Tensor, m.weight).detach() for m in linears]
+    On oneDNN the weight is packed once into the kernel's blocked layout (for ``PACK_ROWS``-row
+    inputs; any row count gives the same numbers): a decoding step's few-row matmuls then skip
+    the reorder the kernel otherwise does on every call (measured: ~15 % of a step's matmul time)."""
+
+    def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None,
+                 dtype: torch.dtype | None = None):
+        weights = [cast(torch.Tensor, m.weight).detach() for m in linears]  # a peft layer's: its base layer's
         biases = [getattr(m, "bias", None) for m in linears]
-        self.weight = weights[0] if len(weights) == 1 else torch.cat(weights, dim=0)
+        self.lora = LowRank.of(linears, rows)  # adapters, read live (``adapters``)
+        weight = weights[0] if len(weights) == 1 else torch.cat(weights, dim=0)
         self.bias = None
         if any(b is not None for b in biases):
             self.bias = torch.cat([w.new_zeros(w.shape[0], dtype=torch.float32) if b is None else b.detach().float() for w, b in zip(weights, biases)])
         if rows is not None:
-            self.weight = self.weight.index_select(0, rows)
+            weight = weight.index_select(0, rows)
             self.bias = None if self.bias is None else self.bias.index_select(0, rows)
-        self.weight = self.weight.contiguous()
-        self.weight_t = self.weight.t()
-        self.exact = self.weight.dtype == torch.float32
-        self.onednn = ONEDNN and self.weight.device.type == "cpu" and self.weight.dtype in (torch.float32, torch.bfloat16)
+        weight = weight.contiguous() if dtype is None else weight.to(dtype).contiguous()
+        self.dtype = weight.dtype
+        self.exact = weight.dtype == torch.float32
+        self.onednn = ONEDNN and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_ROWS) if self.onednn else weight
 
-    def _linear(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, post: str = "none") -> torch.Tensor:
-        if self.onednn:
-            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, post, [], "")
-        y = x @ weight.t() if bias is None else torch.addmm(bias, x, weight.t())
-        return F.silu(y) if post == "swish" else y
+    def __call__(self, x: torch.Tensor, post: str = "none") -> torch.Tensor:
+        delta = None if self.lora is None else self.lora(x)
+        if delta is not None:  # the adapters' term goes in before the activation
+            y = self._base(x, "none").add_(delta)
+            return F.silu(y) if post == "swish" else y
+        return self._base(x, post)
 
-    def __call__(self, x: torch.Tensor, weight: torch.Tensor | None = None, post: str = "none") -> torch.Tensor:
-        weight = self.weight if weight is None else weight
-        bias = None if self.bias is None or weight is not self.weight else self.bias
+    def _base(self, x: torch.Tensor, post: str) -> torch.Tensor:
+        if self.exact and self.onednn:
+            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.weight, self.bias, post, [], "")
         if self.exact:
-            return self._linear(x, weight, bias, post)
-        y = self._linear(x.to(weight.dtype), weight, None).float()
-        y = y if bias is None else y + bias
+            y = x @ self.weight.t() if self.bias is None else torch.addmm(self.bias, x, self.weight.t())
+        else:
+            x = x.to(self.dtype).contiguous()
+            y = (torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "") if self.onednn else x @ self.weight.t()).float()
+            y = y if self.bias is None else y + self.bias
         return F.silu(y) if post == "swish" else y
 
     def add_to(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """residual + x @ W^T (+ b)."""
+        """residual + x @ W^T (+ b) (+ the adapters' term)."""
+        delta = None if self.lora is None else self.lora(x)
         if self.exact and self.onednn:
-            return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, self.weight, self.bias, "add")
-        if self.exact and self.bias is None:
-            return torch.addmm(residual, x, self.weight_t)
-        return residual + self(x)
+            y = torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, self.weight, self.bias, "add")
+        elif self.exact and self.bias is None:
+            y = torch.addmm(residual, x, self.weight.t())
+        else:
+            y = residual + self._base(x, "none")
+        return y if delta is None else y.add_(delta)
 
-    def swiglu(self, x: torch.Tensor, width: int) -> torch.Tensor:
-        """silu(x W_gate^T) * (x W_up^T), W = [W_gate; W_up], each ``width`` outputs (no bias)."""
-        if self.bias is None and self.exact and self.onednn:  # SiLU as the gate's post-op
-            gate = self(x, self.weight[:width], post="swish")
-            return gate.mul_(self(x, self.weight[width:]))
-        both = self(x)
-        return F.silu(both[:, :width]).mul_(both[:, width:])
+
+def _swiglu(gate: _Proj, up: _Proj, x: torch.Tensor) -> torch.Tensor:
+    """silu(x W_gate^T) * (x W_up^T): SiLU is the gate's post-op on oneDNN (without adapters)."""
+    return gate(x, post="swish").mul_(up(x))
 
 
 @dataclass
@@ -176,7 +192,8 @@ class _Layer:
     eps2: float
     qkv: _Proj
     o: _Proj
-    gate_up: _Proj
+    gate: _Proj
+    up: _Proj
     down: _Proj
     scale: float
 
@@ -193,31 +210,43 @@ def _rope_order(heads: int, kv_heads: int, head_dim: int, total: int) -> torch.T
     return torch.cat(order)
 
 
-_BUILT: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, FusedDecoder | None]] = weakref.WeakKeyDictionary()
+_BUILT: weakref.WeakKeyDictionary[torch.nn.Module, dict[torch.dtype | None, tuple[tuple, FusedDecoder | None]]] = weakref.WeakKeyDictionary()
 
 
 def _fingerprint(model: torch.nn.Module) -> tuple:
-    """Identity and in-place version of every parameter: changes when weights are replaced
-    or trained, so a cached decoder (which holds concatenated copies) is never stale."""
-    return tuple((id(p), p._version) for p in model.parameters())
+    """Identity and in-place version of every parameter but LoRA adapters' (read live, not
+    copied): changes when weights are replaced, trained or merged, so a cached decoder (which
+    holds packed copies) is never stale."""
+    weights = tuple((id(p), p._version) for name, p in model.named_parameters() if "lora_" not in name)
+    # peft merges through ``weight.data``, which leaves the parameter's version as it was
+    return weights + tuple(bool(m.merged) for m in model.modules() if is_adapted(m))
 
 
 class FusedDecoder:
     """``FusedDecoder.build(model)`` -> a decoder over ``Slabs``, or None if unsupported.
-    Built once per model (the fused weights are copies: ~4 bytes per parameter)."""
+    Built once per model and weight dtype (the fused weights are copies: ~4 bytes per
+    parameter, ~2 in bfloat16), and again when the model's weights change.
+
+    ``weights=torch.bfloat16``: every projection and the output head take bfloat16 operands
+    (fp32 accumulation, fp32 results); embeddings, norms, RoPE, attention, the residual stream
+    and the KV cache stay float32. A decoding step reads half the bytes, and CPUs with bf16
+    matmul units (AMX, AVX512-BF16) multiply faster; the logits move by ~1e-2 (a sampler's
+    choice, never the numbers a loss is taken on)."""
 
     @classmethod
-    def build(cls, model: PreTrainedModel) -> FusedDecoder | None:
+    def build(cls, model: PreTrainedModel, weights: torch.dtype | None = None) -> FusedDecoder | None:
         stamp = _fingerprint(model)
-        cached = _BUILT.get(model)
+        built = _BUILT.setdefault(model, {})
+        cached = built.get(weights)
         if cached is None or cached[0] != stamp:
+            built.pop(weights, None)  # the stale copy goes before the new one is made (peak memory)
             with torch.no_grad():
-                cached = (stamp, cls._build(model))
-            _BUILT[model] = cached
+                cached = (stamp, cls._build(model, weights))
+            built[weights] = cached
         return cached[1]
 
     @classmethod
-    def _build(cls, model: PreTrainedModel) -> FusedDecoder | None:
+    def _build(cls, model: PreTrainedModel, weights: torch.dtype | None) -> FusedDecoder | None:
         config = getattr(model, "config", None)
         if config is None or getattr(config, "model_type", None) not in SUPPORTED_TYPES:
             return None
@@ -228,11 +257,11 @@ class FusedDecoder:
         if getattr(config, "hidden_act", None) != "silu" or getattr(config, "pretraining_tp", 1) != 1:
             return None
         try:
-            return cls(model, cast(torch.nn.Module, model.model))  # the decoder stack
+            return cls(model, cast(torch.nn.Module, model.model), weights)  # the decoder stack
         except (AttributeError, TypeError, ValueError):
             return None
 
-    def __init__(self, model: PreTrainedModel, base: torch.nn.Module):
+    def __init__(self, model: PreTrainedModel, base: torch.nn.Module, weights: torch.dtype | None = None):
         config = model.config
         self.heads: int = config.num_attention_heads
         self.kv_heads: int = config.num_key_value_heads
@@ -247,12 +276,14 @@ class FusedDecoder:
             raise ValueError("RoPE does not cover the whole head")
         self.final_norm = cast(torch.Tensor, norm.weight).detach()
         self.final_eps = _eps(norm)
-        self.head = _Proj([model.get_output_embeddings()])
+        self.head = _Proj([model.get_output_embeddings()], dtype=weights)
         self.layers: list[_Layer] = []
         for layer in cast("Sequence[Any]", base.layers)[: config.num_hidden_layers]:  # decoder layers, read by name
             attn, mlp = layer.self_attn, layer.mlp
             if type(mlp.act_fn).__name__ not in ("SiLU", "SiLUActivation") or hasattr(attn, "q_norm"):
                 raise ValueError("not a plain Llama-style layer")
+            if not all(supported(m) for m in (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj)):
+                raise ValueError("adapters this decoder does not compute (a LoRA variant, dropout, fan_in_fan_out)")
             total = attn.q_proj.weight.shape[0] + attn.k_proj.weight.shape[0] + attn.v_proj.weight.shape[0]
             self.layers.append(
                 _Layer(
@@ -260,14 +291,14 @@ class FusedDecoder:
                     norm2=layer.post_attention_layernorm.weight.detach(),
                     eps1=_eps(layer.input_layernorm),
                     eps2=_eps(layer.post_attention_layernorm),
-                    qkv=_Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total)),
-                    o=_Proj([attn.o_proj]),
-                    gate_up=_Proj([mlp.gate_proj, mlp.up_proj]),
-                    down=_Proj([mlp.down_proj]),
+                    qkv=_Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total), weights),
+                    o=_Proj([attn.o_proj], dtype=weights),
+                    gate=_Proj([mlp.gate_proj], dtype=weights),
+                    up=_Proj([mlp.up_proj], dtype=weights),
+                    down=_Proj([mlp.down_proj], dtype=weights),
                     scale=attn.scaling,
                 )
             )
-        self.intermediate = self.layers[0].down.weight.shape[1]
         self.dtype, self.device = torch.float32, device
 
     def new_slabs(self, rows: int, capacity: int) -> Slabs:
@@ -303,7 +334,10 @@ class FusedDecoder:
         masks = [] if one_each else [torch.ones(n, e, dtype=torch.bool, device=self.device).tril(e - n) for n, e in zip(counts, ends)]
         # with one new token per row: row r's key/value go to position starts[r] of slab row r
         written = (torch.arange(len(rows), device=self.device), slice(None), torch.tensor(starts, device=self.device))
-        padding = (torch.arange(width, device=self.device)[None, :] < torch.tensor(ends, device=self.device)[:, None])[:, None, None, :]
+        # decoding's mask over the common key width, additive: SDPA on a CPU runs a float mask
+        # ~1.8x faster than the same boolean one (the same numbers)
+        beyond = torch.arange(width, device=self.device)[None, :] >= torch.tensor(ends, device=self.device)[:, None]
+        padding = torch.zeros(beyond.shape, dtype=self.dtype, device=self.device).masked_fill_(beyond, float("-inf"))[:, None, None, :]
 
         for i, layer in enumerate(self.layers):
             trim = keep == "last" and i == len(self.layers) - 1 and not one_each
@@ -334,7 +368,7 @@ class FusedDecoder:
                 attn = attn.view(M, H * hd)
             x = layer.o.add_to(x, attn)
             h = F.rms_norm(x, (x.shape[-1],), layer.norm2, layer.eps2)
-            x = layer.down.add_to(x, layer.gate_up.swiglu(h, self.intermediate))
+            x = layer.down.add_to(x, _swiglu(layer.gate, layer.up, h))
 
         slabs.lengths = ends
         if keep == "last" and x.shape[0] != len(rows):

@@ -33,7 +33,7 @@ from pipeline.configs import RLConfig
 from pipeline.distributed import Ranks
 from pipeline.generation import decode_prompts
 from pipeline.inference.sampling import row_seed
-from pipeline.lora import add_lora, lora_merged, use_lora
+from pipeline.lora import add_lora, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel
 from pipeline.rl.interface import PolicyResult, RewardFn
@@ -202,10 +202,10 @@ class Learner:
         # A seed per (step, process, row) makes a resumed run sample exactly what the unbroken
         # run sampled, and a row's sample independent of the rest of its batch.
         seeds = [row_seed(config.seed, "rollout", step, self.ranks.rank, j, s) for j in range(len(picked)) for s in range(k)]
-        with lora_merged(self.policy):  # merged on CPU: the engine's packed forward reads the merged weights
-            roll = decode_prompts(self.policy, self.tokenizer, [self.encoded[i] for i in picked],
-                                  max_new_tokens=config.max_new_tokens, min_new_tokens=config.min_new_tokens,
-                                  temperature=config.temperature, seeds=seeds, repeats=k)
+        # a LoRA policy decodes unmerged: the packed engine adds the adapters' terms live
+        roll = decode_prompts(self.policy, self.tokenizer, [self.encoded[i] for i in picked],
+                              max_new_tokens=config.max_new_tokens, min_new_tokens=config.min_new_tokens,
+                              temperature=config.temperature, seeds=seeds, repeats=k, precision=config.rollout_precision)
         lengths = roll.mask.sum(-1)
         responses = [cast(str, self.tokenizer.decode(roll.tokens[r, : int(lengths[r])], skip_special_tokens=True)).strip()
                      for r in range(len(picked) * k)]  # one row: one string

@@ -28,7 +28,8 @@ KL-penalised reward and the checkpoints are the loop's (``pipeline.rl.loop``), s
 (``pipeline.rl.ppo``); this module is REINFORCE's update.
 
 Speed (this loop vs TRL's RLOOTrainer, see bench/rl.py): rollouts decode on the inference
-engine's packed forward (``pipeline.generation.decode_prompts``) through LoRA-merged weights; the policy's log-probs come from the one forward pass that also carries the
+engine's packed forward (``pipeline.generation.decode_prompts``), the LoRA adapters' terms added live
+(optionally on bf16 weights: ``rollout_precision``); the policy's log-probs come from the one forward pass that also carries the
 gradient (no separate "old log-probs" pass: one update per batch is exactly on-policy); the
 reference log-probs take one batched no-grad pass with the adapter off; logits are only computed
 at response positions; with several samples per prompt, each prompt is run once (generation

@@ -24,3 +24,12 @@ def test_a_minimum_length_above_the_maximum_is_refused(bundled_lm):
     with pytest.raises(ValueError, match=r"min_new_tokens must be in \[0, max_new_tokens = 4\], got 5"):
         engine.decode([PROMPT], [[]], [0], 4, min_new_tokens=5)
     assert engine.stats.forward_calls == before
+
+
+def test_an_unknown_decoding_precision_is_refused_by_the_decoder_and_the_rl_config(bundled_lm):
+    from pipeline.configs import RLConfig
+
+    with pytest.raises(ValueError, match=r"unknown decoding precision 'fp8': use one of \('exact', 'bf16'\)"):
+        decode_prompts(bundled_lm.model, bundled_lm.tokenizer, [PROMPT], max_new_tokens=4, temperature=0.0, precision="fp8")
+    with pytest.raises(ValueError, match="rollout_precision must be one of"):
+        RLConfig(rollout_precision="bf16-mlp")

@@ -1,8 +1,8 @@
-"""An RL policy is the SFT model plus LoRA adapters. Its rollouts decode on the packed engine
-while the adapters are merged (``lora_merged``, as the loop does on a CPU) and on the padded
-engine while they are not; both give the tokens the plain loop gives through peft's forward,
-and after the adapters change (a training step) the packed engine decodes the new weights,
-not a stale copy."""
+"""An RL policy is the SFT model plus LoRA adapters that change at every step. Its rollouts
+decode on the packed engine with the adapters' terms added live (``inference.adapters``):
+the same tokens as the plain loop through peft's forward, unmerged or merged; after the
+adapters change in place the engine decodes the new ones, without rebuilding its packed base
+copy; adapters it does not compute (dropout) take the padded engine."""
 
 import pytest
 import torch
@@ -11,7 +11,7 @@ from pipeline import registry
 from pipeline.configs import LoraSettings
 from pipeline.generation import decode_prompts, generation_engine, sample
 from pipeline.inference.sampling import seeded_generators
-from pipeline.lora import add_lora, lora_merged
+from pipeline.lora import add_lora
 from pipeline.tokens import eos_ids, pad_left
 from tests.inference.hh_prompts import hh_prompts
 
@@ -38,18 +38,33 @@ def ours(policy, tokenizer, prompts):
     return decode_prompts(policy, tokenizer, prompts, max_new_tokens=8, temperature=1.0, seeds=SEEDS, repeats=2).tokens
 
 
-def test_merged_and_unmerged_adapters_decode_the_plain_loops_tokens(tiny_model_dir, artifact_root, hh_path):
+def test_changing_adapters_decode_the_plain_loops_tokens_on_one_packed_base(tiny_model_dir, artifact_root, hh_path):
     loaded = registry.load_causal_lm(str(tiny_model_dir), artifact_root)
     tokenizer = loaded.tokenizer
     policy = add_lora(loaded.model, LoraSettings(r=4, alpha=8), causal_lm=True).eval()
     prompts = hh_prompts(hh_path, tokenizer, 2)
+    decoders = set()
     for step in range(2):  # the second round decodes adapters changed in place
         nudge_adapters(policy, step)
         expected = plain(policy, tokenizer, prompts)
-        assert type(generation_engine(policy, tokenizer, 4)).__name__ == "PaddedEngine"
+        engine = generation_engine(policy, tokenizer, 4)
+        assert type(engine).__name__ == "PackedEngine"
+        decoders.add(id(engine.fused))
         assert torch.equal(ours(policy, tokenizer, prompts), expected)
-        with lora_merged(policy):
-            assert type(generation_engine(policy, tokenizer, 4)).__name__ == "PackedEngine"
-            assert torch.equal(ours(policy, tokenizer, prompts), expected)
+    assert len(decoders) == 1  # the packed base copy was built once, the adapters read live
+    policy.merge_adapter()  # merged: the terms are in the (changed) base weights, not added twice
+    try:
+        assert type(generation_engine(policy, tokenizer, 4)).__name__ == "PackedEngine"
+        assert torch.equal(ours(policy, tokenizer, prompts), expected)
+    finally:
+        policy.unmerge_adapter()
+    with policy.disable_adapter():  # the SFT reference: no terms at all
+        assert torch.equal(ours(policy, tokenizer, prompts), plain(policy, tokenizer, prompts))
     assert not torch.equal(expected, plain(add_lora(registry.load_causal_lm(str(tiny_model_dir), artifact_root).model,
                                                     LoraSettings(r=4, alpha=8), causal_lm=True).eval(), tokenizer, prompts))
+
+
+def test_adapters_with_dropout_decode_on_the_padded_engine(tiny_model_dir, artifact_root):
+    loaded = registry.load_causal_lm(str(tiny_model_dir), artifact_root)
+    policy = add_lora(loaded.model, LoraSettings(r=4, alpha=8, dropout=0.1), causal_lm=True).eval()
+    assert type(generation_engine(policy, loaded.tokenizer, 4)).__name__ == "PaddedEngine"
