@@ -20,11 +20,13 @@ second call on the same prefixes (decode, then score) computes only its suffixes
 Modules (plain Python + torch + transformers, never Django):
   api        InferenceEngine (the interface), EngineStats
   engines    build_engine; PackedEngine (Llama-style models through ``fused``, rows packed
-             without padding) and PaddedEngine (any causal LM, transformers forward, padded rows)
+             without padding; on CPU and CUDA) and PaddedEngine (any causal LM, transformers
+             forward, padded rows)
   staged     StagedEngine, the stages both engines share (head, prefixes, suffixes, decoding),
              and their planning (batches, groups, longest common prefix)
   kv         KV states and row references, the cache handed from one stage to the next
-  fused      the direct forward of Llama-style decoders on packed rows
+  fused      the direct forward of Llama-style decoders on packed rows (oneDNN on a CPU;
+             ``portable``: torch ops only, one batched attention per layer, on a GPU)
   streams    single-core worker threads that split a packed forward's rows on a CPU
   precision  the bf16-mlp copy of a model, parameter counting
   sampling   the sampling rule (greedy or inverse-CDF, one seeded generator per row), seeds

@@ -1,8 +1,8 @@
 """The engine's interface: token id lists in, tensors out.
 
 ``engines.build_engine`` returns one: ``PackedEngine`` where the fused forward covers the model
-(Llama-style decoders), else ``PaddedEngine`` (the transformers forward, any causal LM). Both
-compute the same function.
+(Llama-style decoders on a CPU or CUDA device), else ``PaddedEngine`` (the transformers forward,
+any causal LM). Both compute the same function.
 """
 
 from __future__ import annotations

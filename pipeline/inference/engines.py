@@ -3,7 +3,8 @@
 ``PackedEngine``: Llama-style models through ``fused.FusedDecoder``, without any padding. Each
 row's tokens follow its past directly, so a state's rows have no holes (``KVState.lengths``)
 and every matmul runs on real tokens only. On a CPU the rows of a forward are split over
-single-core worker threads (``streams``).
+single-core worker threads (``streams``) and the linears run on oneDNN; on a CUDA device the
+decoder runs ``portable()``: torch ops only, one batched attention call per layer.
 
 ``PaddedEngine``: any causal LM through its transformers forward, on rows padded left or right;
 RoPE positions are ``cumsum(mask) - 1``, so padding holes between stages shift nothing. The
@@ -41,6 +42,7 @@ def build_engine(
     *,
     precision: str = "exact",
     packed: bool = True,
+    portable: bool | None = None,
     batch_size: int = 8,
     shared_prefix: Tokens = (),
 ) -> InferenceEngine:
@@ -52,16 +54,22 @@ def build_engine(
     in one forward; suffix rows take up to twice as many (they are shorter). ``shared_prefix``:
     token ids most prefixes start with (a chat header, instructions, exemplars), computed once
     and kept. ``packed=False`` takes the padded path even where the packed one applies.
+    ``portable``: the packed path on torch ops alone (``FusedDecoder.portable``); by default on
+    a CUDA device, and forced with True on a CPU (where it computes the same numbers slower).
     """
     bf16 = precision == "bf16"
     model = model if bf16 else model_for_precision(model, precision)
     stop = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(stop) if stop else 0
-    # The packed path's fused kernels are CPU ones (oneDNN); on a GPU the padded path runs (SDPA).
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    decoder = FusedDecoder.build(model, torch.bfloat16 if bf16 else None) if packed and on_cpu else None
+    # The packed path runs on a CPU (oneDNN, worker streams) and on CUDA (portable); on any other
+    # device (whose SDPA and complex RoPE nobody has checked) the padded transformers forward.
+    device = next(model.parameters()).device.type
+    portable = device == "cuda" if portable is None else portable
+    decoder = FusedDecoder.build(model, torch.bfloat16 if bf16 else None) if packed and (device == "cpu" or portable) else None
     if decoder is not None:
-        return PackedEngine(model, decoder, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix)
+        decoder = decoder.portable() if portable else decoder
+        return PackedEngine(model, decoder, streams=not portable, stop_ids=stop, batch_size=batch_size,
+                            shared_prefix=shared_prefix)
     return PaddedEngine(model, pad, stop_ids=stop, batch_size=batch_size, shared_prefix=shared_prefix,
                         autocast=torch.bfloat16 if bf16 else None)
 

@@ -15,13 +15,23 @@ So, per forward:
     in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
   * each row's attention is one SDPA call over exactly its real keys (its past plus its new
     tokens, causal at the bottom right), the kv heads shared natively (GQA, no copies);
+    ``portable()`` instead runs one masked SDPA call per layer for all rows (below);
   * with ``keep="last"`` the last layer runs attention, o_proj and the MLP for each row's last
     token only: a layer's keys/values come from its input, so the cache loses nothing.
+
+Off the CPU (``portable()``, what ``build_engine`` runs on a GPU) the same forward runs on
+torch ops alone: linears through ``addmm``, and attention as one SDPA call per layer over
+every row's slab, each row's new tokens in query slots [R, longest new] masked to their own
+causal past (``_Queries``), since one kernel launch per row and layer would cost more than
+the attention itself. The matmuls still run on the packed tokens only; only attention sees
+the slots and slab widths. The cache writes and prefix copies are one indexed op per layer
+on both paths. On a CPU it computes the same numbers (the exactness tests run it there).
 
 Cache layout (``Slabs``): per layer, keys and values [R, kv_heads, capacity, head_dim]; row r's
 real tokens are positions [0, lengths[r]) with no holes, so a token's RoPE position is its
 index. Positions at or past a row's length hold zeros (finite), so a batched, masked
-attention over a common width is safe (used when every row adds one token: decoding). Keys
+attention over a common width is safe (used for one query per row, in decoding steps and the
+last layer, and on the portable path for every token). Keys
 are stored in the reordered feature order (only this decoder reads them).
 
 Supported: ``model_type`` llama / mistral / qwen2 without sliding windows, SiLU MLP, RMSNorm,
@@ -33,6 +43,8 @@ module with ``weight`` (and ``bias``) computing ``F.linear(x.to(weight.dtype), w
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,18 +77,27 @@ class Slabs:
     @classmethod
     def gather(cls, refs: Sequence[tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]], capacity: int) -> Slabs:
         """New slabs whose row r is a copy of the first n positions of row i of ``kv`` (per
-        layer (keys, values)), for refs[r] = (kv, i, n); the rest of each row is zeroed."""
-        keys, values = [], []
-        for k0, _ in refs[0][0]:
-            shape = (len(refs), k0.shape[1], capacity, k0.shape[3])
-            keys.append(k0.new_empty(shape))
-            values.append(k0.new_empty(shape))
-        for r, (kv, row, n) in enumerate(refs):
+        layer (keys, values)), for refs[r] = (kv, i, n); the rest of each row is zeroed.
+
+        Rows of one source are copied together, one masked copy per layer (on a GPU, a copy per
+        row and layer would be thousands of tiny kernels per forward)."""
+        first = refs[0][0]
+        keys = [k.new_zeros(len(refs), k.shape[1], capacity, k.shape[3]) for k, _ in first]
+        values = [v.new_zeros(len(refs), v.shape[1], capacity, v.shape[3]) for _, v in first]
+        device = keys[0].device
+        sources: dict[int, list[int]] = {}
+        for r, (kv, _, _) in enumerate(refs):
+            sources.setdefault(id(kv), []).append(r)
+        for members in sources.values():
+            kv = refs[members[0]][0]
+            counts = [refs[r][2] for r in members]
+            width, lengths = max(counts), torch.tensor(counts, device=device)
+            dest = torch.tensor(members, device=device)
+            src = torch.tensor([refs[r][1] for r in members], device=device)
+            real = (torch.arange(width, device=device)[None, :] < lengths[:, None])[:, None, :, None]
             for k, v, (src_k, src_v) in zip(keys, values, kv):
-                k[r, :, :n] = src_k[row, :, :n]
-                v[r, :, :n] = src_v[row, :, :n]
-                k[r, :, n:] = 0
-                v[r, :, n:] = 0
+                k[dest, :, :width] = torch.where(real, src_k[:, :, :width].index_select(0, src), 0.0)
+                v[dest, :, :width] = torch.where(real, src_v[:, :, :width].index_select(0, src), 0.0)
         return cls(keys, values, [n for _, _, n in refs])
 
     def ensure(self, capacity: int) -> None:
@@ -148,6 +169,14 @@ class _Proj:
         self.exact = weight.dtype == torch.float32
         self.onednn = ONEDNN and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_ROWS) if self.onednn else weight
+
+    def on_torch(self) -> _Proj:
+        """This projection on torch's own kernels (``addmm``), as off the CPU: the same weights,
+        unpacked where they were packed for oneDNN (a copy then; shared otherwise)."""
+        twin = copy.copy(self)
+        twin.onednn = False
+        twin.weight = self.weight.to_dense() if self.weight.is_mkldnn else self.weight
+        return twin
 
     def __call__(self, x: torch.Tensor, post: str = "none") -> torch.Tensor:
         delta = None if self.lora is None else self.lora(x)
@@ -300,6 +329,19 @@ class FusedDecoder:
                 )
             )
         self.dtype, self.device = torch.float32, device
+        self.batched = False  # one attention call per layer for all rows (``portable``)
+
+    def portable(self) -> FusedDecoder:
+        """This decoder (weights shared) on torch ops alone, as it runs on a GPU: linears through
+        ``addmm`` (not oneDNN) and one batched attention call per layer for every row, where the
+        CPU path runs one call per row (cheap on a CPU core, a kernel launch each on a GPU)."""
+        twin = copy.copy(self)
+        twin.batched = True
+        twin.head = self.head.on_torch()
+        twin.layers = [dataclasses.replace(layer, qkv=layer.qkv.on_torch(), o=layer.o.on_torch(),
+                                           gate=layer.gate.on_torch(), up=layer.up.on_torch(), down=layer.down.on_torch())
+                       for layer in self.layers]
+        return twin
 
     def new_slabs(self, rows: int, capacity: int) -> Slabs:
         shape = (rows, self.kv_heads, capacity, self.head_dim)
@@ -320,24 +362,34 @@ class FusedDecoder:
         offsets = [0]
         for n in counts:
             offsets.append(offsets[-1] + n)
-        M, H, G, hd = offsets[-1], self.heads, self.kv_heads, self.head_dim
-        ids = torch.tensor([t for r in rows for t in r], dtype=torch.long, device=self.device)
-        positions = torch.cat([torch.arange(s, s + n) for s, n in zip(starts, counts)]).to(self.device)
+        R, M, H, G, hd = len(rows), offsets[-1], self.heads, self.kv_heads, self.head_dim
+        dev = self.device
+        ids = torch.tensor([t for r in rows for t in r], dtype=torch.long, device=dev)
+        # each packed token's row, its index there, and its position in the row (= RoPE position)
+        row_of = torch.repeat_interleave(torch.arange(R), torch.tensor(counts))
+        col_of = torch.arange(M) - torch.tensor(offsets[:-1])[row_of]
+        positions = torch.tensor(starts)[row_of] + col_of
+        row_of, col_of, positions = row_of.to(dev), col_of.to(dev), positions.to(dev)
         x = self.embed(ids).to(self.dtype)  # [M, d]
         cos, sin = self.rotary(x[None], positions[None])  # [1, M, hd], both halves equal
         rope = torch.complex(cos[0, :, None, : hd // 2].float(), sin[0, :, None, : hd // 2].float())  # [M, 1, hd/2]
-        last = torch.tensor([o - 1 for o in offsets[1:]], device=self.device)
+        last = torch.tensor([o - 1 for o in offsets[1:]], device=dev)
         ends = [s + n for s, n in zip(starts, counts)]
         width = max(ends)
         one_each = max(counts) == 1
-        # per-row causal masks (bottom-right aligned), shared by all layers; decoding needs none
-        masks = [] if one_each else [torch.ones(n, e, dtype=torch.bool, device=self.device).tril(e - n) for n, e in zip(counts, ends)]
-        # with one new token per row: row r's key/value go to position starts[r] of slab row r
-        written = (torch.arange(len(rows), device=self.device), slice(None), torch.tensor(starts, device=self.device))
-        # decoding's mask over the common key width, additive: SDPA on a CPU runs a float mask
-        # ~1.8x faster than the same boolean one (the same numbers)
-        beyond = torch.arange(width, device=self.device)[None, :] >= torch.tensor(ends, device=self.device)[:, None]
-        padding = torch.zeros(beyond.shape, dtype=self.dtype, device=self.device).masked_fill_(beyond, float("-inf"))[:, None, None, :]
+        # who attends to what, shared by all layers: each row's last token (decoding steps, and
+        # the last layer with keep="last"), and every token, batched or (CPU) per row
+        ends_t = torch.tensor(ends, device=dev)
+        lasts = _Queries.build(last[:, None], ends_t[:, None] - 1, width, H // G)
+        everyone, masks = None, []
+        if self.batched and not one_each:  # query slots [R, max count]; spare ones repeat the row's last token
+            spans = torch.tensor(counts, device=dev)
+            local = torch.minimum(torch.arange(max(counts), device=dev)[None, :], spans[:, None] - 1)
+            everyone = _Queries.build(torch.tensor(offsets[:-1], device=dev)[:, None] + local,
+                                      (ends_t - spans)[:, None] + local, width, H // G)
+        elif not one_each:  # per-row causal masks (bottom-right aligned)
+            masks = [torch.ones(n, e, dtype=torch.bool, device=dev).tril(e - n) for n, e in zip(counts, ends)]
+        written = (row_of, slice(None), positions)  # where each token's key/value goes in the slabs
 
         for i, layer in enumerate(self.layers):
             trim = keep == "last" and i == len(self.layers) - 1 and not one_each
@@ -348,18 +400,14 @@ class FusedDecoder:
             q, k = qk[:, :H], qk[:, H:]
             v = qkv[:, (H + G) * hd :].view(M, G, hd)
             keys, values = slabs.keys[i], slabs.values[i]
-            if one_each:  # one write per layer, not one per row (decoding steps run many rows)
-                keys[written] = k
-                values[written] = v
-            else:
-                for r, (s, n, o) in enumerate(zip(starts, counts, offsets)):
-                    keys[r, :, s : s + n] = k[o : o + n].transpose(0, 1)
-                    values[r, :, s : s + n] = v[o : o + n].transpose(0, 1)
+            keys[written] = k  # one write per layer for every row
+            values[written] = v
             if one_each or trim:  # one query per row (decoding, or the last layer's last tokens)
-                rows_q = q if one_each else q.index_select(0, last)
-                out = _sdpa(rows_q[:, :, None], keys[:, :, :width], values[:, :, :width], padding, layer.scale)
-                attn = out[:, :, 0].reshape(len(rows), H * hd)
+                attn = lasts.attend(q, keys[:, :, :width], values[:, :, :width], layer.scale)[:, :, 0].reshape(R, H * hd)
                 x = x if one_each else x.index_select(0, last)
+            elif everyone is not None:  # [R, H, slots, hd] -> the packed tokens' outputs
+                out = everyone.attend(q, keys[:, :, :width], values[:, :, :width], layer.scale)
+                attn = out.transpose(1, 2)[row_of, col_of].reshape(M, H * hd)
             else:  # each row over exactly its real keys
                 attn = x.new_empty(M, H, hd)
                 for r, (e, n, o) in enumerate(zip(ends, counts, offsets)):
@@ -374,6 +422,34 @@ class FusedDecoder:
         if keep == "last" and x.shape[0] != len(rows):
             x = x.index_select(0, last)
         return self.head(F.rms_norm(x, (x.shape[-1],), self.final_norm, self.final_eps))
+
+
+@dataclass
+class _Queries:
+    """Query slots of one batched attention call over the slabs: ``src`` [R, L], the packed token
+    in slot (r, i), and ``visible`` [R, 1, rep * L, W], key j visible to slot (r, i) iff j <= its
+    position (causal on the row's own past; the zero-filled rest of the slab is never visible),
+    as an additive mask (0 or -inf): SDPA on a CPU runs it ~1.8x faster than the same boolean
+    mask, with the same numbers.
+
+    The rep = H / G query heads that share a kv head are folded into the slot axis, so the
+    call is a plain SDPA (no GQA support needed from the backend, no copies of the keys)."""
+
+    src: torch.Tensor
+    visible: torch.Tensor
+
+    @classmethod
+    def build(cls, src: torch.Tensor, positions: torch.Tensor, width: int, rep: int) -> _Queries:
+        hidden = torch.arange(width, device=src.device) > positions[:, None, :, None]  # [R, 1, L, W]
+        additive = torch.zeros(hidden.shape, device=src.device).masked_fill_(hidden, float("-inf"))
+        return cls(src, additive.repeat(1, 1, rep, 1))
+
+    def attend(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
+        """q [M, H, hd] (packed tokens), keys/values [R, G, W, hd] -> [R, H, L, hd]."""
+        (R, L), (H, hd), G = self.src.shape, q.shape[1:], keys.shape[1]
+        slots = q.index_select(0, self.src.flatten()).view(R, L, H, hd).transpose(1, 2).reshape(R, G, H // G * L, hd)
+        out = F.scaled_dot_product_attention(slots, keys, values, attn_mask=self.visible, scale=scale)
+        return out.reshape(R, H, L, hd)
 
 
 def _eps(norm: torch.nn.Module) -> float:

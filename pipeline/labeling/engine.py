@@ -172,7 +172,8 @@ class PromptEngine:
     """What the labeler and the direct scorer share: an inference engine over the config's
     precision and batch size, with the prompts' common head kept as its shared prefix."""
 
-    def __init__(self, lm: LoadedModel, config: LabelingConfig, head: str, add_special_tokens: bool, packed: bool):
+    def __init__(self, lm: LoadedModel, config: LabelingConfig, head: str, add_special_tokens: bool, packed: bool,
+                 portable: bool | None = None):
         self.config = config
         self.tokenizer = lm.tokenizer
         self.add_special_tokens = add_special_tokens
@@ -181,6 +182,7 @@ class PromptEngine:
             lm.tokenizer,
             precision=config.precision,
             packed=packed,
+            portable=portable,
             batch_size=config.batch_size,
             shared_prefix=self._tokenize(head),
         )
@@ -213,13 +215,14 @@ class Labeler(PromptEngine):
     bounds the pairs in a forward of contexts; answer rows take up to twice as many. ``stats``
     counts what the engine ran (real and padded tokens, forwards). ``packed=False`` runs the
     transformers forward even where the packed one applies (the padded path every other causal
-    LM takes; see ``pipeline.inference.engines``).
+    LM takes; see ``pipeline.inference.engines``); ``portable=True`` runs the packed path as on
+    a GPU (torch ops only, batched attention) wherever the model is.
     """
 
-    def __init__(self, lm: LoadedModel, config: LabelingConfig, packed: bool = True):
+    def __init__(self, lm: LoadedModel, config: LabelingConfig, packed: bool = True, *, portable: bool | None = None):
         self.prompts = PromptBuilder(config, lm.tokenizer)
         self.answer_ids = answer_token_ids(lm.tokenizer, self.prompts.ending)
-        super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed)
+        super().__init__(lm, config, self.prompts.head, self.prompts.add_special_tokens, packed, portable)
         self._prior: float | None = None
 
     def content_free_prior(self) -> float:

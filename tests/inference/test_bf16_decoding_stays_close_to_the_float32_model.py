@@ -1,7 +1,8 @@
 """Decoding in bf16 (``precision="bf16"``: RL rollouts with ``rollout_precision="bf16"``) runs
 every matmul on bfloat16 weights and keeps the rest float32: on real HH prompts its next-token
 distributions stay close to the float32 model's, on the packed engine (the decoder's own bf16
-copies) and on the padded one (autocast), and the float32 decoder it sits beside is untouched."""
+copies, on oneDNN or on torch ops as on a GPU) and on the padded one (autocast), and the float32
+decoder it sits beside is untouched."""
 
 from pathlib import Path
 
@@ -27,9 +28,9 @@ def plain_next(lm, ids: list[int]) -> torch.Tensor:
         return torch.log_softmax(lm.model(input_ids=torch.tensor([ids]), use_cache=False).logits[0, -1].double(), -1)
 
 
-@pytest.mark.parametrize("packed", [True, False], ids=["packed", "padded"])
-def test_bf16_next_token_distributions_stay_within_a_small_distance_of_float32(bundled_lm, prompts, packed):
-    engine = build_engine(bundled_lm.model, bundled_lm.tokenizer, precision="bf16", packed=packed, batch_size=4)
+@pytest.mark.parametrize("packed,portable", [(True, False), (True, True), (False, False)], ids=["packed", "portable", "padded"])
+def test_bf16_next_token_distributions_stay_within_a_small_distance_of_float32(bundled_lm, prompts, packed, portable):
+    engine = build_engine(bundled_lm.model, bundled_lm.tokenizer, precision="bf16", packed=packed, portable=portable, batch_size=4)
     if packed:
         assert all(p.dtype == torch.bfloat16 for layer in engine.fused.layers for p in (layer.qkv, layer.down, layer.gate))
     logits = engine.last_logits(prompts, [[] for _ in prompts], range(len(prompts)))

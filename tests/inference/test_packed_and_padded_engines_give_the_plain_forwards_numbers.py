@@ -1,6 +1,7 @@
-"""The inference engine's interface on both implementations (the packed fused forward and the
-padded transformers fallback): token rows in, the plain unbatched forward's numbers out, and a
-row's results do not depend on the rows beside it or on what is cached."""
+"""The inference engine's interface on every implementation (the packed fused forward, the same
+on torch ops alone as it runs on a GPU, and the padded transformers fallback): token rows in,
+the plain unbatched forward's numbers out, and a row's results do not depend on the rows
+beside it or on what is cached."""
 
 import pytest
 import torch
@@ -18,10 +19,11 @@ def tokenize(bundled_lm):
     return lambda text: bundled_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["packed", "padded"])
+@pytest.fixture(scope="module", params=["packed", "portable", "padded"])
 def engine(request, bundled_lm, tokenize):
-    engine = build_engine(bundled_lm.model, bundled_lm.tokenizer, packed=request.param, batch_size=2, shared_prefix=tokenize(HEAD))
-    assert type(engine).__name__ == ("PackedEngine" if request.param else "PaddedEngine")
+    engine = build_engine(bundled_lm.model, bundled_lm.tokenizer, packed=request.param != "padded",
+                          portable=request.param == "portable", batch_size=2, shared_prefix=tokenize(HEAD))
+    assert type(engine).__name__ == ("PaddedEngine" if request.param == "padded" else "PackedEngine")
     return engine
 
 
