@@ -14,10 +14,15 @@ Without a CUDA device it prints "no CUDA device" and exits 2 at once. With one, 
   reinforce   4 steps of REINFORCE, and ppo: 4 steps of PPO (cheap letter-share reward)
   dpo         4 steps of DPO
   sampling    one response to each of 16 test prompts
+  demo        the demo pipeline ``make run`` starts (run_experiment demo --size demo), end to end
+              through one real Celery worker process with TRAINING_PROCESSES=auto, on a SQLite
+              file and the filesystem broker in a temporary folder: its wall time from
+              queued to finished and each stage's status (``--demo-timeout`` caps the wait)
 
-Each step records its throughput and its peak GPU memory; the last stdout line is one JSON
-object with all of them and ``ok`` (every exactness check held). Exit 0 when ok, 1 otherwise.
-Sized to end well under 8 minutes on one modern GPU (a 135M model, a few steps each).
+Each step records its throughput and its peak GPU memory (the demo: its wall time); the last
+stdout line is one JSON object with all of them and ``ok`` (every exactness check held and the
+demo pipeline succeeded). Exit 0 when ok, 1 otherwise. Sized to end well under 8 minutes on
+one modern GPU (a 135M model, a few steps each).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 from pathlib import Path
 
@@ -45,12 +50,13 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--artifacts", default=os.environ.get("ARTIFACT_ROOT", str(ROOT / "var" / "artifacts")))
-    return parser.parse_args()
+    parser.add_argument("--demo-timeout", type=float, default=300, help="longest wait for the demo pipeline, in seconds")
+    return parser.parse_args(argv)
 
 
 def measured(name: str, work: Callable[[], dict]) -> dict:
@@ -199,6 +205,41 @@ def sampling_check(args: argparse.Namespace, model: str) -> dict:
     return figures
 
 
+def demo_pipeline_check(artifacts: str, *, timeout: float, arms: Sequence[str] = (), settings: Sequence[str] = ()) -> dict:
+    """The demo pipeline as ``make run`` starts it (``arms`` and ``settings``, run_experiment's --arms
+    and --set, only narrow it for a quick test), through one real worker process started the way
+    ``make run`` starts it, with TRAINING_PROCESSES=auto (one training process per GPU it sees),
+    in a lab of its own: a SQLite file and the filesystem broker in a temporary folder (the
+    integration tests' lab: PostgreSQL + Redis instead where TEST_DATABASE_URL and
+    TEST_CELERY_BROKER_URL are set). Its wall time runs from queuing the run to its end."""
+    from tests.orchestration.lab import Lab  # the integration tests' lab of real processes
+
+    with tempfile.TemporaryDirectory(prefix="gpu-check-demo-") as folder:
+        lab = Lab(Path(folder), str(Path(artifacts).resolve()))
+        lab.env["TRAINING_PROCESSES"] = "auto"
+        try:
+            lab.manage("migrate", "--noinput", "-v", "0")
+            lab.manage("load_demo")
+            worker = lab.start_worker("worker")
+            begun = time.perf_counter()
+            command = ["run_experiment", "demo", "--size", "demo", "--wait", "--timeout", str(timeout), "-v", "0"]
+            command += ["--arms", *arms] if arms else []
+            command += [arg for setting in settings for arg in ("--set", setting)]
+            waited = lab.manage(*command, timeout=timeout + 120, check=False)
+            wall = time.perf_counter() - begun
+            status = next(iter(lab.sql("SELECT status FROM pipeline_pipelinerun")), ("not started",))[0]
+            stages = dict(lab.sql("SELECT name, status FROM pipeline_pipelinestage ORDER BY position"))
+            if status != "succeeded":
+                log(f"demo pipeline {status}:\n{waited.stdout[-2000:]}{waited.stderr[-2000:]}\n"
+                    f"--- worker log\n{worker.log_path.read_text()[-4000:]}")
+        finally:
+            lab.close()
+    figures = {"status": status, "ok": status == "succeeded", "wall_s": round(wall, 1), "stages": stages,
+               "training_processes": "auto", "backend": lab.backend}
+    log(f"demo pipeline: {figures}")
+    return figures
+
+
 def main() -> int:
     args = parse_args()
     import torch
@@ -217,8 +258,9 @@ def main() -> int:
         summary.update(training_checks(args, model, Path(out)))
     summary["sampling"] = sampling_check(args, model)
     summary["peak_cuda_mb"] = max(v.get("peak_cuda_mb", 0) for v in summary.values() if isinstance(v, dict))
+    summary["demo_pipeline"] = demo_pipeline_check(args.artifacts, timeout=args.demo_timeout)
     summary["ok"] = bool(summary["labeling"]["fp32_ok"] and summary["labeling"]["bf16_ok"]
-                         and summary["labeling"]["engine_is_packed"])
+                         and summary["labeling"]["engine_is_packed"] and summary["demo_pipeline"]["ok"])
     summary["wall_s"] = round(time.perf_counter() - begun, 1)
     print(json.dumps(summary))
     return 0 if summary["ok"] else 1

@@ -58,10 +58,11 @@ KINDS: tuple[Kind, ...] = (
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
-# Fields a config key takes beyond its dataclass's: labeling's chunk_size (pairs saved per
-# transaction: what a killed run resumes from) and limit; the round and the AI judge (its
+# Fields a config key takes beyond its dataclass's: the chunk_size of the kinds that fan out
+# (items per chunk, services.fanout: labeling's pairs, sampling's prompts, the judge's round items;
+# what a killed stage resumes from), labeling's limit; the round and the AI judge (its
 # limit: items scored, none = all) have no dataclass at all.
-EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "round": {"overlap", "gold_share", "with_reference"},
+EXTRA_FIELDS = {"labeling": {"chunk_size", "limit"}, "sampling": {"chunk_size"}, "round": {"overlap", "gold_share", "with_reference"},
                 "judge": {"limit", "precision", "chunk_size"}, "curve": {"sizes", "labels"}}
 
 

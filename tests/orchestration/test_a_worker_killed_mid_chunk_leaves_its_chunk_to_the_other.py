@@ -4,7 +4,7 @@ left out."""
 
 import pytest
 
-from tests.orchestration.chunks import STAGE, chunks, start_shared_labeling, wait_until_labelled
+from tests.orchestration.chunks import LABELING, chunks, start_shared_labeling, wait_until_done
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PAIRS = 12
@@ -27,7 +27,7 @@ def test_the_surviving_worker_finishes_the_killed_workers_chunk(lab):
     index, pid = lab.wait_for(victim, timeout=900, every=0.1, what="both workers holding chunks")
     lab.kill(pids[pid])  # SIGKILL to its process group: no clean-up, no acknowledgement
     [survivor] = [w for w in workers if w.pid != pid]
-    wait_until_labelled(lab)
+    wait_until_done(lab)
     lab.kill(survivor)
 
     rows = chunks(lab)
@@ -36,5 +36,5 @@ def test_the_surviving_worker_finishes_the_killed_workers_chunk(lab):
     assert taken_over[2] == survivor.pid and taken_over[3] == 2  # claimed twice: the dead worker, then the survivor
     [(count, distinct)] = lab.sql("SELECT count(*), count(DISTINCT pair_id) FROM pipeline_ailabel")
     assert count == distinct == PAIRS  # none lost, none twice
-    [(progress, total)] = lab.sql(f"SELECT progress_done, progress_total FROM pipeline_pipelinestage WHERE name = '{STAGE}'")
+    [(progress, total)] = lab.sql(f"SELECT progress_done, progress_total FROM pipeline_pipelinestage WHERE name = '{LABELING}'")
     assert progress == total == PAIRS

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from pipeline.plan import plan_pipeline
 from tests.orchestration.conftest import TINY, overrides_args
 from tests.orchestration.lab import import_tiny_demo
+from webapp.pipeline.models import PipelineStage, StageChunk
 from webapp.rating.models import AiJudgement, Round
 from webapp.reports.selectors import judge_scores
 
@@ -41,3 +42,7 @@ def test_a_pipeline_with_the_ai_judge_scores_every_pair_of_its_round(tmp_path, b
     assert set(judged.values_list("policy_a", "policy_b")) == {("rlaif", "sft")}
     assert set(judged.values_list("judge_spec", flat=True)) == {experiment.labeler_model}
     assert len(judge_scores(experiment)) == 3
+    # The judge fans out like labeling: its round's items in fixed chunks (here one), each pair scored once.
+    stage = PipelineStage.objects.get(name="ai-judge")
+    assert list(StageChunk.objects.filter(stage=stage).values_list("start", "stop", "status")) == [(0, 3, "succeeded")]
+    assert stage.metrics["judge/scored"] == 3 and stage.metrics["workers"] == 1 and stage.progress_done == stage.progress_total == 3

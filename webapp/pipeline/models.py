@@ -343,10 +343,11 @@ class PipelineStage(StageRun):
 
 
 class StageChunk(models.Model):
-    """One slice ``[start, stop)`` of a fanned-out stage's items (a labeling stage's pairs, in id
-    order): any idle worker claims the next claimable chunk with one conditional UPDATE, so
-    several workers share one stage. The slices are fixed when the stage first runs, so every
-    pair is labelled in the same batch whatever the number of workers."""
+    """One slice ``[start, stop)`` of a fanned-out stage's items in id order (a labeling stage's
+    pairs, a sampling stage's prompts, the AI judge's round items): any idle worker claims the
+    next claimable chunk with one conditional UPDATE, so several workers share one stage. The
+    slices are fixed when the stage first runs, so every item is done in the same batch whatever
+    the number of workers."""
 
     stage = models.ForeignKey(PipelineStage, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()

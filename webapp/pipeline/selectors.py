@@ -33,6 +33,8 @@ KEY_METRICS = {
     "sft": ["loss/train", "loss/eval"],
     "policy": ["rl/reward", "rl/kl", "loss/train", "dpo/accuracy", "rl/response_length"],
     "round": ["items", "gold", "mode"],
+    "sampling": ["engine/prompts_per_second"],
+    "judge": ["judge/scored", "engine/items_per_second"],
     "prepare": ["models"],
 }
 
@@ -131,7 +133,7 @@ def _row(stage: PipelineStage, succeeded: set[str]) -> StageRow:
                     eta=eta, metrics=metrics, log="\n".join(stage.log.splitlines()[-12:]), admin_url=admin_url,
                     settings=labeling_settings(stage.config.get("config", {})) if stage.kind == "labeling" else "",
                     warning=label_mass_warning(stage.metrics.get("label_mass")) if stage.kind == "labeling" else "",
-                    workers=fanout.stage_workers(stage_id=stage.pk) if stage.kind == "labeling" else [])
+                    workers=fanout.stage_workers(stage_id=stage.pk) if stage.kind in fanout.FAN_OUTS else [])
 
 
 def label_mass_warning(mass: float | None) -> str:

@@ -11,6 +11,7 @@ last chunk ended and a second run on a round adds only what is missing (new item
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -26,6 +27,10 @@ from webapp.rating.models import AiHarmJudgement, AiJudgement, Item, Round
 
 class NothingToJudge(ValueError):
     """The round has no pair of responses to compare and no response to label for harm."""
+
+    def __init__(self, round: Round):
+        super().__init__(f"round #{round.pk} ({round.name}) has nothing to judge: no item with two responses "
+                         "to compare or a response to label for harm")
 
 
 @dataclass(frozen=True)
@@ -46,15 +51,17 @@ class _Response:
     text: str
 
 
-def _items(round: Round, limit: int | None) -> list[Item]:
+def judge_items(*, round: Round, limit: int | None = None) -> list[Item]:
+    """The items the judge scores: the round's first ``limit`` non-gold items (all by default), in
+    id order (the order a fanned-out judge stage's chunks slice, ``services.fanout``)."""
     items = round.items.filter(is_gold=False).select_related("prompt").prefetch_related("entries").order_by("id")
     return list(items[:limit] if limit else items)
 
 
 def _todo(round: Round, items: list[Item]) -> tuple[list[_Pair], list[_Response], int]:
     """(pairs not yet scored, responses not yet scored for harm, everything in all) of ``items``."""
-    done = set(AiJudgement.objects.filter(round=round).values_list("item_id", "policy_a", "policy_b"))
-    harm_done = set(AiHarmJudgement.objects.filter(round=round).values_list("item_id", "policy"))
+    done = set(AiJudgement.objects.filter(round=round, item__in=items).values_list("item_id", "policy_a", "policy_b"))
+    harm_done = set(AiHarmJudgement.objects.filter(round=round, item__in=items).values_list("item_id", "policy"))
     pairs, responses, total = [], [], 0
     for item in items:
         texts = {entry.policy: entry.text for entry in item.entries.all()}
@@ -70,21 +77,42 @@ def _todo(round: Round, items: list[Item]) -> tuple[list[_Pair], list[_Response]
     return pairs, responses, total
 
 
+def judge_progress(*, round: Round, items: list[Item]) -> tuple[int, int]:
+    """(pairs and responses of ``items`` scored, pairs and responses to score in all)."""
+    pairs, responses, total = _todo(round, items)
+    return total - len(pairs) - len(responses), total
+
+
 def round_ai_judge(*, round: Round, model_spec: str | None = None, limit: int | None = None,
                    chunk_size: int = 32, precision: str = "exact", on_progress: ProgressFn | None = None) -> int:
     """Score everything not yet scored of the round's first ``limit`` items (all by default);
     returns how many pairs and responses were scored now. The judge is the experiment's labeler
     model unless ``model_spec`` names another; its prompts are the experiment's task's, always
     in both orders."""
-    spec = model_spec or round.experiment.labeler_model
-    items = _items(round, limit)
-    pairs, responses, total = _todo(round, items)
+    items = judge_items(round=round, limit=limit)
+    done, total = judge_progress(round=round, items=items)
     if total == 0:
-        raise NothingToJudge(f"round #{round.pk} ({round.name}) has nothing to judge: no item with two responses "
-                             "to compare or a response to label for harm")
-    done = total - len(pairs) - len(responses)
+        raise NothingToJudge(round)
     if on_progress:
         on_progress(Progress.durable(done, total, "labeling"))
+
+    def saved(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(Progress.durable(done, total, "labeling"))
+
+    return items_judge(round=round, items=items, model_spec=model_spec, precision=precision, chunk_size=chunk_size,
+                       on_saved=saved)
+
+
+def items_judge(*, round: Round, items: list[Item], model_spec: str | None = None, precision: str = "exact",
+                chunk_size: int = 32, on_saved: Callable[[int], None] | None = None) -> int:
+    """Score what is not yet scored of ``items`` (pairs, then responses for harm), ``chunk_size`` per
+    transaction; returns how many it scored and tells ``on_saved`` how many each transaction saved.
+    A pair another worker scored meanwhile is kept once (the unique constraints)."""
+    spec = model_spec or round.experiment.labeler_model
+    pairs, responses, _ = _todo(round, items)
     if not pairs and not responses:
         return 0
     config = LabelingConfig(task=round.experiment.task, swap=True, precision=precision)
@@ -102,9 +130,8 @@ def round_ai_judge(*, round: Round, model_spec: str | None = None, limit: int | 
                                 judge_spec=spec)
                     for p, label in zip(chunk, labels)
                 ], ignore_conflicts=True)
-            done += len(chunk)
-            if on_progress:
-                on_progress(Progress.durable(done, total, "labeling"))
+            if on_saved:
+                on_saved(len(chunk))
     if responses:
         harm = HarmJudge(lm, config)
         for start in range(0, len(responses), chunk_size):
@@ -116,7 +143,6 @@ def round_ai_judge(*, round: Round, model_spec: str | None = None, limit: int | 
                                     p_order2=score.p_order2, label_mass=score.mass, judge_spec=spec)
                     for r, score in zip(part, scores)
                 ], ignore_conflicts=True)
-            done += len(part)
-            if on_progress:
-                on_progress(Progress.durable(done, total, "labeling"))
+            if on_saved:
+                on_saved(len(part))
     return len(pairs) + len(responses)

@@ -208,6 +208,11 @@ def _still_there(old: PipelineStage) -> bool:
 # -- moving forward ----------------------------------------------------------------------------------
 
 
+def stage_upstream(stage: PipelineStage, kind: str) -> PipelineStage | None:
+    """The stage of ``kind`` that ``stage`` waits for (its labeling stage, its policy, its round, ...)."""
+    return PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on, kind=kind).first()
+
+
 def ready_stages(run: PipelineRun) -> list[PipelineStage]:
     """Pending stages whose dependencies all succeeded, in the order of the graph."""
     stages = list(run.stages.all())

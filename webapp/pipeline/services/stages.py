@@ -23,7 +23,7 @@ from pipeline.progress import Progress, ProgressFn
 from webapp.experiments.models import PolicyResponse
 from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, StageKind, Status, TrainingMetric
-from webapp.pipeline.services import fanout, labeling, orchestration, training
+from webapp.pipeline.services import fanout, labeling, orchestration, sampling, training
 
 
 class Reporter:
@@ -156,10 +156,6 @@ def _attach(stage: PipelineStage, worker: str, field: str, create: Callable[[], 
     return target
 
 
-def _upstream(stage: PipelineStage, kind: str) -> PipelineStage | None:
-    return PipelineStage.objects.filter(pipeline_id=stage.pipeline_id, name__in=stage.depends_on, kind=kind).first()
-
-
 def _latest_metrics(run) -> Callable[[], dict]:
     def read() -> dict:
         return TrainingMetric.objects.filter(run=run).order_by("-step").values_list("values", flat=True).first() or {}
@@ -192,21 +188,21 @@ def _labeling(stage: PipelineStage, worker: str, report: Reporter) -> dict:
     if run is None:
         labeling_config = LabelingConfig(task=stage.experiment.task, **config)
         # An iteration's labeling: the pairs its self-pairs stage made, by the source that stage recorded.
-        pairs_from = _upstream(stage, StageKind.SELF_PAIRS) if stage.config.get("pairs_from") else None
+        pairs_from = orchestration.stage_upstream(stage, StageKind.SELF_PAIRS) if stage.config.get("pairs_from") else None
         pair_source = pairs_from.metrics["source"] if pairs_from else ""
         run = _attach(stage, worker, "labeling_run", lambda: labeling.labeling_run_create(
             experiment=stage.experiment, config=labeling_config, split="train", model_spec=stage.model_spec, limit=limit,
             pair_source=pair_source,
         ))
-    return fanout.labeling_stage_fan_out(stage=stage, run=run, worker=worker, chunk_size=chunk_size, report=report,
-                                         send=report.fan_out)
+    return fanout.stage_fan_out(stage=stage, worker=worker, report=report, send=report.fan_out,
+                                chunk_size=chunk_size or labeling.default_chunk_size(LabelingConfig.from_dict(run.config)))
 
 
 def _reward(stage: PipelineStage, worker: str, report: Reporter) -> None:
     run = stage.training_run
     if run is None:
         labels = stage.config["labels"]
-        labels_stage = _upstream(stage, StageKind.LABELING) if labels != "human" else None
+        labels_stage = orchestration.stage_upstream(stage, StageKind.LABELING) if labels != "human" else None
         # An iteration's reward model names its labeling stages (all so far, or the newest), in order.
         named = {s.name: s.labeling_run for s in PipelineStage.objects.filter(
             pipeline_id=stage.pipeline_id, name__in=stage.config.get("label_stages", [])).select_related("labeling_run")}
@@ -228,7 +224,7 @@ def _reward_curve(stage: PipelineStage, worker: str, report: Reporter) -> None:
     run = stage.training_run
     if run is None:
         labels = stage.config["labels"]
-        labels_stage = _upstream(stage, StageKind.LABELING) if labels != "human" else None
+        labels_stage = orchestration.stage_upstream(stage, StageKind.LABELING) if labels != "human" else None
         config = RewardConfig(model=stage.experiment.reward_model, **stage.config["config"])
         run = _attach(stage, worker, "training_run", lambda: reward_curve_create(
             experiment=stage.experiment, label_source=labels, sizes=stage.config["sizes"], config=config,
@@ -251,17 +247,18 @@ def _policy(stage: PipelineStage, worker: str, report: Reporter) -> None:
     run = stage.training_run
     if run is None:
         config = dict(stage.config["config"])
-        sft_stage = _upstream(stage, StageKind.SFT)
+        sft_stage = orchestration.stage_upstream(stage, StageKind.SFT)
         if sft_stage is not None:
             if sft_stage.training_run is None:  # it succeeded, so it has one
                 raise ValueError(f"{sft_stage} has no training run to start the policy from")
             config["policy"] = sft_stage.training_run.checkpoint_path  # this run's SFT, not just the latest one
-        previous = _upstream(stage, StageKind.POLICY)
+        previous = orchestration.stage_upstream(stage, StageKind.POLICY)
         if previous is not None:  # iterative RLAIF: iteration k starts from policy k-1
             if previous.training_run is None:
                 raise ValueError(f"{previous} has no training run to start iteration {stage.config.get('iteration')} from")
             config["policy"] = previous.training_run.checkpoint_path
-        reward_stage, labels_stage = _upstream(stage, StageKind.REWARD), _upstream(stage, StageKind.LABELING)
+        reward_stage = orchestration.stage_upstream(stage, StageKind.REWARD)
+        labels_stage = orchestration.stage_upstream(stage, StageKind.LABELING)
         run = _attach(stage, worker, "training_run", lambda: training.policy_run_create(
             experiment=stage.experiment, arm=stage.config["arm"], algorithm=stage.config["algorithm"],
             reward_run=reward_stage.training_run if reward_stage else None,
@@ -280,21 +277,23 @@ def _train(run, worker: str, report: Reporter) -> None:
     training.training_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report, processes=processes)
 
 
-def _sampling(stage: PipelineStage, worker: str, report: Reporter) -> None:
+def _sampling(stage: PipelineStage, worker: str, report: Reporter) -> dict:
+    config = dict(stage.config["config"])
+    chunk_size = config.pop("chunk_size", None) or sampling.CHUNK_SIZE
     run = stage.sampling_run
     if run is None:
         arm = stage.config["policy"]
-        source = _upstream(stage, StageKind.POLICY) or _upstream(stage, StageKind.SFT)
+        source = orchestration.stage_upstream(stage, StageKind.POLICY) or orchestration.stage_upstream(stage, StageKind.SFT)
         # A name already answered by another run would make the service skip every prompt:
         # this run's samples then go under a name of their own.
         taken = PolicyResponse.objects.filter(prompt__experiment=stage.experiment, policy=arm).exists()
         name = f"{arm}-run{stage.pipeline_id}" if taken else arm
         trained = source.training_run if source else None
-        run = _attach(stage, worker, "sampling_run", lambda: training.sampling_run_create(
-            experiment=stage.experiment, policy=name, training_run=trained, config=stage.config["config"],
+        _attach(stage, worker, "sampling_run", lambda: sampling.sampling_run_create(
+            experiment=stage.experiment, policy=name, training_run=trained, config=config,
             model_spec=None if trained else stage.experiment.policy_model,
         ))
-    training.sampling_run_execute(run_id=run.pk, worker=worker, force=True, on_progress=report)
+    return fanout.stage_fan_out(stage=stage, worker=worker, chunk_size=chunk_size, report=report, send=report.fan_out)
 
 
 def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
@@ -332,22 +331,24 @@ def _round(stage: PipelineStage, worker: str, report: Reporter) -> dict:
 
 
 # The Django side of each kind in pipeline.kinds: what its stage does. A test checks every kind has one.
-def _judge(stage: PipelineStage, worker: str, report: Reporter) -> None:
-    from webapp.pipeline.services.ai_judge import round_ai_judge
+def _judge(stage: PipelineStage, worker: str, report: Reporter) -> dict:
+    from webapp.pipeline.services import ai_judge
 
-    round_stage = _upstream(stage, StageKind.ROUND)
+    round_stage = orchestration.stage_upstream(stage, StageKind.ROUND)
     if round_stage is None or round_stage.round is None:
         raise ValueError(f"{stage} has no evaluation round to judge")
     config = stage.config["config"]
-    round_ai_judge(round=round_stage.round, model_spec=stage.model_spec, limit=config.get("limit"),
-                   precision=config.get("precision", "exact"), chunk_size=config.get("chunk_size") or 32,
-                   on_progress=report)
+    items = ai_judge.judge_items(round=round_stage.round, limit=config.get("limit"))
+    if ai_judge.judge_progress(round=round_stage.round, items=items)[1] == 0:
+        raise ai_judge.NothingToJudge(round_stage.round)
+    return fanout.stage_fan_out(stage=stage, worker=worker, chunk_size=config.get("chunk_size") or 32, report=report,
+                                send=report.fan_out)
 
 
 def _self_pairs(stage: PipelineStage, worker: str, report: Reporter) -> dict:
     from webapp.pipeline.services.iterations import self_pair_source, self_pairs_create
 
-    policy_stage = _upstream(stage, StageKind.POLICY)
+    policy_stage = orchestration.stage_upstream(stage, StageKind.POLICY)
     if policy_stage is None or policy_stage.training_run is None:
         raise ValueError(f"{stage} has no trained policy to sample pairs from")
     return self_pairs_create(

@@ -1,4 +1,4 @@
-"""Training runs (reward models, policies) and sampling runs: create, execute resumably, record.
+"""Training runs (reward models, policies): create, execute resumably, record.
 
 Django side of the training stages: the ML work is plain Python (``pipeline.reward``,
 ``pipeline.rl``, ``pipeline.dpo``, ``pipeline.sft``, ``pipeline.generation``); this module
@@ -13,15 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 
 from pipeline.progress import Progress, ProgressFn
 from pipeline.reward import data as reward_data
-from webapp.experiments.models import SELF_PAIR_PREFIX, Experiment, PolicyResponse, PreferencePair, Prompt
-from webapp.experiments.services import response_lengths_fill
+from webapp.experiments.models import SELF_PAIR_PREFIX, Experiment, PreferencePair, Prompt
 from webapp.pipeline import artifacts, runs
-from webapp.pipeline.models import AILabel, LabelingRun, SamplingRun, Status, TrainingKind, TrainingMetric, TrainingRun
+from webapp.pipeline.models import AILabel, LabelingRun, Status, TrainingKind, TrainingMetric, TrainingRun
 
 # -- reading the experiment's data as plain pipeline inputs -----------------------------------
 
@@ -334,57 +332,3 @@ def training_run_rank(*, run_id: int, claim: str, rank: int) -> None:
     if run.status != Status.RUNNING or run.claimed_by != claim:
         raise runs.RunCancelled(f"{run} is {run.status}, claimed by {run.claimed_by or 'nobody'}, not by {claim}")
     TRAINERS[run.kind](run, None, rank == 0)
-
-
-# -- samples ---------------------------------------------------------------------------------------
-
-
-def sampling_run_create(
-    *, experiment: Experiment, policy: str, training_run: TrainingRun | None = None, config: dict | None = None,
-    model_spec: str | None = None,
-) -> SamplingRun:
-    """``model_spec`` names the model when it is neither a training run nor the policy name itself."""
-    if model_spec is None:
-        model_spec = training_run.checkpoint_path if training_run else (experiment.policy_model if policy == "sft" else policy)
-    return SamplingRun.objects.create(
-        experiment=experiment, policy=policy, training_run=training_run, model_spec=model_spec, config=config or {},
-        progress_total=Prompt.objects.filter(experiment=experiment, split="test").count(),
-    )
-
-
-def sampling_run_execute(*, run_id: int, worker: str | None = None, force: bool = False, on_progress: ProgressFn | None = None):
-    """One response per test prompt from the run's policy; prompts already answered are skipped."""
-    from pipeline.configs import GenerationConfig
-    from pipeline.generation import generate_for_checkpoint
-
-    run = runs.run_claim(model=SamplingRun, run_id=run_id, worker=worker, force=force)
-    if run is None:
-        return None
-    with runs.run_working(run):
-        artifacts.pull_spec(run.model_spec)  # a policy trained on another machine
-        config = GenerationConfig.from_dict(run.config) if run.config else GenerationConfig()
-        prompts = Prompt.objects.filter(experiment=run.experiment, split=run.split).order_by("id")
-        done = set(PolicyResponse.objects.filter(prompt__in=prompts, policy=run.policy).values_list("prompt_id", flat=True))
-        todo = [p for p in prompts if p.pk not in done]
-        total = len(done) + len(todo)
-        runs.run_heartbeat(run, **runs.progress_fields(Progress.durable(len(done), total, "sampling")))
-        chunk = 16
-        for start in range(0, len(todo), chunk):
-            part = todo[start : start + chunk]
-            samples = generate_for_checkpoint(run.model_spec, settings.ARTIFACT_LOCAL, [p.context for p in part], config)
-            with transaction.atomic():
-                PolicyResponse.objects.bulk_create(
-                    [
-                        PolicyResponse(prompt=p, policy=run.policy, text=s.text, token_count=s.num_tokens,
-                                       generation={"run": run.pk, "checkpoint": run.model_spec, **config.to_dict()})
-                        for p, s in zip(part, samples)
-                    ],
-                    ignore_conflicts=True,
-                )
-                progress = Progress.durable(len(done) + start + len(part), total, "sampling")
-                runs.run_heartbeat(run, **runs.progress_fields(progress))
-            if on_progress:  # after the commit: what the caller shows is stored
-                on_progress(progress)
-        response_lengths_fill(experiment=run.experiment)
-        runs.run_finish(run)
-    return run

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from webapp.pipeline.management.commands._training import execute_with_bar, finish_output
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.models import Status, TrainingKind, TrainingRun
-from webapp.pipeline.services import training
+from webapp.pipeline.services import sampling
 
 
 class Command(BaseCommand):
@@ -30,8 +30,8 @@ class Command(BaseCommand):
             .first()
         )
         config = {"temperature": o["temperature"], "max_new_tokens": o["max_new_tokens"], "seed": o["seed"]}
-        run = training.sampling_run_create(experiment=experiment, policy=o["policy"], training_run=trained, config=config)
+        run = sampling.sampling_run_create(experiment=experiment, policy=o["policy"], training_run=trained, config=config)
         if run.progress_total == 0:
             raise CommandError(f"{experiment.slug} has no test prompts")
-        run = execute_with_bar(self, run, training.sampling_run_execute, quiet=o["verbosity"] == 0)
+        run = execute_with_bar(self, run, sampling.sampling_run_execute, quiet=o["verbosity"] == 0)
         finish_output(self, run, as_json=o["json"])
