@@ -95,3 +95,19 @@ def one_process_samples(lab: Lab) -> dict[int, str]:
     )
     lab.query(code)
     return samples(lab, "one-process")
+
+
+def assert_the_run_page_shows_one_bar_and_this_worker(client, slug: str, run_id: int, stage: str, chunks: int) -> None:
+    """As staff: the stage's block on the run page has one progress bar and names this process as
+    the worker that did all ``chunks`` chunks (a fan-out run in one process)."""
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    from webapp.pipeline import runs
+    from webapp.pipeline.services import fanout
+
+    client.force_login(User.objects.create_user("boss", is_staff=True, is_superuser=True))
+    page = client.get(reverse("pipeline:run_detail", args=[slug, run_id])).content.decode()
+    block = page.split(f'id="stage-{stage}"')[1].split("</li>")[0]
+    assert block.count("<progress") == 1
+    assert f"Workers: {fanout.short_worker(runs.worker_name())} ({chunks} chunks)" in block

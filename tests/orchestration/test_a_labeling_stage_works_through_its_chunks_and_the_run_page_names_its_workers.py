@@ -3,11 +3,9 @@ process: no other worker is sent any); it ends once, with one label per pair, an
 shows its one progress bar and the worker that took part."""
 
 import pytest
-from django.contrib.auth.models import User
-from django.urls import reverse
 
+from tests.orchestration.chunks import assert_the_run_page_shows_one_bar_and_this_worker
 from tests.orchestration.conftest import TINY
-from webapp.pipeline import runs
 from webapp.pipeline.models import AILabel, PipelineStage, StageChunk, Status
 from webapp.pipeline.services import fanout, orchestration, stages
 
@@ -29,8 +27,4 @@ def test_the_stage_labels_chunk_by_chunk_and_the_page_names_the_worker(tiny_expe
     # The stage ended once: a late chunk message (a duplicate delivery) neither works nor ends it again.
     assert fanout.stage_chunks_run(stage_id=done.pk) == 0 and not fanout.stage_finish_if_done(stage_id=done.pk)
 
-    client.force_login(User.objects.create_user("boss", is_staff=True, is_superuser=True))
-    page = client.get(reverse("pipeline:run_detail", args=[tiny_experiment.slug, run.pk])).content.decode()
-    block = page.split('id="stage-ai-labels"')[1].split("</li>")[0]
-    assert block.count("<progress") == 1
-    assert f"Workers: {fanout.short_worker(runs.worker_name())} (2 chunks)" in block
+    assert_the_run_page_shows_one_bar_and_this_worker(client, tiny_experiment.slug, run.pk, "ai-labels", 2)

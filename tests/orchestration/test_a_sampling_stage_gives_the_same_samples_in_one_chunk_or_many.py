@@ -4,13 +4,11 @@ the stage ran as one chunk or one chunk per prompt (each is seeded by its prompt
 its place in a batch). The run page shows its one progress bar and the worker that took part."""
 
 import pytest
-from django.contrib.auth.models import User
-from django.urls import reverse
 
+from tests.orchestration.chunks import assert_the_run_page_shows_one_bar_and_this_worker
 from tests.orchestration.conftest import TINY
 from tests.orchestration.lab import import_tiny_demo
 from webapp.experiments.models import PolicyResponse
-from webapp.pipeline import runs
 from webapp.pipeline.models import PipelineStage, StageChunk, Status
 from webapp.pipeline.services import fanout, orchestration, stages
 
@@ -37,16 +35,13 @@ def test_one_chunk_and_one_chunk_per_prompt_sample_the_same_responses(tmp_path, 
         assert list(StageChunk.objects.filter(stage=stage).values_list("status", flat=True)) == ["succeeded"] * chunks
         assert stage.progress_done == stage.progress_total == PROMPTS
         assert stage.metrics["responses"] == PROMPTS and stage.metrics["workers"] == 1
-    assert sliced.sampling_run.policy == "sft-run2"  # "sft" was taken by the first run
+    second = f"sft-run{sliced.pipeline_id}"
+    assert sliced.sampling_run.policy == second  # "sft" was taken by the first run
     one = dict(PolicyResponse.objects.filter(policy="sft").values_list("prompt_id", "text"))
-    many = dict(PolicyResponse.objects.filter(policy="sft-run2").values_list("prompt_id", "text"))
+    many = dict(PolicyResponse.objects.filter(policy=second).values_list("prompt_id", "text"))
     assert len(one) == PROMPTS and all(one.values()) and one == many
     assert all(r.length_tokens is not None for r in PolicyResponse.objects.all())  # the report's lengths, stored at the end
     # The stage ended once: a late chunk message (a duplicate delivery) neither works nor ends it again.
     assert fanout.stage_chunks_run(stage_id=sliced.pk) == 0 and not fanout.stage_finish_if_done(stage_id=sliced.pk)
 
-    client.force_login(User.objects.create_user("boss", is_staff=True, is_superuser=True))
-    page = client.get(reverse("pipeline:run_detail", args=[experiment.slug, sliced.pipeline_id])).content.decode()
-    block = page.split('id="stage-samples-sft"')[1].split("</li>")[0]
-    assert block.count("<progress") == 1
-    assert f"Workers: {fanout.short_worker(runs.worker_name())} ({PROMPTS} chunks)" in block
+    assert_the_run_page_shows_one_bar_and_this_worker(client, experiment.slug, sliced.pipeline_id, "samples-sft", PROMPTS)
