@@ -10,6 +10,12 @@ from django.db.models.functions import Coalesce
 from webapp.experiments.models import Experiment, PreferencePair, Prompt
 
 
+def split_has_human_labels(experiment: Experiment, split: str) -> bool:
+    """Whether any of the split's pairs has a human choice (1 or 2): what the labeler comparisons
+    and the reward-model curve measure against."""
+    return PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split, human_choice__in=[1, 2]).exists()
+
+
 def experiments_with_counts(queryset: QuerySet | None = None) -> QuerySet:
     """Experiments annotated with prompt counts per split, pair counts and labelled-pair counts."""
     queryset = Experiment.objects.all() if queryset is None else queryset

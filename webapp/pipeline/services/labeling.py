@@ -22,6 +22,7 @@ from pipeline.labeling.engine import Labeler, Sample
 from pipeline.labeling.prompts import exemplars
 from pipeline.progress import Progress, ProgressFn
 from webapp.experiments.models import Experiment, PreferencePair
+from webapp.experiments.selectors import split_has_human_labels
 from webapp.pipeline import artifacts, runs
 from webapp.pipeline.models import AILabel, LabelingRun, LabelingSweep
 
@@ -240,7 +241,7 @@ def labeling_compare_create(
     """The paper's Table 3: one run per (model spec, precision) on the same pairs with the same config."""
     if len(labelers) < 2:
         raise ValueError("a comparison needs at least two labelers (model specs, or one spec at two precisions)")
-    if not PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split=split, human_choice__in=[1, 2]).exists():
+    if not split_has_human_labels(experiment, split):
         raise ValueError(f"{experiment.slug}/{split} has no pairs with a human label to measure the labelers against")
     for spec, _ in labelers:
         try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.curve_settings import CurveSettingError, check_labels, check_sizes
 from webapp.experiments.models import Experiment, PreferencePair
+from webapp.experiments.selectors import split_has_human_labels
 from webapp.pipeline.models import LabelingRun, TrainingRun
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ CURVE_ARM = "rm-curve"  # what the reports and the tests find a curve's runs by
 def reward_curve_data_problem(experiment: Experiment) -> str:
     """Why the experiment cannot have a curve ("" when it can): every point is measured on the
     test split's human labels, so it needs some."""
-    if PreferencePair.objects.filter(prompt__experiment=experiment, prompt__split="test", human_choice__in=[1, 2]).exists():
+    if split_has_human_labels(experiment, "test"):
         return ""
     return f"{experiment.slug} has no human-labelled test pairs to measure the reward-model curve on"
 
