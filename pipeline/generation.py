@@ -191,28 +191,44 @@ def generate_samples(
 ) -> list[Sample]:
     """One response per context, in input order (length-sorted batches of ``config.batch_size``).
     Each response is fixed by (config.seed, its context): the same whatever the batch."""
+    return [answers[0] for answers in generate_answer_sets(model, tokenizer, contexts, config, on_progress)]
+
+
+def generate_answer_sets(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    contexts: Sequence[str],
+    config: GenerationConfig | None = None,
+    on_progress: ProgressFn | None = None,
+    answers: int = 1,
+) -> list[list[Sample]]:
+    """``answers`` responses per context, in input order; answer j is the one ``generate_samples``
+    gives with seed ``config.seed + j`` (fixed by that seed and the context), but each prompt is
+    prefilled once for all its answers and they decode in one batch."""
     config = config or GenerationConfig()
     on_progress = on_progress or no_progress
     was_training = model.training
     model.eval()
     prompts = [encode_prompt(tokenizer, format_prompt(tokenizer, c, config.chat_template), config.max_prompt_tokens) for c in contexts]
     order = sorted(range(len(contexts)), key=lambda i: len(prompts[i]))
-    results: list[Sample | None] = [None] * len(contexts)
+    results: list[list[Sample]] = [[] for _ in contexts]
     for start in range(0, len(order), config.batch_size):
         chunk = order[start : start + config.batch_size]
+        seeds = [row_seed(config.seed + j, contexts[i]) for i in chunk for j in range(answers)]
         roll = decode_prompts(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens=config.max_new_tokens,
-                              temperature=config.temperature, seeds=[row_seed(config.seed, contexts[i]) for i in chunk])
-        for row, i in enumerate(chunk):
+                              temperature=config.temperature, seeds=seeds, repeats=answers)
+        for row in range(len(chunk) * answers):  # rows grouped by prompt: [p0a0, p0a1, p1a0, ...]
+            i = chunk[row // answers]
             n = int(roll.mask[row].sum())
             body = roll.tokens[row, :n].tolist()
             if roll.finished[row]:
                 body = body[:-1]  # the EOS
             # One id list decodes to one string; transformers declares str | list[str] for every input.
             text = cast(str, tokenizer.decode(body, skip_special_tokens=True)).strip()
-            results[i] = Sample(contexts[i], text, len(body), bool(roll.finished[row]))
+            results[i].append(Sample(contexts[i], text, len(body), bool(roll.finished[row])))
         on_progress(Progress.durable(min(start + config.batch_size, len(order)), len(order), "sampling"))
     model.train(was_training)
-    return [r for r in results if r is not None]
+    return results
 
 
 def generate_for_checkpoint(

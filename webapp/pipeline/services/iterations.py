@@ -37,7 +37,7 @@ def self_pairs_create(
     """
     from pipeline import registry
     from pipeline.configs import GenerationConfig
-    from pipeline.generation import generate_samples
+    from pipeline.generation import generate_answer_sets
 
     prompts = list(Prompt.objects.filter(experiment=experiment, split="train").order_by("id"))
     if not prompts:
@@ -55,13 +55,13 @@ def self_pairs_create(
     for start in range(0, len(todo), CHUNK):
         part = todo[start:start + CHUNK]
         contexts = [p.context for p in part]
-        # Each answer is fixed by the seed and the prompt, so two seeds give two answers per prompt.
-        first = generate_samples(loaded.model, loaded.tokenizer, contexts, base)
-        second = generate_samples(loaded.model, loaded.tokenizer, contexts, base.replace(seed=base.seed + 1))
+        # Each answer is fixed by its seed (base.seed, base.seed + 1) and the prompt; one prefill
+        # per prompt serves both.
+        answers = generate_answer_sets(loaded.model, loaded.tokenizer, contexts, base, answers=2)
         rows = [
             PreferencePair(prompt=p, candidate_1=a.text, candidate_2=b.text, source=source,
                            content_hash=PreferencePair.hash_for(a.text, b.text))
-            for p, a, b in zip(part, first, second) if a.text.strip() != b.text.strip()
+            for p, (a, b) in zip(part, answers) if a.text.strip() != b.text.strip()
         ]
         equal += len(part) - len(rows)
         with transaction.atomic():
