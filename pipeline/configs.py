@@ -139,6 +139,7 @@ class RewardConfig(LoraFields, ConfigMixin):
     epochs: int = 1  # passes over the training examples
     max_steps: int | None = None  # stop after this many steps in total (None: epochs decide)
     batch_size: int = 8  # preference pairs per step
+    micro_batch_size: int | None = None  # pairs per forward/backward within a step (None: all): the same step, memory ~ this
     max_length: int = 512  # tokens of prompt + candidate; prompts are cut from the left to fit
     grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
     share_prefix: bool = True  # run each pair's shared context once (off: concatenate, for odd architectures)
@@ -150,6 +151,10 @@ class RewardConfig(LoraFields, ConfigMixin):
     device: str = "auto"  # "auto" (CUDA if present), "cpu", "cuda", "cuda:1"...
     precision: str = "exact"  # "exact" = float32, "fast" = bfloat16 weights
     curve_sizes: tuple[int, ...] = ()  # Figure 5: train on nested subsets of these sizes, accuracy at each (empty: one model on all)
+
+    def __post_init__(self) -> None:
+        if self.micro_batch_size is not None and self.micro_batch_size < 1:
+            raise ValueError(f"RewardConfig micro_batch_size must be >= 1 (or None for the whole batch), got {self.micro_batch_size}")
 
 
 @dataclass

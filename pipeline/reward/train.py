@@ -65,6 +65,26 @@ def build_reward_model(config: RewardConfig, artifact_root: str | Path) -> Rewar
     return rm.train()
 
 
+def _scores_and_backward(rm: RewardModel, encoded: list, labels: torch.Tensor, batch: list[int],
+                         config: RewardConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The step's loss over ``batch`` (the mean over its pairs), its gradient accumulated in
+    micro-batches of ``config.micro_batch_size`` pairs: activations are held for one micro-batch
+    at a time (a batch of 8 long HH pairs held ~20 GB at once), and each part's loss is weighted
+    by its share of the batch, so the gradient is the whole batch's. Returns detached scores
+    (r1, r2), the labels p and the loss."""
+    size = config.micro_batch_size or len(batch)
+    parts = []
+    for start in range(0, len(batch), size):
+        part = batch[start : start + size]
+        r1, r2 = rm.pair_scores([encoded[i] for i in part], config.share_prefix)
+        p = labels[part].to(r1.device)
+        loss = soft_preference_loss(r1, r2, p) * (len(part) / len(batch))
+        loss.backward()
+        parts.append((r1.detach(), r2.detach(), p, loss.detach()))
+    r1, r2, p = (torch.cat([part[k] for part in parts]) for k in range(3))
+    return r1, r2, p, torch.stack([part[3] for part in parts]).sum()
+
+
 def train_reward_model(
     config: RewardConfig,
     examples: Sequence[PreferenceExample],
@@ -119,10 +139,7 @@ def train_reward_model(
         epoch, index = divmod(step, steps_per_epoch)
         whole = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[index]
         batch = ranks.shard(whole)
-        r1, r2 = rm.pair_scores([encoded[i] for i in batch], config.share_prefix)
-        p = labels[batch].to(r1.device)
-        loss = soft_preference_loss(r1, r2, p)
-        loss.backward()
+        r1, r2, p, loss = _scores_and_backward(rm, encoded, labels, batch, config)
         ranks.average_gradients(params)
         clip_and_step(optimizer, params, config.grad_clip)
         step += 1

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from webapp.experiments import services
 from webapp.experiments.models import PolicyResponse, Prompt
@@ -24,10 +24,11 @@ def demo(db, bundled_lm):
 
 def test_a_reward_model_then_an_rlhf_policy_then_its_samples(demo, capsys):
     call_command("train_reward", "--experiment", "demo", "--labels", "human", "--max-steps", "2",
-                 "--batch-size", "4", "--max-length", "192", "--json", verbosity=0)
+                 "--batch-size", "4", "--micro-batch-size", "2", "--max-length", "192", "--json", verbosity=0)
     reward = last_json(capsys)
     rm = TrainingRun.objects.get(pk=reward["run_id"])
     assert rm.status == "succeeded" and rm.kind == "reward" and rm.label_source == "human"
+    assert rm.config["micro_batch_size"] == 2
     assert 0 <= reward["reward/accuracy"] <= 1 and len(reward["reward/accuracy_ci"]) == 2
     assert reward["reward/accuracy_n"] == 16
     assert Path(rm.checkpoint_path).exists() and rm.step == 2
@@ -73,3 +74,11 @@ def test_an_arm_that_needs_a_reward_model_says_so_when_there_is_none(demo):
 
     with pytest.raises(CommandError, match="needs a finished reward model on human labels"):
         call_command("train_policy", "--experiment", "demo", "--arm", "rlhf", verbosity=0)
+
+
+@pytest.mark.parametrize("command", ["train_reward", "rm_curve"])
+def test_a_micro_batch_below_one_pair_is_refused_before_any_run(demo, command):
+    extra = ["--sizes", "4", "8"] if command == "rm_curve" else []
+    with pytest.raises(CommandError, match="--micro-batch-size: '0' is not a number of pairs >= 1"):
+        call_command(command, "--experiment", "demo", "--micro-batch-size", "0", *extra, verbosity=0)
+    assert not TrainingRun.objects.exists()

@@ -62,6 +62,23 @@ def processes_arg(value: str) -> int:
         raise argparse.ArgumentTypeError(str(problem)) from None
 
 
+def micro_batch_arg(value: str) -> int:
+    """--micro-batch-size N: pairs per forward/backward of a reward-model step, N >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of pairs >= 1")
+    return number
+
+
+def add_micro_batch_argument(parser) -> None:
+    parser.add_argument("--micro-batch-size", type=micro_batch_arg, metavar="N",
+                        help="pairs per forward/backward within a step (default: the whole batch); the same step, "
+                             "with the activations of N pairs in memory at a time")
+
+
 def finish_output(command: BaseCommand, run, *, as_json: bool) -> None:
     command.stdout.write(f"{run}: {run.status} in {run.wall_seconds:.0f} s")
     if getattr(run, "checkpoint_path", ""):
@@ -81,6 +98,7 @@ def add_reward_sweep_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, help="stop each model after this many optimizer steps")
     parser.add_argument("--batch-size", type=int, default=8)
+    add_micro_batch_argument(parser)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--model", help="base model spec (default: the experiment's reward model)")
 
@@ -95,7 +113,7 @@ def plan_reward_sweep(experiment, options: dict, sources, option: str, create):
 
     config = RewardConfig(model=options["model"] or experiment.reward_model, epochs=options["epochs"],
                           max_steps=options["max_steps"], batch_size=options["batch_size"],
-                          max_length=options["max_length"], checkpoint_every=0)
+                          micro_batch_size=options["micro_batch_size"], max_length=options["max_length"], checkpoint_every=0)
     planned = []
     try:
         for source in dict.fromkeys(sources):

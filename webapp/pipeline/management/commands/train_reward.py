@@ -7,7 +7,7 @@ from functools import partial
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.configs import RewardConfig
-from webapp.pipeline.management.commands._training import execute_with_bar, finish_output, processes_arg
+from webapp.pipeline.management.commands._training import add_micro_batch_argument, execute_with_bar, finish_output, processes_arg
 from webapp.pipeline.management.commands.label import experiment_or_error
 from webapp.pipeline.services import training
 
@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=1)
         parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
         parser.add_argument("--batch-size", type=int, default=8)
+        add_micro_batch_argument(parser)
         parser.add_argument("--max-length", type=int, default=512)
         parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (0: only at the end)")
         parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         else:
             config = RewardConfig(
                 model=o["model"] or experiment.reward_model, epochs=o["epochs"], max_steps=o["max_steps"],
-                batch_size=o["batch_size"], max_length=o["max_length"], checkpoint_every=o["checkpoint_every"], lora=False if o["full"] else None,
+                batch_size=o["batch_size"], micro_batch_size=o["micro_batch_size"], max_length=o["max_length"], checkpoint_every=o["checkpoint_every"], lora=False if o["full"] else None,
             )
             try:
                 run = training.reward_run_create(experiment=experiment, label_source=o["labels"], config=config)
