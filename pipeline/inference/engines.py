@@ -94,6 +94,9 @@ class PackedEngine(StagedEngine):
         self.streams = streams  # split a forward's rows over single-core streams (CPU)
         self._token_flops = 2 * non_embedding_params(model)
 
+    def _begin_call(self) -> None:
+        self.fused.refresh_adapters()  # a LoRA policy's adapters as they are now, for this call's forwards
+
     def _kv_bytes_per_token(self) -> int:
         f = self.fused
         return 2 * len(f.layers) * f.kv_heads * f.head_dim * f.dtype.itemsize

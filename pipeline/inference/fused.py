@@ -330,6 +330,14 @@ class FusedDecoder:
             )
         self.dtype, self.device = torch.float32, device
         self.batched = False  # one attention call per layer for all rows (``portable``)
+        projections = [self.head] + [p for layer in self.layers for p in (layer.qkv, layer.o, layer.gate, layer.up, layer.down)]
+        self.adapters = [p.lora for p in projections if p.lora is not None]  # shared with ``portable`` twins
+
+    def refresh_adapters(self) -> None:
+        """Read the LoRA adapters as they are now (weights, merged, disabled): what every
+        forward until the next refresh adds. Engines call it at the start of each call."""
+        for adapter in self.adapters:
+            adapter.refresh()
 
     def portable(self) -> FusedDecoder:
         """This decoder (weights shared) on torch ops alone, as it runs on a GPU: linears through

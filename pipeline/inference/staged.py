@@ -58,6 +58,10 @@ class StagedEngine:
         [R, L, V] laid out by ``side``. ``reserve`` leaves room for that many later positions."""
         raise NotImplementedError
 
+    def _begin_call(self) -> None:
+        """Before the forwards of one public call (every call goes through ``_stages``): what a
+        subclass reads once per call rather than per forward."""
+
     def _kv_bytes_per_token(self) -> int:
         raise NotImplementedError
 
@@ -140,6 +144,7 @@ class StagedEngine:
         suffix) of row rows[i]. An empty suffix takes its prefix's last token."""
         if len(suffixes) != len(prefix_of):
             raise ValueError(f"{len(suffixes)} suffixes for {len(prefix_of)} prefix indices")
+        self._begin_call()
         keys: dict[tuple[int, ...], int] = {}
         row_key, row_suffix = [], []
         for p, suffix in zip(prefix_of, suffixes):
