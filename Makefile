@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKER_LOG ?= var/worker.log
 
-.PHONY: run test venv venv-dev model migrate demo users services-up services-down clean gpu-check
+.PHONY: run test test-integration venv venv-dev model migrate demo users services-up services-down clean gpu-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,11 +56,18 @@ run: model users demo
 	trap 'kill -KILL $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Lint and import order, then types (mypy.ini: pipeline/ and webapp/), then the suite.
+# Lint and import order, then types (mypy.ini: pipeline/ and webapp/), then the suite on
+# TEST_WORKERS pytest-xdist workers (auto: one per core, at most 4; 0 runs it in this process).
+TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
 test: venv-dev model
 	$(BIN)/ruff check .
 	$(BIN)/mypy --config-file mypy.ini pipeline webapp
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The integration tests against PostgreSQL + Redis (after `eval "$$(scripts/services-up.sh)"`).
+test-integration: venv-dev model
+	$(BIN)/python -m pytest $(XDIST) -m integration tests/orchestration $(PYTEST_ARGS)
 
 # PostgreSQL and Redis on loopback for the integration tests (CI runs them against both).
 services-up:

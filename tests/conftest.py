@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,17 @@ pytest_plugins = ["tests.browser_fixtures"]
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 HH_HARMLESS_TEST = SHARED_DATA / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets its share of the cores: N workers each running torch on
+    every core would oversubscribe them (OpenMP threads spin while they wait for a core). The
+    processes a test starts (Celery workers, trainers) inherit the share through the environment."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = share
+        torch.set_num_threads(int(share))
 
 
 @pytest.fixture(scope="session")

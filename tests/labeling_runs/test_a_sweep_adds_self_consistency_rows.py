@@ -14,13 +14,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_self_consistency_cells_sample_k_rationales_per_order_on_the_same_pairs(hh_experiment, bundled_lm, capsys):
-    call_command("label_sweep", "--experiment", "hh", "--split", "test", "--limit", "2", "--max-rationale-tokens", "4",
+    call_command("label_sweep", "--experiment", "hh", "--split", "test", "--limit", "1", "--max-rationale-tokens", "4",
                  "--self-consistency", "3", "--json", verbosity=0)
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     rows = result["rows"]
     assert len(rows) == 13
     [k3] = [r for r in rows if r["self_consistency"] == 3]
-    assert (k3["preamble"], k3["shots"], k3["cot"], k3["status"], k3["n"]) == ("base", 0, True, "succeeded", 2)
+    assert (k3["preamble"], k3["shots"], k3["cot"], k3["status"], k3["n"]) == ("base", 0, True, "succeeded", 1)
     greedy = [r for r in rows if (r["preamble"], r["shots"], r["cot"], r["self_consistency"]) == ("base", 0, True, 1)]
     assert len(greedy) == 1, "the plain CoT cell stays beside it"
     for label in AILabel.objects.filter(run_id=k3["run_id"]):

@@ -23,7 +23,7 @@ def _shown(p: float, order: int) -> int | None:
 
 
 def test_every_cell_runs_with_and_without_calibration_and_reports_its_copy_rate(hh_experiment, bundled_lm, capsys):
-    call_command("label_sweep", "--experiment", "hh", "--split", "test", "--limit", "2", "--max-rationale-tokens", "2",
+    call_command("label_sweep", "--experiment", "hh", "--split", "test", "--limit", "1", "--max-rationale-tokens", "2",
                  "--calibrate", "--json", verbosity=1)
     out = capsys.readouterr().out
     assert "calib" in out and "copies" in out
@@ -33,14 +33,14 @@ def test_every_cell_runs_with_and_without_calibration_and_reports_its_copy_rate(
     assert len(cells) == 24
     for row in rows:
         run = LabelingRun.objects.get(pk=row["run_id"])
-        assert row["status"] == "succeeded" and row["n"] == 2
+        assert row["status"] == "succeeded" and row["n"] == 1
         if row["shots"] == 0:
             assert row["copy_rate"] is None
             continue
         last = exemplars("harmless", "default", row["shots"])[-1].preferred
         labels = AILabel.objects.filter(run=run)
         copies = sum(_shown(a.p_order1, 1) == _shown(a.p_order2, 2) == last for a in labels)
-        assert row["copy_rate"] == pytest.approx(copies / 2)
+        assert row["copy_rate"] == pytest.approx(copies)  # of the one pair
         assert run.metrics["last_exemplar_answer"] == last
         assert ("calibration_prior" in run.metrics) == row["calibrate"]
     table2 = alignment_report(hh_experiment)["sweeps"][0]["rows"]

@@ -37,6 +37,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def redis_of_this_worker(url: str) -> str:
+    """Under pytest-xdist, worker gwN uses Redis database N + 1 of the given server: each lab
+    empties its database when it starts, which must never drop another worker's messages."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    return urlunsplit(urlsplit(url)._replace(path=f"/{int(worker.removeprefix('gw')) + 1}"))
+
+
 class Lab:
     def __init__(self, folder: Path, artifact_root: str):
         self.folder = folder
@@ -44,7 +53,7 @@ class Lab:
         self.var.mkdir(parents=True, exist_ok=True)
         self.processes: list[subprocess.Popen] = []
         self._pg_admin_url, self.database_url = self._database()
-        self.broker_url = os.environ.get("TEST_CELERY_BROKER_URL", "")
+        self.broker_url = redis_of_this_worker(os.environ.get("TEST_CELERY_BROKER_URL", ""))
         if self.broker_url:
             import redis
 
