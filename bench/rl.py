@@ -88,10 +88,14 @@ def run_phase(args: argparse.Namespace) -> dict:
         rollout_precision="bf16" if args.phase == "bf16" else "exact",
     )
     step_seconds: list[float] = []
+    phases: dict[str, list[float]] = {}
 
     def on_metrics(step: int, metrics: dict) -> None:
         if "time/step_seconds" in metrics:
             step_seconds.append(metrics["time/step_seconds"])
+            for key, value in metrics.items():
+                if key.startswith("time/") and key != "time/step_seconds":
+                    phases.setdefault(key.removeprefix("time/").removesuffix("_seconds"), []).append(value)
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -105,6 +109,7 @@ def run_phase(args: argparse.Namespace) -> dict:
         "steps_measured": len(step_seconds),
         "tokens_per_step": tokens_per_step,
         "step_seconds": [round(s, 3) for s in step_seconds],
+        "phase_seconds": {phase: round(statistics.median(v), 3) for phase, v in phases.items()},
         "tokens_per_second": tokens_per_step * len(step_seconds) / sum(step_seconds),
         "tokens_per_second_median_step": tokens_per_step / statistics.median(step_seconds),
         "response_length": result.metrics.get("rl/response_length"),
@@ -157,6 +162,7 @@ def main() -> None:
                      "new_tokens": args.max_new_tokens, "lora": True, "beta": 0.05, "steps_measured": args.steps,
                      "threads": ours["threads"]},
         "ours_tokens_per_s": round(ours["tokens_per_second"], 2),
+        "ours_median_phase_seconds": ours["phase_seconds"],  # of its first run: where a step's time goes
         "trl_rloo_tokens_per_s": round(trl["tokens_per_second"], 2),
         **comparison(ours, trl, "tokens_per_second", args.rounds, started),
         **(ppo_row(results["ppo"], trl) if "ppo" in results else {}),

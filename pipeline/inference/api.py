@@ -44,9 +44,11 @@ class InferenceEngine(Protocol):
         """Logits [R, V] (float32) at the last token of each row."""
         ...
 
-    def token_logprobs(self, prefixes: Sequence[Tokens], continuations: Sequence[Tokens], prefix_of: Sequence[int]) -> list[torch.Tensor]:
+    def token_logprobs(self, prefixes: Sequence[Tokens], continuations: Sequence[Tokens], prefix_of: Sequence[int],
+                       *, temperature: float = 1.0) -> list[torch.Tensor]:
         """Per row, log P(c_t | prefix, c_<t) for every token c_t of its continuation: a float32
-        tensor [len(continuation)]. Every prefix needs >= 2 tokens."""
+        tensor [len(continuation)], from the softmax of logits / ``temperature`` (the
+        distribution a sampler at that temperature draws from). Every prefix needs >= 2 tokens."""
         ...
 
     def decode(

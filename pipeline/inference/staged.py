@@ -78,7 +78,10 @@ class StagedEngine:
         return out if out is not None else torch.empty(0, 0)
 
     @torch.inference_mode()
-    def token_logprobs(self, prefixes: Sequence[Tokens], continuations: Sequence[Tokens], prefix_of: Sequence[int]) -> list[torch.Tensor]:
+    def token_logprobs(self, prefixes: Sequence[Tokens], continuations: Sequence[Tokens], prefix_of: Sequence[int],
+                       *, temperature: float = 1.0) -> list[torch.Tensor]:
+        if temperature <= 0:
+            raise ValueError(f"token_logprobs needs a temperature > 0, got {temperature}")
         # The prefix's last token runs with the continuation (its logits predict the first
         # continuation token), so each row is one forward with logits at every position.
         if any(len(prefixes[p]) < 2 for p in prefix_of):
@@ -91,7 +94,8 @@ class StagedEngine:
                 logits, _ = self._forward([runs[i][1] for i in batch], [refs[runs[i][0]] for i in batch], side="right", keep="all")
                 for b, i in enumerate(batch):
                     targets = torch.tensor(continuations[rows[i]], device=logits.device)
-                    logp = torch.log_softmax(logits[b, : len(targets)].float(), dim=-1)
+                    scaled = logits[b, : len(targets)].float()
+                    logp = torch.log_softmax(scaled if temperature == 1.0 else scaled / temperature, dim=-1)
                     out[rows[i]] = logp[torch.arange(len(targets), device=logits.device), targets]
         return out
 

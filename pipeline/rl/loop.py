@@ -31,7 +31,7 @@ from pipeline import registry
 from pipeline.checkpoints import Checkpointer
 from pipeline.configs import RLConfig
 from pipeline.distributed import Ranks
-from pipeline.generation import decode_prompts
+from pipeline.generation import decode_prompts, generation_engine
 from pipeline.inference.sampling import row_seed
 from pipeline.lora import add_lora, use_lora
 from pipeline.progress import ProgressFn, StepProgress
@@ -177,12 +177,30 @@ class Learner:
 
     @torch.no_grad()
     def reference_logprobs(self, batch: Rollouts) -> torch.Tensor:
-        """(B·k, T) the SFT reference's per-token log-probs of the batch's responses."""
+        """(B·k, T) the SFT reference's per-token log-probs of the batch's responses (0 after a
+        row's end). No gradient flows here, so they come from the inference engine's packed
+        float32 forward where it runs the model (each prompt once, no padding), else from the
+        plain forward: the same numbers within 1e-4."""
         if self.reference is None:  # LoRA: the SFT reference is the policy with its adapter switched off
             with cast("PeftModel", self.policy).disable_adapter():  # no reference: add_lora made the policy
-                return self.logprobs(batch)
-        return response_logprobs(self.reference, batch.ids, batch.mask, batch.tokens, batch.token_mask, batch.k,
-                                 self.config.temperature)
+                return self._engine_logprobs(self.policy, batch)
+        return self._engine_logprobs(self.reference, batch)
+
+    def _engine_logprobs(self, model: torch.nn.Module, batch: Rollouts) -> torch.Tensor:
+        prompts = [self.encoded[i] for i in batch.picked]
+        engine = generation_engine(model, self.tokenizer, len(batch.tokens), prompts[0])
+        if engine is None:
+            return response_logprobs(model, batch.ids, batch.mask, batch.tokens, batch.token_mask, batch.k,
+                                     self.config.temperature)
+        lengths = batch.token_mask.sum(-1).tolist()
+        responses = [batch.tokens[r, : int(n)].tolist() for r, n in enumerate(lengths)]
+        temperature = self.config.temperature if self.config.temperature > 0 else 1.0  # as response_logprobs
+        rows = engine.token_logprobs(prompts, responses, [r // batch.k for r in range(len(responses))],
+                                     temperature=temperature)
+        out = torch.zeros(batch.tokens.shape, dtype=torch.float32, device=batch.tokens.device)
+        for r, logp in enumerate(rows):
+            out[r, : len(logp)] = logp
+        return out
 
     def start_baseline(self, total: torch.Tensor, step: int) -> None:
         """At step 0, set the value head to the constant "this batch's mean R_total" (zero weights)."""

@@ -112,9 +112,10 @@ def ppo_update(learner: Learner, batch: Rollouts, step: int, laps: Laps) -> dict
     config, ranks = learner.config, learner.ranks
     with torch.no_grad():  # π_old: the policy that sampled, scored through the same (unmerged) path as π
         old_logp = learner.logprobs(batch)
-    ref_logp = learner.reference_logprobs(batch)
-    total, kl = kl_penalised_reward(batch.reward, old_logp, ref_logp, batch.token_mask, config.beta)
     laps("logprob")
+    ref_logp = learner.reference_logprobs(batch)
+    laps("reference")
+    total, kl = kl_penalised_reward(batch.reward, old_logp, ref_logp, batch.token_mask, config.beta)
 
     learner.start_baseline(total, step)
     with torch.no_grad():

@@ -76,9 +76,10 @@ def reinforce_update(learner: Learner, batch: Rollouts, step: int, laps: Laps) -
     config, ranks = learner.config, learner.ranks
     # Log-probs of the sampled tokens: the policy's (with gradient: the pass that scores is the one that learns).
     logp = learner.logprobs(batch)
-    ref_logp = learner.reference_logprobs(batch)
-    total, kl = kl_penalised_reward(batch.reward, logp, ref_logp, batch.token_mask, config.beta)
     laps("logprob")
+    ref_logp = learner.reference_logprobs(batch)
+    laps("reference")
+    total, kl = kl_penalised_reward(batch.reward, logp, ref_logp, batch.token_mask, config.beta)
 
     learner.start_baseline(total, step)
     v = learner.values(batch)  # V(x) from the prompt, once per distinct prompt
