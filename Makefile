@@ -57,9 +57,10 @@ run: model users demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Lint and import order, then types (mypy.ini: pipeline/ and webapp/), then the suite on
-# TEST_WORKERS pytest-xdist workers (auto: one per core, at most 4; 0 runs it in this process).
+# TEST_WORKERS pytest-xdist workers (auto: one per usable CPU, at most 4, tests/conftest.py;
+# 0 runs it in this process).
 TEST_WORKERS ?= auto
-XDIST = -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
+XDIST = -n $(TEST_WORKERS) --dist worksteal
 test: venv-dev model
 	$(BIN)/ruff check .
 	$(BIN)/mypy --config-file mypy.ini pipeline webapp

@@ -15,13 +15,39 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 HH_HARMLESS_TEST = SHARED_DATA / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
 
+MAX_WORKERS = 4  # each worker holds a few GB (models, Celery workers, chromium)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity, bounded by a container's CPU quota (cgroup
+    v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), which ``os.cpu_count`` does not see."""
+    count = len(os.sched_getaffinity(0))
+    limits = [("/sys/fs/cgroup/cpu.max", None), ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
+    for quota_file, period_file in limits:
+        try:
+            fields = Path(quota_file).read_text().split()
+            quota, period = fields[0], fields[1] if period_file is None else Path(period_file).read_text().strip()
+        except (OSError, IndexError):
+            continue
+        if quota not in ("max", "-1"):
+            count = min(count, max(1, int(quota) // int(period)))
+        break
+    return count
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (make test): one worker per usable CPU, at most MAX_WORKERS (pytest-xdist's
+    own count, from PYTEST_XDIST_AUTO_NUM_WORKERS, where that is set)."""
+    return None if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") else min(MAX_WORKERS, usable_cpus())
+
+
 def pytest_configure(config):
     """Under pytest-xdist each worker gets its share of the cores: N workers each running torch on
     every core would oversubscribe them (OpenMP threads spin while they wait for a core). The
     processes a test starts (Celery workers, trainers) inherit the share through the environment."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
-        share = str(max(1, (os.cpu_count() or 1) // workers))
+        share = str(max(1, usable_cpus() // workers))
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = share
         torch.set_num_threads(int(share))
 
