@@ -32,7 +32,7 @@ engine's packed forward (``pipeline.generation.decode_prompts``), the LoRA adapt
 (optionally on bf16 weights: ``rollout_precision``); the policy's log-probs come from the one forward pass that also carries the
 gradient (no separate "old log-probs" pass: one update per batch is exactly on-policy); the
 reference log-probs take one no-grad pass on the inference engine's packed float32 forward with
-the adapter off (1.07-1.34x the plain batched pass: both are compute-bound); logits are only computed
+the adapter off (1.16x the plain batched pass, bench/reference_logprobs.py: both are compute-bound); logits are only computed
 at response positions; with several samples per prompt, each prompt is run once (generation
 prefill, policy and reference passes) and its keys/values shared by its samples; the value
 model reads prompts only, once per distinct prompt.
