@@ -15,12 +15,31 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 T = TypeVar("T")
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity, bounded by a container's CPU quota (cgroup
+    v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), which ``os.cpu_count`` does not see. What
+    processes sharing this machine's cores divide among themselves."""
+    count = len(os.sched_getaffinity(0))
+    limits = [("/sys/fs/cgroup/cpu.max", None), ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
+    for quota_file, period_file in limits:
+        try:
+            fields = Path(quota_file).read_text().split()
+            quota, period = fields[0], fields[1] if period_file is None else Path(period_file).read_text().strip()
+        except (OSError, IndexError):
+            continue
+        if quota not in ("max", "-1"):
+            count = min(count, max(1, int(quota) // int(period)))
+        break
+    return count
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from pipeline.distributed import usable_cpus
+
 pytest_plugins = ["tests.browser_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,23 +18,6 @@ HH_HARMLESS_TEST = SHARED_DATA / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
 
 MAX_WORKERS = 4  # each worker holds a few GB (models, Celery workers, chromium)
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on: its affinity, bounded by a container's CPU quota (cgroup
-    v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), which ``os.cpu_count`` does not see."""
-    count = len(os.sched_getaffinity(0))
-    limits = [("/sys/fs/cgroup/cpu.max", None), ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
-    for quota_file, period_file in limits:
-        try:
-            fields = Path(quota_file).read_text().split()
-            quota, period = fields[0], fields[1] if period_file is None else Path(period_file).read_text().strip()
-        except (OSError, IndexError):
-            continue
-        if quota not in ("max", "-1"):
-            count = min(count, max(1, int(quota) // int(period)))
-        break
-    return count
 
 
 def pytest_xdist_auto_num_workers(config):

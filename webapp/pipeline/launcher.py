@@ -27,6 +27,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from pipeline.distributed import usable_cpus
 from pipeline.progress import Progress, ProgressFn
 from webapp.pipeline import runs
 from webapp.pipeline.models import Status, TrainingRun
@@ -99,7 +100,7 @@ def _environment(processes: int) -> dict[str, str]:
     # even where RUNS_ROOT was changed in-process after start-up (manage.py sets the settings module).
     env = {**os.environ, "RUNS_ROOT": str(settings.RUNS_ROOT), "PYTHONUNBUFFERED": "1"}
     # torchrun would pin every process to one thread; on a CPU-only machine share the cores.
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, usable_cpus() // processes)))
     return env
 
 
