@@ -11,8 +11,8 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
   ours      ``decode_prompts``: each prompt prefilled once and shared by its samples, rows packed,
             the KV cache preallocated and written in place, last-position logits only; float32.
   ours_bf16 the same with ``precision="bf16"``: the decoder's projections and output head in
-            bfloat16 (packed once for oneDNN), the rest float32 (what ``RLConfig.rollout_precision
-            = "bf16"`` decodes with).
+            bfloat16 (packed once for oneDNN), KV cache and attention in bfloat16, the rest
+            float32 (what ``RLConfig.rollout_precision = "bf16"`` decodes with).
   generate  ``model.generate(do_sample=True, num_return_sequences=generations)`` on left-padded
             prompts (transformers' own loop and cache).
   trl       TRL RLOOTrainer's rollout call: ``model.generate`` with the GenerationConfig its
@@ -22,8 +22,8 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
 tokens/s = rows x new_tokens / wall seconds of the whole call (prefill included), best of
 ``--rounds``. The bound: a decoding step must read every weight and each row's KV cache once,
 so steps/s <= copy bandwidth / (weight bytes + rows x mean context x KV bytes per token), and
-tokens/s <= rows x that; weight bytes are 4 per parameter for float32, 2 for the bf16 side
-(each side against the bytes it reads). The copy bandwidth is measured here (a 1 GiB tensor
+tokens/s <= rows x that; weights and KV cache take 4 bytes a number for float32, 2 for the bf16
+side (each side against the bytes it reads). The copy bandwidth is measured here (a 1 GiB tensor
 copy, larger than a CPU's last-level cache as the weights are, read + write bytes, best of 5,
 torch's threads). The bound leaves out the prefill, so a short run with long prompts sits
 further below it. ``ours_share_of_bound`` = ours / its bound (likewise ``ours_bf16_...``). The
@@ -111,15 +111,15 @@ def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int) -
     return {"ours": ours, "ours_bf16": lambda: ours("bf16"), "generate": generate, "trl": trl}
 
 
-def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: float, weight_bytes: int = 4) -> dict:
-    """The memory-bandwidth bound of decoding these rows with weights of ``weight_bytes`` bytes
-    each (see the module docstring)."""
+def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: float, dtype: torch.dtype = torch.float32) -> dict:
+    """The memory-bandwidth bound of decoding these rows with weights and KV cache in ``dtype``
+    (see the module docstring)."""
     from pipeline.inference.kv import kv_bytes_per_token
 
-    weights = sum(p.numel() for p in model.parameters()) * weight_bytes
+    weights = sum(p.numel() for p in model.parameters()) * dtype.itemsize
     mean_context = sum(len(p) for p in prompts) / len(prompts) + new_tokens / 2
     rows = len(prompts) * k
-    step_bytes = weights + rows * mean_context * kv_bytes_per_token(model.config, torch.float32)
+    step_bytes = weights + rows * mean_context * kv_bytes_per_token(model.config, dtype)
     return {"weight_bytes": weights, "bytes_per_step": round(step_bytes),
             "bound_tokens_per_s": round(rows * bandwidth / step_bytes, 1)}
 
@@ -168,7 +168,7 @@ def main() -> None:
             for name in args.sides:
                 row[f"{name}_tokens_per_s"] = round(row["batch"] * new_tokens / min(seconds[name]), 1)
             row.update(bound(model, prompts, args.generations, new_tokens, bandwidth))
-            row.update({f"bf16_{key}": value for key, value in bound(model, prompts, args.generations, new_tokens, bandwidth, 2).items()})
+            row.update({f"bf16_{key}": value for key, value in bound(model, prompts, args.generations, new_tokens, bandwidth, torch.bfloat16).items()})
             for ours, limit in (("ours", "bound_tokens_per_s"), ("ours_bf16", "bf16_bound_tokens_per_s")):
                 if ours not in args.sides:
                     continue

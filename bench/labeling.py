@@ -43,8 +43,8 @@ import torch  # noqa: E402
 from pipeline import registry  # noqa: E402
 from pipeline.configs import LabelingConfig  # noqa: E402
 from pipeline.data import read  # noqa: E402
-from pipeline.inference.fused import ONEDNN  # noqa: E402
 from pipeline.inference.precision import model_for_precision, non_embedding_params  # noqa: E402
+from pipeline.inference.proj import ONEDNN  # noqa: E402
 from pipeline.labeling.data import labeled_samples  # noqa: E402
 from pipeline.labeling.engine import Labeler  # noqa: E402
 from pipeline.labeling.metrics import evaluate  # noqa: E402

@@ -9,8 +9,8 @@ AVX-512 there (``bench/labeling.py`` prints both kernels' rates on the machine i
 So, per forward:
 
   * rows are packed: every matmul runs on the real tokens only ([M, d], M = sum of lengths);
-  * the linear layers run on oneDNN (``_Proj``): q|k|v one matmul, gate and up with SiLU as
-    a post-op, o and down with the residual add as a post-op;
+  * the linear layers run on oneDNN (``proj.Proj``): q|k|v one matmul, gate|up one matmul,
+    o and down with the residual add as a post-op;
   * RoPE is one complex multiply on q and k together: the q/k output features are reordered
     in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
   * each row's attention is one SDPA call over exactly its real keys (its past plus its new
@@ -53,7 +53,8 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 import torch.nn.functional as F
 
-from pipeline.inference.adapters import LowRank, is_adapted, supported
+from pipeline.inference.adapters import is_adapted, supported
+from pipeline.inference.proj import Proj
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -116,101 +117,11 @@ class Slabs:
         return Slabs([k[a:b] for k in self.keys], [v[a:b] for v in self.values], self.lengths[a:b])
 
 
-def _onednn_linear_works() -> bool:
-    """Whether oneDNN's linear kernel is there, takes packed weights and gives float32 products
-    (checked once)."""
-    op = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
-    if op is None or not torch.backends.mkldnn.is_available():
-        return False
-    try:
-        x, w = torch.randn(8, 16, dtype=torch.float64), torch.randn(4, 16, dtype=torch.float64)
-        y = op(x.float(), torch.ops.mkldnn._reorder_linear_weight(w.float(), 8), None, "none", [], "")
-        return y.dtype == torch.float32 and bool(torch.allclose(y.double(), x @ w.T, rtol=1e-5, atol=1e-5))
-    except RuntimeError:
-        return False
-
-
-ONEDNN = _onednn_linear_works()
-# Rows of the inputs the packed weights are laid out for (a decoding batch); see ``_Proj``.
-PACK_ROWS = 8
-
-
-class _Proj:
-    """x @ W^T (+ b) for one or more Linear layers stacked along their outputs, in the weights'
-    dtype, result float32.
-
-    float32 weights on a CPU: oneDNN's linear kernel (``mkldnn::_linear_pointwise``, the one
-    torch's compiler uses), with the residual add or SiLU fused into it as a post-op. It is
-    plain float32 (each product correctly rounded, float32 accumulation), but it runs AVX-512
-    code where MKL's sgemm behind ``torch.matmul`` would not (AMD CPUs). Elsewhere: ``addmm``.
-    Reduced-precision weights: x is rounded to the weights' dtype and the product rounded
-    back, as the ``Bf16Linear`` modules do, so the bf16-mlp precision computes the same numbers.
-    ``rows`` reorders the output features (see ``_rope_order``); ``dtype``: the copy's weight
-    dtype (bfloat16 for a bf16 decoder), else the layers' own.
-
-    On oneDNN the weight is packed once into the kernel's blocked layout (for ``PACK_ROWS``-row
-    inputs; any row count gives the same numbers): a decoding step's few-row matmuls then skip
-    the reorder the kernel otherwise does on every call (measured: ~15 % of a step's matmul time)."""
-
-    def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None,
-                 dtype: torch.dtype | None = None):
-        weights = [cast(torch.Tensor, m.weight).detach() for m in linears]  # a peft layer's: its base layer's
-        biases = [getattr(m, "bias", None) for m in linears]
-        self.lora = LowRank.of(linears, rows)  # adapters, read live (``adapters``)
-        weight = weights[0] if len(weights) == 1 else torch.cat(weights, dim=0)
-        self.bias = None
-        if any(b is not None for b in biases):
-            self.bias = torch.cat([w.new_zeros(w.shape[0], dtype=torch.float32) if b is None else b.detach().float() for w, b in zip(weights, biases)])
-        if rows is not None:
-            weight = weight.index_select(0, rows)
-            self.bias = None if self.bias is None else self.bias.index_select(0, rows)
-        weight = weight.contiguous() if dtype is None else weight.to(dtype).contiguous()
-        self.dtype = weight.dtype
-        self.exact = weight.dtype == torch.float32
-        self.onednn = ONEDNN and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_ROWS) if self.onednn else weight
-
-    def on_torch(self) -> _Proj:
-        """This projection on torch's own kernels (``addmm``), as off the CPU: the same weights,
-        unpacked where they were packed for oneDNN (a copy then; shared otherwise)."""
-        twin = copy.copy(self)
-        twin.onednn = False
-        twin.weight = self.weight.to_dense() if self.weight.is_mkldnn else self.weight
-        return twin
-
-    def __call__(self, x: torch.Tensor, post: str = "none") -> torch.Tensor:
-        delta = None if self.lora is None else self.lora(x)
-        if delta is not None:  # the adapters' term goes in before the activation
-            y = self._base(x, "none").add_(delta)
-            return F.silu(y) if post == "swish" else y
-        return self._base(x, post)
-
-    def _base(self, x: torch.Tensor, post: str) -> torch.Tensor:
-        if self.exact and self.onednn:
-            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.weight, self.bias, post, [], "")
-        if self.exact:
-            y = x @ self.weight.t() if self.bias is None else torch.addmm(self.bias, x, self.weight.t())
-        else:
-            x = x.to(self.dtype).contiguous()
-            y = (torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "") if self.onednn else x @ self.weight.t()).float()
-            y = y if self.bias is None else y + self.bias
-        return F.silu(y) if post == "swish" else y
-
-    def add_to(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """residual + x @ W^T (+ b) (+ the adapters' term)."""
-        delta = None if self.lora is None else self.lora(x)
-        if self.exact and self.onednn:
-            y = torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, self.weight, self.bias, "add")
-        elif self.exact and self.bias is None:
-            y = torch.addmm(residual, x, self.weight.t())
-        else:
-            y = residual + self._base(x, "none")
-        return y if delta is None else y.add_(delta)
-
-
-def _swiglu(gate: _Proj, up: _Proj, x: torch.Tensor) -> torch.Tensor:
-    """silu(x W_gate^T) * (x W_up^T): SiLU is the gate's post-op on oneDNN (without adapters)."""
-    return gate(x, post="swish").mul_(up(x))
+def _swiglu(gate_up: Proj, x: torch.Tensor) -> torch.Tensor:
+    """silu(x W_gate^T) * (x W_up^T), gate and up one matmul (their weights stacked), float32."""
+    both = gate_up(x)
+    half = both.shape[1] // 2
+    return F.silu(both[:, :half]).mul_(both[:, half:])
 
 
 @dataclass
@@ -219,11 +130,10 @@ class _Layer:
     norm2: torch.Tensor
     eps1: float
     eps2: float
-    qkv: _Proj
-    o: _Proj
-    gate: _Proj
-    up: _Proj
-    down: _Proj
+    qkv: Proj
+    o: Proj
+    gate_up: Proj
+    down: Proj
     scale: float
 
 
@@ -257,10 +167,11 @@ class FusedDecoder:
     parameter, ~2 in bfloat16), and again when the model's weights change.
 
     ``weights=torch.bfloat16``: every projection and the output head take bfloat16 operands
-    (fp32 accumulation, fp32 results); embeddings, norms, RoPE, attention, the residual stream
-    and the KV cache stay float32. A decoding step reads half the bytes, and CPUs with bf16
-    matmul units (AMX, AVX512-BF16) multiply faster; the logits move by ~1e-2 (a sampler's
-    choice, never the numbers a loss is taken on)."""
+    (fp32 accumulation, fp32 results), and the KV cache and attention are bfloat16 (queries,
+    keys and values are rounded after RoPE; SDPA accumulates in float32); embeddings, norms,
+    RoPE and the residual stream stay float32. A decoding step reads half the bytes, and CPUs
+    with bf16 matmul units (AMX, AVX512-BF16) multiply faster; the logits move by ~1e-2 (a
+    sampler's choice, never the numbers a loss is taken on)."""
 
     @classmethod
     def build(cls, model: PreTrainedModel, weights: torch.dtype | None = None) -> FusedDecoder | None:
@@ -305,7 +216,7 @@ class FusedDecoder:
             raise ValueError("RoPE does not cover the whole head")
         self.final_norm = cast(torch.Tensor, norm.weight).detach()
         self.final_eps = _eps(norm)
-        self.head = _Proj([model.get_output_embeddings()], dtype=weights)
+        self.head = Proj([model.get_output_embeddings()], dtype=weights)
         self.layers: list[_Layer] = []
         for layer in cast("Sequence[Any]", base.layers)[: config.num_hidden_layers]:  # decoder layers, read by name
             attn, mlp = layer.self_attn, layer.mlp
@@ -320,17 +231,19 @@ class FusedDecoder:
                     norm2=layer.post_attention_layernorm.weight.detach(),
                     eps1=_eps(layer.input_layernorm),
                     eps2=_eps(layer.post_attention_layernorm),
-                    qkv=_Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total), weights),
-                    o=_Proj([attn.o_proj], dtype=weights),
-                    gate=_Proj([mlp.gate_proj], dtype=weights),
-                    up=_Proj([mlp.up_proj], dtype=weights),
-                    down=_Proj([mlp.down_proj], dtype=weights),
+                    qkv=Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total), weights),
+                    o=Proj([attn.o_proj], dtype=weights),
+                    gate_up=Proj([mlp.gate_proj, mlp.up_proj], dtype=weights),
+                    down=Proj([mlp.down_proj], dtype=weights),
                     scale=attn.scaling,
                 )
             )
-        self.dtype, self.device = torch.float32, device
+        # the KV cache's and attention's dtype: a bf16 decoder's too, which halves the cache
+        # bytes a decoding step reads (~15 % of them at batch 8 and 200 tokens of context)
+        self.dtype = torch.bfloat16 if weights == torch.bfloat16 else torch.float32
+        self.device = device
         self.batched = False  # one attention call per layer for all rows (``portable``)
-        projections = [self.head] + [p for layer in self.layers for p in (layer.qkv, layer.o, layer.gate, layer.up, layer.down)]
+        projections = [self.head] + [p for layer in self.layers for p in (layer.qkv, layer.o, layer.gate_up, layer.down)]
         self.adapters = [p.lora for p in projections if p.lora is not None]  # shared with ``portable`` twins
 
     def refresh_adapters(self) -> None:
@@ -347,7 +260,7 @@ class FusedDecoder:
         twin.batched = True
         twin.head = self.head.on_torch()
         twin.layers = [dataclasses.replace(layer, qkv=layer.qkv.on_torch(), o=layer.o.on_torch(),
-                                           gate=layer.gate.on_torch(), up=layer.up.on_torch(), down=layer.down.on_torch())
+                                           gate_up=layer.gate_up.on_torch(), down=layer.down.on_torch())
                        for layer in self.layers]
         return twin
 
@@ -378,7 +291,8 @@ class FusedDecoder:
         col_of = torch.arange(M) - torch.tensor(offsets[:-1])[row_of]
         positions = torch.tensor(starts)[row_of] + col_of
         row_of, col_of, positions = row_of.to(dev), col_of.to(dev), positions.to(dev)
-        x = self.embed(ids).to(self.dtype)  # [M, d]
+        cache = self.dtype  # of keys, values, queries and attention outputs
+        x = self.embed(ids).float()  # [M, d], the residual stream
         cos, sin = self.rotary(x[None], positions[None])  # [1, M, hd], both halves equal
         rope = torch.complex(cos[0, :, None, : hd // 2].float(), sin[0, :, None, : hd // 2].float())  # [M, 1, hd/2]
         last = torch.tensor([o - 1 for o in offsets[1:]], device=dev)
@@ -388,13 +302,13 @@ class FusedDecoder:
         # who attends to what, shared by all layers: each row's last token (decoding steps, and
         # the last layer with keep="last"), and every token, batched or (CPU) per row
         ends_t = torch.tensor(ends, device=dev)
-        lasts = _Queries.build(last[:, None], ends_t[:, None] - 1, width, H // G)
+        lasts = _Queries.build(None if one_each else last[:, None], ends_t[:, None] - 1, width, H // G, cache)
         everyone, masks = None, []
         if self.batched and not one_each:  # query slots [R, max count]; spare ones repeat the row's last token
             spans = torch.tensor(counts, device=dev)
             local = torch.minimum(torch.arange(max(counts), device=dev)[None, :], spans[:, None] - 1)
             everyone = _Queries.build(torch.tensor(offsets[:-1], device=dev)[:, None] + local,
-                                      (ends_t - spans)[:, None] + local, width, H // G)
+                                      (ends_t - spans)[:, None] + local, width, H // G, cache)
         elif not one_each:  # per-row causal masks (bottom-right aligned)
             masks = [torch.ones(n, e, dtype=torch.bool, device=dev).tril(e - n) for n, e in zip(counts, ends)]
         written = (row_of, slice(None), positions)  # where each token's key/value goes in the slabs
@@ -403,28 +317,27 @@ class FusedDecoder:
             trim = keep == "last" and i == len(self.layers) - 1 and not one_each
             h = F.rms_norm(x, (x.shape[-1],), layer.norm1, layer.eps1)
             qkv = layer.qkv(h)  # [M, (H + 2G) hd], q and k heads in rope order
-            qk = torch.view_as_complex(qkv[:, : (H + G) * hd].view(M, H + G, hd // 2, 2))
-            qk = torch.view_as_real(qk * rope).view(M, H + G, hd)
-            q, k = qk[:, :H], qk[:, H:]
-            v = qkv[:, (H + G) * hd :].view(M, G, hd)
+            torch.view_as_complex(qkv[:, : (H + G) * hd].view(M, H + G, hd // 2, 2)).mul_(rope)  # RoPE, in place
+            qkv = qkv if cache == torch.float32 else qkv.to(cache)
+            q, kv = qkv[:, : H * hd].view(M, H, hd), qkv[:, H * hd :].view(M, 2 * G, hd)
             keys, values = slabs.keys[i], slabs.values[i]
-            keys[written] = k  # one write per layer for every row
-            values[written] = v
+            keys[written] = kv[:, :G]  # one write per layer for every row
+            values[written] = kv[:, G:]
             if one_each or trim:  # one query per row (decoding, or the last layer's last tokens)
-                attn = lasts.attend(q, keys[:, :, :width], values[:, :, :width], layer.scale)[:, :, 0].reshape(R, H * hd)
+                attn = lasts.attend(q, keys[:, :, :width], values[:, :, :width], layer.scale).reshape(R, H * hd)
                 x = x if one_each else x.index_select(0, last)
             elif everyone is not None:  # [R, H, slots, hd] -> the packed tokens' outputs
                 out = everyone.attend(q, keys[:, :, :width], values[:, :, :width], layer.scale)
                 attn = out.transpose(1, 2)[row_of, col_of].reshape(M, H * hd)
             else:  # each row over exactly its real keys
-                attn = x.new_empty(M, H, hd)
+                attn = torch.empty(M, H, hd, dtype=cache, device=dev)
                 for r, (e, n, o) in enumerate(zip(ends, counts, offsets)):
                     out = _sdpa(q[o : o + n].transpose(0, 1)[None], keys[r : r + 1, :, :e], values[r : r + 1, :, :e], masks[r], layer.scale)
                     attn[o : o + n] = out[0].transpose(0, 1)
                 attn = attn.view(M, H * hd)
             x = layer.o.add_to(x, attn)
             h = F.rms_norm(x, (x.shape[-1],), layer.norm2, layer.eps2)
-            x = layer.down.add_to(x, _swiglu(layer.gate, layer.up, h))
+            x = layer.down.add_to(x, _swiglu(layer.gate_up, h))
 
         slabs.lengths = ends
         if keep == "last" and x.shape[0] != len(rows):
@@ -435,27 +348,32 @@ class FusedDecoder:
 @dataclass
 class _Queries:
     """Query slots of one batched attention call over the slabs: ``src`` [R, L], the packed token
-    in slot (r, i), and ``visible`` [R, 1, rep * L, W], key j visible to slot (r, i) iff j <= its
-    position (causal on the row's own past; the zero-filled rest of the slab is never visible),
-    as an additive mask (0 or -inf): SDPA on a CPU runs it ~1.8x faster than the same boolean
+    in slot (r, i) (None: slot (r, 0) is packed token r, as in a decoding step), and ``visible``
+    [R, 1, rep * L, W], key j visible to slot (r, i) iff j <= its position (causal on the row's
+    own past; the zero-filled rest of the slab is never visible), as an additive mask (0 or
+    -inf) in the attention's dtype: SDPA on a CPU runs it ~1.8x faster than the same boolean
     mask, with the same numbers.
 
     The rep = H / G query heads that share a kv head are folded into the slot axis, so the
     call is a plain SDPA (no GQA support needed from the backend, no copies of the keys)."""
 
-    src: torch.Tensor
+    src: torch.Tensor | None
     visible: torch.Tensor
+    slots: int
 
     @classmethod
-    def build(cls, src: torch.Tensor, positions: torch.Tensor, width: int, rep: int) -> _Queries:
-        hidden = torch.arange(width, device=src.device) > positions[:, None, :, None]  # [R, 1, L, W]
-        additive = torch.zeros(hidden.shape, device=src.device).masked_fill_(hidden, float("-inf"))
-        return cls(src, additive.repeat(1, 1, rep, 1))
+    def build(cls, src: torch.Tensor | None, positions: torch.Tensor, width: int, rep: int, dtype: torch.dtype) -> _Queries:
+        hidden = torch.arange(width, device=positions.device) > positions[:, None, :, None]  # [R, 1, L, W]
+        additive = torch.zeros(hidden.shape, dtype=dtype, device=positions.device).masked_fill_(hidden, float("-inf"))
+        return cls(src, additive.repeat(1, 1, rep, 1), positions.shape[1])
 
     def attend(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
         """q [M, H, hd] (packed tokens), keys/values [R, G, W, hd] -> [R, H, L, hd]."""
-        (R, L), (H, hd), G = self.src.shape, q.shape[1:], keys.shape[1]
-        slots = q.index_select(0, self.src.flatten()).view(R, L, H, hd).transpose(1, 2).reshape(R, G, H // G * L, hd)
+        R, L, (H, hd), G = keys.shape[0], self.slots, q.shape[1:], keys.shape[1]
+        if self.src is None:  # one slot per row, row r's query is token r: a view, no copy
+            slots = q.view(R, G, H // G, hd)
+        else:
+            slots = q.index_select(0, self.src.flatten()).view(R, L, H, hd).transpose(1, 2).reshape(R, G, H // G * L, hd)
         out = F.scaled_dot_product_attention(slots, keys, values, attn_mask=self.visible, scale=scale)
         return out.reshape(R, H, L, hd)
 

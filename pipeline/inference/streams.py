@@ -8,9 +8,14 @@ the forward ends, and a single-core matmul of a few hundred rows already runs at
 peak.
 
 ``Streams.get()`` returns the process's streams for torch's current thread count, or None
-when that is 1. The workers are set to one intra-op thread each (a per-thread setting); the
-global default that ``torch.set_num_threads`` also changes is put back, so the caller's own
-ops keep their threads. Grad mode is per thread too: each task runs under inference mode.
+when that is 1. Each task sets its worker to one intra-op thread before its first op, and
+``run`` puts the caller's thread count back afterwards. Both are needed: with torch's OpenMP
+(libgomp) a thread's setting can land in the process-wide default, so a worker set once at
+start-up was back on every core by the time it ran a task. Such a worker then ran 2-thread
+teams, its streams oversubscribed the cores, and the idle OpenMP threads it left behind made
+libgomp shorten everyone's spin-wait, so the caller's own later forwards (decoding steps)
+slept and woke at every op: 25 % slower decoding after one prefill on streams, measured on 2
+cores. Grad mode is per thread too: each task runs under inference mode.
 """
 
 from __future__ import annotations
@@ -36,15 +41,6 @@ class Streams:
     def __init__(self, count: int):
         self.count = count
         self.pool = ThreadPoolExecutor(count, thread_name_prefix="inference-stream")
-        ready = threading.Barrier(count)
-
-        def single_core() -> None:
-            torch.set_num_threads(1)
-            ready.wait()  # every worker takes one task, so all of them get set
-
-        for future in [self.pool.submit(single_core) for _ in range(count)]:
-            future.result()
-        torch.set_num_threads(count)
 
     @classmethod
     def get(cls) -> Streams | None:
@@ -62,11 +58,17 @@ class Streams:
         """Run the tasks concurrently, one per stream; results in order (errors re-raised)."""
 
         def call(task: Callable[[], T]) -> T:
+            if torch.get_num_threads() != 1:  # before the task's first op (see the module docstring)
+                torch.set_num_threads(1)
             with torch.inference_mode():
                 return task()
 
         futures = [self.pool.submit(call, task) for task in tasks]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        finally:
+            if torch.get_num_threads() != self.count:
+                torch.set_num_threads(self.count)
 
 
 def split_rows(costs: Sequence[float], parts: int) -> list[range]:

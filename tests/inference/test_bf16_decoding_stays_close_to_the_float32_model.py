@@ -32,7 +32,7 @@ def plain_next(lm, ids: list[int]) -> torch.Tensor:
 def test_bf16_next_token_distributions_stay_within_a_small_distance_of_float32(bundled_lm, prompts, packed, portable):
     engine = build_engine(bundled_lm.model, bundled_lm.tokenizer, precision="bf16", packed=packed, portable=portable, batch_size=4)
     if packed:
-        assert all(p.dtype == torch.bfloat16 for layer in engine.fused.layers for p in (layer.qkv, layer.down, layer.gate))
+        assert all(p.dtype == torch.bfloat16 for layer in engine.fused.layers for p in (layer.qkv, layer.down, layer.gate_up))
     logits = engine.last_logits(prompts, [[] for _ in prompts], range(len(prompts)))
     agree = 0
     for row, ids in enumerate(prompts):
