@@ -187,7 +187,7 @@ class RLConfig(LoraFields, ConfigMixin):
     max_new_tokens: int = 48  # cap on a rollout's length in tokens
     min_new_tokens: int = 0  # EOS is forbidden before this many tokens (benchmarks use it to equalise lengths)
     temperature: float = 1.0  # sampling temperature of rollouts (log-probs are taken at the same temperature)
-    rollout_precision: str = "exact"  # how rollouts are decoded: "exact" = float32; "bf16" = bfloat16 matmuls (faster; the loss's log-probs stay float32)
+    rollout_precision: str = "exact"  # how rollouts are decoded: "exact" = float32; "bf16" = bfloat16 matmuls and KV cache (faster; the loss's log-probs stay float32)
     beta: float = 0.05  # KL penalty strength: reward = R(x, y) - beta * KL(pi || pi_SFT)
     lr: float = 1e-4  # policy learning rate (1e-4 suits LoRA; use ~1e-6..1e-5 for full fine-tuning)
     value_lr: float = 1e-4  # value-model body learning rate

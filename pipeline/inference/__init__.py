@@ -27,6 +27,7 @@ Modules (plain Python + torch + transformers, never Django):
   kv         KV states and row references, the cache handed from one stage to the next
   fused      the direct forward of Llama-style decoders on packed rows (oneDNN on a CPU;
              ``portable``: torch ops only, one batched attention per layer, on a GPU)
+  proj       its linear layers: stacked projections, packed once for oneDNN, LoRA terms live
   streams    single-core worker threads that split a packed forward's rows on a CPU
   precision  the bf16-mlp copy of a model, parameter counting
   sampling   the sampling rule (greedy or inverse-CDF, one seeded generator per row), seeds
@@ -39,6 +40,7 @@ Importing this package imports nothing heavy; import the module you need.
 # (``precision.model_for_precision`` says why only those).
 PRECISIONS = ("exact", "bf16-mlp")
 # What policy decoding (RL rollouts, samples) computes in: "exact" = float32, the policy's own
-# numbers; "bf16" = every matmul (projections and output head) on bfloat16 operands, the rest
-# float32: a sampler's choice only, losses are always taken on the float32 forward.
+# numbers; "bf16" = every matmul (projections and output head) on bfloat16 operands, the KV
+# cache and attention in bfloat16, the rest float32: a sampler's choice only, losses are always
+# taken on the float32 forward.
 DECODE_PRECISIONS = ("exact", "bf16")
