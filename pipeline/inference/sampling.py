@@ -50,7 +50,7 @@ def pick_tokens(logits: torch.Tensor, temperature: float,
     """
     if temperature <= 0:
         return logits.argmax(-1)
-    cdf = torch.softmax(logits.float() / temperature, dim=-1).double().cumsum(-1)
+    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1, dtype=torch.float64)
     rows, device = logits.size(0), logits.device
     if generators is None or isinstance(generators, torch.Generator):
         u = torch.rand(rows, generator=generators, device=device, dtype=torch.float64)
