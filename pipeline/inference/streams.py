@@ -9,9 +9,10 @@ peak.
 
 ``Streams.get()`` returns the process's streams for torch's current thread count, or None
 when that is 1. Each task sets its worker to one intra-op thread before its first op, and
-``run`` puts the caller's thread count back afterwards. Both are needed: with torch's OpenMP
-(libgomp) a thread's setting can land in the process-wide default, so a worker set once at
-start-up was back on every core by the time it ran a task. Such a worker then ran 2-thread
+``run`` puts the caller's thread count back afterwards. Both are needed, every time: with
+torch's OpenMP (libgomp) a thread's setting can land in the process-wide default, and MKL's
+thread count is process-wide, so the caller's restore puts a worker set once at start-up back
+on every core by the time it runs its next task. Such a worker then ran 2-thread
 teams, its streams oversubscribed the cores, and the idle OpenMP threads it left behind made
 libgomp shorten everyone's spin-wait, so the caller's own later forwards (decoding steps)
 slept and woke at every op: 25 % slower decoding after one prefill on streams, measured on 2
@@ -58,8 +59,7 @@ class Streams:
         """Run the tasks concurrently, one per stream; results in order (errors re-raised)."""
 
         def call(task: Callable[[], T]) -> T:
-            if torch.get_num_threads() != 1:  # before the task's first op (see the module docstring)
-                torch.set_num_threads(1)
+            torch.set_num_threads(1)  # before the task's first op, every time (see the module docstring)
             with torch.inference_mode():
                 return task()
 
