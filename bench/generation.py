@@ -2,7 +2,7 @@
 engine) vs ``model.generate`` and vs TRL's rollout generation, beside the memory-bandwidth bound.
 
     .venv/bin/python bench/generation.py [--batches 8 32] [--new-tokens 48 128] [--generations 2]
-                                         [--threads N] [--rounds 1] [--out FILE] [--quick]
+                                         [--threads N] [--rounds 1] [--sides ...] [--out FILE] [--quick]
 
 Same real HH prompts (chat-formatted, <= ``--max-prompt-tokens``) on every side, ``--generations``
 samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 1, and exactly
@@ -18,22 +18,31 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
   trl       TRL RLOOTrainer's rollout call: ``model.generate`` with the GenerationConfig its
             ``_generate`` builds from RLOOConfig's defaults (top_p 1, top_k 0, no min_p,
             repetition_penalty 1), on each prompt repeated once per completion, as TRL batches them.
+  ct2       the peer: CTranslate2 (a C++ inference engine for transformers models, ``pip install
+            ctranslate2``, in requirements-dev.txt), the bundled model converted to its format
+            once per run, float32, sampling from the full distribution, the prompt prefilled at
+            once (``include_prompt_in_result=False``), each prompt repeated once per completion,
+            ``intra_threads`` = torch's threads. Left out (with a line saying so) when the package
+            is not installed. Its share of the float32 bound shows what a dedicated engine
+            reaches on the machine at hand.
+  ct2_int8  the same with ``compute_type="int8_float32"`` (8-bit weights: its fastest CPU mode).
 
 tokens/s = rows x new_tokens / wall seconds of the whole call (prefill included), best of
 ``--rounds``. The bound: a decoding step must read every weight and each row's KV cache once,
 so steps/s <= copy bandwidth / (weight bytes + rows x mean context x KV bytes per token), and
 tokens/s <= rows x that; weights and KV cache take 4 bytes a number for float32, 2 for the bf16
 side (each side against the bytes it reads). The copy bandwidth is measured here (a 1 GiB tensor
-copy, larger than a CPU's last-level cache as the weights are, read + write bytes, torch's
-threads): at the start (best of 5) and again at the start of every round (best of 3), since on
+copy, larger than a CPU's last-level cache as the float32 weights are, read + write bytes,
+torch's threads): at the start (best of 5) and again at the start of every round (best of 3), since on
 a shared machine it moves by +-20 % from minute to minute (neighbours' memory traffic) and the
 tokens/s with it. So the shares are taken per round, each call against the bandwidth measured
 just before it: ``ours_share_of_bound`` = the median over rounds of ours / its bound that round
 (likewise ``ours_bf16_...``); ``ours_share_of_best_bound`` = the best tokens/s over the bound at
 the highest bandwidth seen (the strictest reading). ``ours_vs_generate`` and ``ours_vs_trl`` are
 medians of the per-round ratios (the sides of one round run back to back). The bound leaves out
-the prefill, so a short run with long prompts sits further below it. The
-last line printed is one JSON object (also written to ``--out``).
+the prefill, so a short run with long prompts sits further below it. ``ct2_share_of_bound`` is
+the peer's share of the same float32 bound; ``ours_vs_ct2`` / ``ours_bf16_vs_ct2_int8`` compare
+with it. The last line printed is one JSON object (also written to ``--out``).
 """
 
 from __future__ import annotations
@@ -42,8 +51,10 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -79,7 +90,24 @@ def timed(call) -> float:
     return time.perf_counter() - started
 
 
-def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int) -> dict:
+PEERS = {"ct2": "float32", "ct2_int8": "int8_float32"}  # side -> CTranslate2 compute type
+
+
+def peer_generators(model_dir: Path, out: Path) -> dict[str, Any]:
+    """CTranslate2 generators of the model in ``model_dir`` (converted into ``out``), one per
+    ``PEERS`` side; empty when ctranslate2 is not installed."""
+    try:
+        import ctranslate2
+        from ctranslate2.converters import TransformersConverter
+    except ImportError:
+        return {}
+    TransformersConverter(str(model_dir)).convert(str(out), quantization="float32", force=True)
+    return {side: ctranslate2.Generator(str(out), device="cpu", compute_type=compute, inter_threads=1,
+                                        intra_threads=torch.get_num_threads())
+            for side, compute in PEERS.items()}
+
+
+def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int, peers: dict[str, Any] | None = None) -> dict:
     """One call per side; each a function of no arguments."""
     from transformers import GenerationConfig
     from trl import RLOOConfig
@@ -115,7 +143,15 @@ def sides(model, tokenizer, prompts: list[list[int]], k: int, new_tokens: int) -
         with torch.no_grad():
             model.generate(input_ids=repeated[0], attention_mask=repeated[1], generation_config=trl_config)
 
-    return {"ours": ours, "ours_bf16": lambda: ours("bf16"), "generate": generate, "trl": trl}
+    start_tokens = [tokenizer.convert_ids_to_tokens(p) for p in prompts for _ in range(k)]
+
+    def ct2(generator: Any) -> None:
+        results = generator.generate_batch(start_tokens, max_length=new_tokens, min_length=new_tokens, sampling_topk=0,
+                                           sampling_temperature=1.0, include_prompt_in_result=False)
+        assert all(len(r.sequences_ids[0]) == new_tokens for r in results)
+
+    calls = {"ours": ours, "ours_bf16": lambda: ours("bf16"), "generate": generate, "trl": trl}
+    return calls | {side: (lambda g=generator: ct2(g)) for side, generator in (peers or {}).items()}
 
 
 def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: float, dtype: torch.dtype = torch.float32) -> dict:
@@ -139,8 +175,8 @@ def main() -> None:
     parser.add_argument("--max-prompt-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=1, help="calls per side and setting (best kept)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    parser.add_argument("--sides", nargs="+", default=["ours", "ours_bf16", "generate", "trl"],
-                        choices=["ours", "ours_bf16", "generate", "trl"])
+    parser.add_argument("--sides", nargs="+", default=["ours", "ours_bf16", "generate", "trl", *PEERS],
+                        choices=["ours", "ours_bf16", "generate", "trl", *PEERS])
     parser.add_argument("--quick", action="store_true", help="batch 8, 16 new tokens, ours (both) and generate only")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
@@ -155,17 +191,23 @@ def main() -> None:
     registry.prepare(registry.DEFAULT_MODEL, artifact_root)
     loaded = registry.load_causal_lm(registry.DEFAULT_MODEL, artifact_root)
     model, tokenizer = loaded.model.eval(), loaded.tokenizer
+    converted = tempfile.TemporaryDirectory()
+    peers = peer_generators(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location, Path(converted.name)) \
+        if any(side in PEERS for side in args.sides) else {}
+    if any(side in PEERS and side not in peers for side in args.sides):
+        print("ctranslate2 is not installed (pip install -r requirements-dev.txt): no ct2 sides", flush=True)
+        args.sides = [side for side in args.sides if side not in PEERS]
     bandwidth = copy_bandwidth()
     print(f"copy bandwidth {bandwidth / 1e9:.2f} GB/s, {torch.get_num_threads()} threads", flush=True)
     pool = bench_prompts(tokenizer, max(args.batches) // args.generations, args.max_prompt_tokens)
-    for warm in ("ours", "ours_bf16"):  # builds each fused decoder once, outside the timings
-        sides(model, tokenizer, pool[:1], 1, 2)[warm]()
+    for warm in ("ours", "ours_bf16", *peers):  # builds each fused decoder (and warms each peer) outside the timings
+        sides(model, tokenizer, pool[:1], 1, 2, peers)[warm]()
 
     results = []
     for batch in args.batches:
         prompts = pool[: batch // args.generations]
         for new_tokens in args.new_tokens:
-            calls = sides(model, tokenizer, prompts, args.generations, new_tokens)
+            calls = sides(model, tokenizer, prompts, args.generations, new_tokens, peers)
             row: dict = {"batch": len(prompts) * args.generations, "new_tokens": new_tokens,
                          "mean_prompt_tokens": round(sum(map(len, prompts)) / len(prompts), 1)}
             seconds: dict[str, list[float]] = {name: [] for name in args.sides}
@@ -181,16 +223,18 @@ def main() -> None:
             best = max([bandwidth, *bandwidths])
             for prefix, dtype in (("", torch.float32), ("bf16_", torch.bfloat16)):
                 row.update({f"{prefix}{key}": value for key, value in bound(model, prompts, args.generations, new_tokens, best, dtype).items()})
-            for ours, prefix in (("ours", ""), ("ours_bf16", "bf16_")):
-                if ours not in args.sides:
+            compared = {"ours": ("", ("generate", "trl", "ct2")), "ours_bf16": ("bf16_", ("generate", "trl", "ct2_int8")),
+                        "ct2": ("", ("generate",))}  # side -> (its bound's prefix, the sides it is compared with)
+            for side, (prefix, others) in compared.items():
+                if side not in args.sides:
                     continue
                 step_bytes = row[f"{prefix}bytes_per_step"]
-                shares = [tokens / s * step_bytes / (row["batch"] * b) for s, b in zip(seconds[ours], bandwidths)]
-                row[f"{ours}_share_of_bound"] = round(statistics.median(shares), 3)
-                row[f"{ours}_share_of_best_bound"] = round(row[f"{ours}_tokens_per_s"] / row[f"{prefix}bound_tokens_per_s"], 3)
-                for other in ("generate", "trl"):
+                shares = [tokens / s * step_bytes / (row["batch"] * b) for s, b in zip(seconds[side], bandwidths)]
+                row[f"{side}_share_of_bound"] = round(statistics.median(shares), 3)
+                row[f"{side}_share_of_best_bound"] = round(row[f"{side}_tokens_per_s"] / row[f"{prefix}bound_tokens_per_s"], 3)
+                for other in others:
                     if other in args.sides:
-                        row[f"{ours}_vs_{other}"] = round(statistics.median(o / s for s, o in zip(seconds[ours], seconds[other])), 2)
+                        row[f"{side}_vs_{other}"] = round(statistics.median(o / s for s, o in zip(seconds[side], seconds[other])), 2)
             print(json.dumps(row), flush=True)
             results.append(row)
     report = {"benchmark": "generation_tokens_per_second", "model": registry.DEFAULT_MODEL,
