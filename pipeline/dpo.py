@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pipeline import registry
 from pipeline.configs import DPOConfig
 from pipeline.distributed import Ranks
+from pipeline.heap import keep_freed_memory
 from pipeline.lora import lora_config, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample
@@ -71,6 +72,7 @@ def check_prompts_fit(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]
         )
 
 
+@keep_freed_memory()
 def train_dpo(
     config: DPOConfig,
     examples: Sequence[PreferenceExample],

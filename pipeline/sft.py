@@ -25,6 +25,7 @@ from pipeline import registry
 from pipeline.checkpoints import Checkpointer
 from pipeline.configs import SFTConfig
 from pipeline.distributed import Ranks
+from pipeline.heap import keep_freed_memory
 from pipeline.lora import add_lora, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.interface import PolicyResult
@@ -65,6 +66,7 @@ def response_nll(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]]
     return -(logp * weights).sum() / weights.sum().clamp(min=1)
 
 
+@keep_freed_memory()
 def train_sft(
     config: SFTConfig,
     examples: Sequence[SFTExample],

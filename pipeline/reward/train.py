@@ -22,6 +22,7 @@ import torch
 from pipeline.checkpoints import Checkpointer, seed_everything
 from pipeline.configs import RewardConfig
 from pipeline.distributed import Ranks
+from pipeline.heap import keep_freed_memory
 from pipeline.lora import add_lora, train_only_top_layers, use_lora
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample, PreferencePair
@@ -85,6 +86,7 @@ def _scores_and_backward(rm: RewardModel, encoded: list, labels: torch.Tensor, b
     return r1, r2, p, torch.stack([part[3] for part in parts]).sum()
 
 
+@keep_freed_memory()
 def train_reward_model(
     config: RewardConfig,
     examples: Sequence[PreferenceExample],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.configs import RLConfig
+from pipeline.heap import keep_freed_memory
 from pipeline.progress import ProgressFn
 from pipeline.rl.interface import ALGORITHMS, PolicyResult, RewardFn
 from pipeline.rl.loop import kl_penalised_reward, prompt_batch, response_logprobs
@@ -25,6 +26,7 @@ from pipeline.rl.reinforce import reinforce_losses, train_reinforce
 from pipeline.runfiles import MetricsFn
 
 
+@keep_freed_memory()
 def train_policy(
     config: RLConfig,
     prompts: Sequence[str],
