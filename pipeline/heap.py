@@ -8,8 +8,8 @@ training step allocates and frees the same few GB every step (activations, logit
 so it paid those faults every step. Measured on the 2-core CPU machine (bench/rl.py's
 settings, 8 REINFORCE steps): the value model's forward after the policy's took 2.4-5.2 s in
 half the steps instead of 0.3-0.6 s, with ~155,000 minor faults and 2.7-3.4 s of system time
-in one call; the 8 steps took 100.8 s, and 81.2 s with the memory kept (only the step that
-first reaches the peak faults).
+in one call; the 8 steps took 100.8 s, and 87.9 s with the memory kept (only the first steps,
+while the heap grows to the peak, fault; none after).
 
 ``keep_freed_memory`` (a context manager and a decorator) stops both while it is active:
 no mmap for large blocks (``M_MMAP_MAX`` = 0, so they come from the heap and are reused) and no
