@@ -91,6 +91,10 @@ def timed(call) -> float:
 
 
 PEERS = {"ct2": "float32", "ct2_int8": "int8_float32"}  # side -> CTranslate2 compute type
+SIDES = ("ours", "ours_bf16", "generate", "trl", *PEERS)
+# side -> (the prefix of its bound's keys, the sides its tokens/s is compared with)
+COMPARED = {"ours": ("", ("generate", "trl", "ct2")), "ours_bf16": ("bf16_", ("generate", "trl", "ct2_int8")),
+            "ct2": ("", ("generate",))}
 
 
 def peer_generators(model_dir: Path, out: Path) -> dict[str, Any]:
@@ -175,8 +179,7 @@ def main() -> None:
     parser.add_argument("--max-prompt-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=1, help="calls per side and setting (best kept)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    parser.add_argument("--sides", nargs="+", default=["ours", "ours_bf16", "generate", "trl", *PEERS],
-                        choices=["ours", "ours_bf16", "generate", "trl", *PEERS])
+    parser.add_argument("--sides", nargs="+", default=list(SIDES), choices=SIDES)
     parser.add_argument("--quick", action="store_true", help="batch 8, 16 new tokens, ours (both) and generate only")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
@@ -223,9 +226,7 @@ def main() -> None:
             best = max([bandwidth, *bandwidths])
             for prefix, dtype in (("", torch.float32), ("bf16_", torch.bfloat16)):
                 row.update({f"{prefix}{key}": value for key, value in bound(model, prompts, args.generations, new_tokens, best, dtype).items()})
-            compared = {"ours": ("", ("generate", "trl", "ct2")), "ours_bf16": ("bf16_", ("generate", "trl", "ct2_int8")),
-                        "ct2": ("", ("generate",))}  # side -> (its bound's prefix, the sides it is compared with)
-            for side, (prefix, others) in compared.items():
+            for side, (prefix, others) in COMPARED.items():
                 if side not in args.sides:
                     continue
                 step_bytes = row[f"{prefix}bytes_per_step"]
