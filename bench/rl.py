@@ -1,6 +1,6 @@
 """RL throughput: our REINFORCE loop (and our PPO) vs TRL's RLOOTrainer, generated tokens per second at equal work.
 
-    .venv/bin/python bench/rl.py [--steps 3] [--prompts 4] [--generations 2] [--max-new-tokens 48] [--threads N]
+    .venv/bin/python bench/rl.py [--steps 4] [--warmup 0] [--prompts 4] [--generations 2] [--max-new-tokens 48] [--threads N]
 
 Both run on the bundled model with the same settings: the same real HH prompts (contexts short
 enough that neither side truncates), the same prompts per step and completions per prompt,
@@ -12,7 +12,10 @@ reward function (so the RL machinery is what is measured). The prompt set is exa
 batch them as it likes (ours groups similar lengths, TRL samples at random). Each side runs in
 its own subprocess (clean peak memory), ``--rounds`` times in ABBA order so drifting background
 load hits both alike; tokens/s = all generated tokens ÷ all summed step times (a median-step
-figure is printed alongside). The last line is one JSON object with both throughputs and ``speedup`` = ours ÷ TRL's.
+figure is printed alongside). ``--warmup N`` runs N more steps first on every side and leaves them
+out of the figures: a process's first 2-3 steps grow its heap to the run's peak (page faults,
+see ``pipeline.heap``), so a short run measures mostly that and a warmed-up one the steady state
+of a long training run. The last line is one JSON object with both throughputs and ``speedup`` = ours ÷ TRL's.
 
 The PPO row (``ours_ppo_tokens_per_s``, ``ppo_speedup`` = our PPO ÷ TRL's RLOO) runs our loop with
 ``algorithm="ppo"`` on the same rollouts per step (same prompts, completions and tokens): its
@@ -79,9 +82,10 @@ def run_phase(args: argparse.Namespace) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
     # One epoch of distinct prompts; short enough that nothing is truncated.
-    prompts = bench_prompts(tokenizer, args.prompts * args.steps, args.max_prompt_tokens)
+    steps = args.warmup + args.steps
+    prompts = bench_prompts(tokenizer, args.prompts * steps, args.max_prompt_tokens)
     config = RLConfig(
-        policy=registry.DEFAULT_MODEL, steps=args.steps, batch_size=args.prompts,
+        policy=registry.DEFAULT_MODEL, steps=steps, batch_size=args.prompts,
         samples_per_prompt=args.generations, max_new_tokens=args.max_new_tokens,
         min_new_tokens=args.max_new_tokens, temperature=1.0, beta=0.05, lr=1e-5, lora=True,
         max_prompt_tokens=args.max_prompt_tokens, checkpoint_every=0, seed=0,
@@ -91,7 +95,7 @@ def run_phase(args: argparse.Namespace) -> dict:
     phases: dict[str, list[float]] = {}
 
     def on_metrics(step: int, metrics: dict) -> None:
-        if "time/step_seconds" in metrics:
+        if "time/step_seconds" in metrics and step > args.warmup:  # steps count from 1
             step_seconds.append(metrics["time/step_seconds"])
             for key, value in metrics.items():
                 if key.startswith("time/") and key != "time/step_seconds":
@@ -133,6 +137,7 @@ def pool(runs: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="steps per side (the prompt set is steps x prompts)")
+    parser.add_argument("--warmup", type=int, default=0, help="steps run first on every side and left out of the figures")
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
     parser.add_argument("--generations", type=int, default=2, help="completions per prompt (RLOO needs >= 2)")
     parser.add_argument("--max-new-tokens", type=int, default=48)
@@ -150,7 +155,7 @@ def main() -> None:
 
     started = time.perf_counter()
     sides = ("ours", "trl") + (() if args.no_ppo else ("ppo",)) + (() if args.no_bf16 else ("bf16",))
-    runs = run_sides(__file__, ["--steps", str(args.steps), "--prompts", str(args.prompts), "--generations", str(args.generations),
+    runs = run_sides(__file__, ["--steps", str(args.steps), "--warmup", str(args.warmup), "--prompts", str(args.prompts), "--generations", str(args.generations),
          "--max-new-tokens", str(args.max_new_tokens), "--max-prompt-tokens", str(args.max_prompt_tokens),
          "--threads", str(args.threads)], args.rounds, sides)
     results = {phase: pool(r) for phase, r in runs.items()}
@@ -160,6 +165,7 @@ def main() -> None:
         "model": "smollm2-135m-instruct",
         "settings": {"prompts_per_step": args.prompts, "completions_per_prompt": args.generations,
                      "new_tokens": args.max_new_tokens, "lora": True, "beta": 0.05, "steps_measured": args.steps,
+                     "warmup_steps": args.warmup,
                      "threads": ours["threads"]},
         "ours_tokens_per_s": round(ours["tokens_per_second"], 2),
         "ours_median_phase_seconds": ours["phase_seconds"],  # of its first run: where a step's time goes
