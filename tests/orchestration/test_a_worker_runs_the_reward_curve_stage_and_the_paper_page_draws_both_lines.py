@@ -9,7 +9,7 @@ import pytest
 
 from tests.orchestration.conftest import TINY, overrides_args
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 SIZES = [4, 8]
 

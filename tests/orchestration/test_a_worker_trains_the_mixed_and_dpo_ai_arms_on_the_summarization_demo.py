@@ -10,7 +10,7 @@ from tests.orchestration.evaluated import assert_every_policy_trained_sampled_an
 from tests.orchestration.lab import tiny_rows
 from webapp.experiments import services
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ARMS = ["mixed", "dpo-ai"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.orchestration.evaluated import assert_every_policy_trained_sampled_and_rated, evaluated, run_through_worker
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ARMS = ["same-size-rlaif", "direct-rlaif", "dpo-ai"]
 
