@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-import torch
+from pipeline.heap import ask_for_huge_pages
 
-from pipeline.distributed import usable_cpus
+ask_for_huge_pages()  # before torch is imported: the suite trains as the lab's processes do (pipeline.heap)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from pipeline.distributed import usable_cpus  # noqa: E402
 
 pytest_plugins = ["tests.browser_fixtures"]
 
