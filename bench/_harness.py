@@ -14,9 +14,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from pipeline.heap import ask_for_huge_pages  # noqa: E402
 
 
 def abba_order(rounds: int, sides: tuple[str, ...] = ("ours", "trl")) -> list[str]:
@@ -27,7 +24,6 @@ def abba_order(rounds: int, sides: tuple[str, ...] = ("ours", "trl")) -> list[st
 def run_sides(script: str, args: list[str], rounds: int, sides: tuple[str, ...] = ("ours", "trl")) -> dict[str, list[dict]]:
     """Run ``script --phase SIDE ARGS`` for each side in ABBA order; each prints one JSON line last."""
     runs: dict[str, list[dict]] = {side: [] for side in sides}
-    ask_for_huge_pages()  # every side starts as the lab's processes do (pipeline.heap)
     for phase in abba_order(rounds, sides):
         done = subprocess.run([sys.executable, script, "--phase", phase, *args], capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:

@@ -19,21 +19,12 @@ returns the free memory (``malloc_trim``), so a long-lived worker does not keep 
 peak for the next. One caveat: once set, glibc stops moving the mmap threshold by itself
 (it stays where it was). Elsewhere than glibc (macOS, musl) it does nothing.
 
-``ask_for_huge_pages`` goes with it: what is left of the faults is the heap growing to the peak
-in a process's first steps, and PyTorch can back its blocks of 2 MiB and more with transparent
-huge pages (one fault per 2 MiB instead of per 4 KiB). PyTorch reads that switch from the
-environment once, at its first allocation, so it is asked for where a process starts, before
-torch is imported: the Django entry points (``webapp/__init__.py``: manage.py, the Celery worker
-and the torchrun processes it starts, gunicorn), the test suite and the benchmarks.
-
-Plain Python + ctypes; no Django, no torch.
+Plain Python + ctypes; no Django.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
-import sys
 import threading
 from contextlib import ContextDecorator
 from typing import Any
@@ -43,8 +34,6 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
 DEFAULT_MMAP_MAX = 65536
-
-HUGE_PAGES_ENV = "THP_MEM_ALLOC_ENABLE"  # PyTorch's switch: madvise(MADV_HUGEPAGE) on blocks of >= 2 MiB
 
 
 def _glibc() -> Any | None:
@@ -87,17 +76,3 @@ class keep_freed_memory(ContextDecorator):  # noqa: N801 - used like a function:
 def active() -> bool:
     """Whether glibc is told to keep freed memory right now."""
     return _LIBC is not None and _depth > 0
-
-
-def ask_for_huge_pages() -> bool:
-    """Ask PyTorch to back its large CPU blocks with transparent huge pages, in this process if
-    torch is not imported yet and in every process it starts; returns whether this one will.
-
-    Measured on the 2-core CPU machine (5 REINFORCE steps at bench/rl.py's settings, one process):
-    73 s -> 65 s, system time 23.8 -> 17.6 s, the first steps' minor faults 438k -> 176k. An
-    explicit ``THP_MEM_ALLOC_ENABLE=0`` in the environment wins. The kernel decides in the end:
-    with transparent huge pages "never" the advice is ignored.
-    """
-    too_late = "torch" in sys.modules and HUGE_PAGES_ENV not in os.environ  # PyTorch has read it
-    os.environ.setdefault(HUGE_PAGES_ENV, "1")
-    return not too_late and os.environ[HUGE_PAGES_ENV] == "1"

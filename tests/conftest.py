@@ -5,14 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.heap import ask_for_huge_pages
+import pytest
+import torch
 
-ask_for_huge_pages()  # before torch is imported: the suite trains as the lab's processes do (pipeline.heap)
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from pipeline.distributed import usable_cpus  # noqa: E402
+from pipeline.distributed import usable_cpus
 
 pytest_plugins = ["tests.browser_fixtures"]
 
