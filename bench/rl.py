@@ -136,7 +136,7 @@ def pool(runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="steps per side (the prompt set is steps x prompts)")
+    parser.add_argument("--steps", type=int, default=4, help="measured steps per side (the prompt set is (warmup + steps) x prompts)")
     parser.add_argument("--warmup", type=int, default=0, help="steps run first on every side and left out of the figures")
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
     parser.add_argument("--generations", type=int, default=2, help="completions per prompt (RLOO needs >= 2)")
