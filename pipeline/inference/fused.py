@@ -10,7 +10,8 @@ So, per forward:
 
   * rows are packed: every matmul runs on the real tokens only ([M, d], M = sum of lengths);
   * the linear layers run on oneDNN (``proj.Proj``): q|k|v one matmul, gate|up one matmul,
-    o and down with the residual add as a post-op;
+    o and down with the residual add as a post-op; on Intel CPUs a decoding step's few-row
+    float32 products run on MKL's packed sgemm instead (faster there at a few rows);
   * RoPE is one complex multiply on q and k together: the q/k output features are reordered
     in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
   * each row's attention is one SDPA call over exactly its real keys (its past plus its new
@@ -231,10 +232,10 @@ class FusedDecoder:
                     norm2=layer.post_attention_layernorm.weight.detach(),
                     eps1=_eps(layer.input_layernorm),
                     eps2=_eps(layer.post_attention_layernorm),
-                    qkv=Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total), weights),
-                    o=Proj([attn.o_proj], dtype=weights),
-                    gate_up=Proj([mlp.gate_proj, mlp.up_proj], dtype=weights),
-                    down=Proj([mlp.down_proj], dtype=weights),
+                    qkv=Proj([attn.q_proj, attn.k_proj, attn.v_proj], _rope_order(self.heads, self.kv_heads, self.head_dim, total), weights, few_rows_on_mkl=True),
+                    o=Proj([attn.o_proj], dtype=weights, few_rows_on_mkl=True),
+                    gate_up=Proj([mlp.gate_proj, mlp.up_proj], dtype=weights, few_rows_on_mkl=True),
+                    down=Proj([mlp.down_proj], dtype=weights, few_rows_on_mkl=True),
                     scale=attn.scaling,
                 )
             )
