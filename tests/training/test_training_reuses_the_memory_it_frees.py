@@ -49,39 +49,59 @@ def huge_pages_always() -> bool:
     return path.exists() and "[always]" in path.read_text()
 
 
-@glibc_only
-def test_steps_stop_faulting_once_the_heap_holds_their_peak_until_the_outermost_use_ends():
+def in_a_fresh_process(scenario: str) -> object:
+    """What the named function of this module returns when run in a new Python process.
+
+    The fault counts are measured there because in a process that ran other tests first,
+    memory those tests keep alive (a decoder's packed weights, made while training) can pin the
+    heap: blocks freed below it are already faulted in and get reused whatever the settings, so
+    a first step may fault little and a step without ``keep_freed_memory`` may fault nothing."""
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              f"from test_training_reuses_the_memory_it_frees import {scenario}; print(repr({scenario}()))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def kept_steps() -> dict:
     with heap.keep_freed_memory():
         with heap.keep_freed_memory():  # a nested use (one entry point calling another)
             growing = [faults_of_a_step() for _ in range(4)]
-        assert heap.active()
+        still_active = heap.active()
         steady = [faults_of_a_step() for _ in range(4)]
-    assert not heap.active()
-    assert growing[0] > STEP_PAGES // 2  # the first step faults its memory in
-    assert min(steady) < STEP_PAGES // 100, (growing, steady)  # later ones reuse it
+    return {"growing": growing, "steady": steady, "active_after_inner": still_active, "active_after_outer": heap.active()}
 
 
-@glibc_only
-def test_leaving_gives_the_kept_memory_back():
+def kept_then_left() -> dict:
     with heap.keep_freed_memory():
         for _ in range(4):
             faults_of_a_step()
         kept = resident_bytes()
-    assert resident_bytes() < kept - 128 * MB
+    return {"kept": kept, "after": resident_bytes()}
+
+
+def plain_steps() -> list[int]:
+    return [faults_of_a_step() for _ in range(8)]
+
+
+@glibc_only
+def test_steps_stop_faulting_once_the_heap_holds_their_peak_until_the_outermost_use_ends():
+    seen = in_a_fresh_process("kept_steps")
+    assert seen["active_after_inner"] and not seen["active_after_outer"], seen
+    assert seen["growing"][0] > STEP_PAGES // 2, seen  # the first step faults its memory in
+    assert min(seen["steady"]) < STEP_PAGES // 100, seen  # later ones reuse it
+
+
+@glibc_only
+def test_leaving_gives_the_kept_memory_back():
+    seen = in_a_fresh_process("kept_then_left")
+    assert seen["after"] < seen["kept"] - 128 * MB, seen
 
 
 @glibc_only
 @pytest.mark.skipif(huge_pages_always(), reason="with huge pages always on, a fresh block takes few faults anyway")
 def test_without_it_every_step_faults_memory_in_again():
-    # In a fresh process: in this one, memory that earlier tests keep (a decoder's packed
-    # weights, made while training) can pin the heap, and blocks freed below it are then reused
-    # whatever the settings.
-    script = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); " \
-             "from test_training_reuses_the_memory_it_frees import faults_of_a_step; " \
-             "print([faults_of_a_step() for _ in range(8)])"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[2])
-    faults = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    faults = in_a_fresh_process("plain_steps")
     assert min(faults[2:]) > STEP_PAGES // 10, faults  # what training paid every step before
 
 
