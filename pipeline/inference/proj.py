@@ -31,8 +31,13 @@ def _onednn_linear_works() -> bool:
 
 
 ONEDNN = _onednn_linear_works()
-# Rows of the inputs the packed weights are laid out for (a decoding batch); see ``Proj``.
+# Rows of the inputs oneDNN's packed weights are laid out for (a decoding batch); see ``Proj``.
 PACK_ROWS = 8
+# The most rows a product takes on MKL's packed sgemm, and the rows its copy is packed for.
+# Measured on a 2-core Xeon, one layer's four projections (30 layers' weights cycled): packed
+# for 32 rows, MKL took 897/1090/1317/1476 us at 8/16/24/32 rows against oneDNN's
+# 1024/1210/1539/1757 (packed for 8, 16 or 32 rows it was no faster); at 40 rows they were even.
+MKL_ROWS = 32
 
 
 def _intel_cpu() -> bool:
@@ -51,8 +56,8 @@ def _mkl_packed_works() -> bool:
         return False
     try:
         w = torch.randn(24, 16, dtype=torch.float64)
-        packed = torch.ops.mkl._mkl_reorder_linear_weight(w.float(), PACK_ROWS)
-        for rows in (1, 3, PACK_ROWS, 40):
+        packed = torch.ops.mkl._mkl_reorder_linear_weight(w.float(), MKL_ROWS)
+        for rows in (1, 3, PACK_ROWS, MKL_ROWS, 40):
             x = torch.randn(rows, 16, dtype=torch.float64)
             y = op(x.float(), packed, _shape_of(24, 16), None, rows)
             if y.dtype != torch.float32 or not torch.allclose(y.double(), x @ w.T, rtol=1e-5, atol=1e-5):
@@ -91,11 +96,12 @@ class Proj:
     the reorder the kernel otherwise does on every call (measured: ~15 % of a step's matmul time).
 
     ``few_rows_on_mkl`` (the decoder layers' projections): on Intel CPUs, float32 products of at
-    most ``PACK_ROWS`` rows (decoding steps) run on MKL's packed sgemm instead, the same numbers
-    as ``F.linear`` there. Measured on a 2-core Xeon at 8 rows: 10-15 % less time than oneDNN per
-    projection, and ~5 us per call against oneDNN's ~25 us; but oneDNN stays faster at 32 rows
-    and more (prefill, the labeler) and for the 49k-row output head, so the MKL copy is an extra,
-    packed at the first few-row product (~4 bytes per weight more while the decoder lives)."""
+    most ``MKL_ROWS`` rows (decoding steps up to batch 32) run on MKL's packed sgemm instead, the
+    same numbers as ``F.linear`` there. Measured on a 2-core Xeon: 10-16 % less time than oneDNN
+    per projection at 8-32 rows, and ~5 us per call against oneDNN's ~25 us; but oneDNN is as
+    fast from 40 rows (prefill, the labeler) and faster for the 49k-row output head, so the MKL
+    copy is an extra, packed at the first few-row product (~4 bytes per weight more while the
+    decoder lives)."""
 
     def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None,
                  dtype: torch.dtype | None = None, few_rows_on_mkl: bool = False):
@@ -119,13 +125,13 @@ class Proj:
         self._shape = _shape_of(*weight.shape)
 
     def _few_rows(self, x: torch.Tensor) -> bool:
-        return self.mkl and x.shape[0] <= PACK_ROWS
+        return self.mkl and x.shape[0] <= MKL_ROWS
 
     def _mkl_packed(self) -> torch.Tensor:
         if self._mkl_weight is None:
             with _PACKING:  # parallel streams may reach the first few-row product together
                 if self._mkl_weight is None and self._sources is not None:
-                    self._mkl_weight = torch.ops.mkl._mkl_reorder_linear_weight(_stacked(*self._sources, None), PACK_ROWS)
+                    self._mkl_weight = torch.ops.mkl._mkl_reorder_linear_weight(_stacked(*self._sources, None), MKL_ROWS)
         return cast(torch.Tensor, self._mkl_weight)
 
     def on_torch(self) -> Proj:

@@ -1,4 +1,4 @@
-"""A fused projection's decoding-step products (at most ``PACK_ROWS`` rows), which run on MKL's
+"""A fused projection's decoding-step products (at most ``MKL_ROWS`` rows), which run on MKL's
 packed sgemm on Intel CPUs, give the plain ``F.linear`` numbers of the stacked layers, as its
 many-row products on oneDNN do; MKL's copy of the weights is packed only once a few-row product
 needs it."""
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.inference import proj
-from pipeline.inference.proj import PACK_ROWS, Proj
+from pipeline.inference.proj import MKL_ROWS, PACK_ROWS, Proj
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def plain(layers: list[torch.nn.Linear], x: torch.Tensor) -> torch.Tensor:
     return torch.cat([F.linear(x, layer.weight, layer.bias) for layer in layers], dim=1)
 
 
-@pytest.mark.parametrize("rows", [1, 3, PACK_ROWS, PACK_ROWS + 1, 40])
+@pytest.mark.parametrize("rows", [1, 3, PACK_ROWS, PACK_ROWS + 1, MKL_ROWS, MKL_ROWS + 1, 64])
 def test_products_and_residual_adds_equal_the_plain_linears(layers, rows):
     fused = Proj(layers, few_rows_on_mkl=True)
     x, residual = torch.randn(rows, 48), torch.randn(rows, 64)
@@ -35,9 +35,9 @@ def test_mkls_copy_is_packed_at_the_first_few_row_product_and_only_on_intel(laye
     fused = Proj(layers, few_rows_on_mkl=True)
     assert fused.mkl == proj.MKL_FEW_ROWS  # Intel CPUs with MKL; elsewhere oneDNN (or addmm) does every product
     with torch.no_grad():
-        fused(torch.randn(PACK_ROWS + 1, 48))
+        fused(torch.randn(MKL_ROWS + 1, 48))
         assert fused._mkl_weight is None  # many rows: oneDNN's copy, no second one made
-        fused(torch.randn(PACK_ROWS, 48))
+        fused(torch.randn(MKL_ROWS, 48))
     assert (fused._mkl_weight is not None) == proj.MKL_FEW_ROWS
 
 
