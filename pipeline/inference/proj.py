@@ -36,7 +36,8 @@ PACK_ROWS = 8
 # The most rows a product takes on MKL's packed sgemm, and the rows its copy is packed for.
 # Measured on a 2-core Xeon, one layer's four projections (30 layers' weights cycled): packed
 # for 32 rows, MKL took 897/1090/1317/1476 us at 8/16/24/32 rows against oneDNN's
-# 1024/1210/1539/1757 (packed for 8, 16 or 32 rows it was no faster); at 40 rows they were even.
+# 1024/1210/1539/1757 (packed for 8 or 16 rows, it lost to oneDNN from 16 or 24 rows); at 40
+# rows they were even.
 MKL_ROWS = 32
 
 
