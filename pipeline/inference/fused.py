@@ -11,7 +11,8 @@ So, per forward:
   * rows are packed: every matmul runs on the real tokens only ([M, d], M = sum of lengths);
   * the linear layers run on oneDNN (``proj.Proj``): q|k|v one matmul, gate|up one matmul,
     o and down with the residual add as a post-op; on Intel CPUs a decoding step's few-row
-    float32 products run on MKL's packed sgemm instead (faster there at a few rows);
+    products run on MKL instead (faster there at a few rows): float32 ones on its packed sgemm,
+    a bf16 decoder's on its bf16 GEMM (``cblas``), float32 out and added into the residual;
   * RoPE is one complex multiply on q and k together: the q/k output features are reordered
     in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
   * each row's attention is one SDPA call over exactly its real keys (its past plus its new
@@ -168,7 +169,8 @@ class FusedDecoder:
     parameter, ~2 in bfloat16), and again when the model's weights change.
 
     ``weights=torch.bfloat16``: every projection and the output head take bfloat16 operands
-    (fp32 accumulation, fp32 results), and the KV cache and attention are bfloat16 (queries,
+    (fp32 accumulation; a decoding step's results stay fp32 on MKL, oneDNN's are rounded to
+    bf16 and widened), and the KV cache and attention are bfloat16 (queries,
     keys and values are rounded after RoPE; SDPA accumulates in float32); embeddings, norms,
     RoPE and the residual stream stay float32. A decoding step reads half the bytes, and CPUs
     with bf16 matmul units (AMX, AVX512-BF16) multiply faster; the logits move by ~1e-2 (a

@@ -14,6 +14,7 @@ from typing import cast
 import torch
 
 from pipeline.inference.adapters import LowRank
+from pipeline.inference.cblas import BF16_GEMM, Gemm
 
 
 def _onednn_linear_works() -> bool:
@@ -73,9 +74,11 @@ def _shape_of(out_features: int, in_features: int) -> torch.Tensor:
     return torch.zeros((), dtype=torch.float32).expand(out_features, in_features)
 
 
-# Decoding steps' float32 products on MKL's packed sgemm (Intel CPUs only: there it runs
-# AVX-512, and on AMD CPUs only AVX2); see ``Proj``.
-MKL_FEW_ROWS = _intel_cpu() and _mkl_packed_works()
+# Decoding steps' products on MKL (Intel CPUs only: there it runs AVX-512 and AMX, on AMD CPUs
+# only AVX2): float32 ones on its packed sgemm, the bf16 decoder's on its bf16 GEMM; see ``Proj``.
+_INTEL = _intel_cpu()
+MKL_FEW_ROWS = _INTEL and _mkl_packed_works()
+MKL_BF16 = _INTEL and BF16_GEMM is not None
 _PACKING = threading.Lock()
 
 
@@ -102,7 +105,12 @@ class Proj:
     per projection at 8-32 rows, and ~5 us per call against oneDNN's ~25 us; but oneDNN is as
     fast from 40 rows (prefill, the labeler) and faster for the 49k-row output head, so the MKL
     copy is an extra, packed at the first few-row product (~4 bytes per weight more while the
-    decoder lives)."""
+    decoder lives).
+
+    ``dtype=torch.bfloat16`` (the bf16 decoder, head included): on Intel CPUs its products of at
+    most ``MKL_ROWS`` rows run on MKL's bf16 GEMM (``cblas``), which returns float32 and adds
+    into the residual stream in place; its copy is the plain stacked bf16 weights, made at the
+    first few-row product (~2 bytes per weight more). Many-row products stay on oneDNN."""
 
     def __init__(self, linears: Sequence[torch.nn.Module], rows: torch.Tensor | None = None,
                  dtype: torch.dtype | None = None, few_rows_on_mkl: bool = False):
@@ -119,7 +127,8 @@ class Proj:
         self.exact = weight.dtype == torch.float32
         self.onednn = ONEDNN and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_ROWS) if self.onednn else weight
-        self.mkl = few_rows_on_mkl and MKL_FEW_ROWS and self.exact and weight.device.type == "cpu"
+        self.mkl = weight.device.type == "cpu" and (
+            (few_rows_on_mkl and MKL_FEW_ROWS and self.exact) or (dtype == torch.bfloat16 and MKL_BF16))
         # the layers' own weights (not copies) to pack MKL's copy from when first needed
         self._sources = (weights, rows) if self.mkl else None
         self._mkl_weight: torch.Tensor | None = None
@@ -132,7 +141,11 @@ class Proj:
         if self._mkl_weight is None:
             with _PACKING:  # parallel streams may reach the first few-row product together
                 if self._mkl_weight is None and self._sources is not None:
-                    self._mkl_weight = torch.ops.mkl._mkl_reorder_linear_weight(_stacked(*self._sources, None), MKL_ROWS)
+                    weights, rows = self._sources
+                    if self.exact:
+                        self._mkl_weight = torch.ops.mkl._mkl_reorder_linear_weight(_stacked(weights, rows, None), MKL_ROWS)
+                    else:  # MKL's bf16 GEMM takes the plain layout
+                        self._mkl_weight = _stacked(weights, rows, torch.bfloat16)
         return cast(torch.Tensor, self._mkl_weight)
 
     def on_torch(self) -> Proj:
@@ -151,9 +164,13 @@ class Proj:
         return y if delta is None else y.add_(delta)
 
     def _product(self, x: torch.Tensor) -> torch.Tensor:
-        """x @ W^T in the weights' dtype (with the bias when exact)."""
-        if self._few_rows(x):
+        """x @ W^T in the weights' dtype, or float32 from MKL's bf16 GEMM (with the bias when exact)."""
+        if self._few_rows(x) and self.exact:
             return torch.ops.mkl._mkl_linear(x.contiguous(), self._mkl_packed(), self._shape, self.bias, x.shape[0])
+        if self._few_rows(x):
+            out = torch.empty(x.shape[0], self._shape.shape[0], dtype=torch.float32, device=x.device)
+            cast(Gemm, BF16_GEMM)(x.to(torch.bfloat16).contiguous(), self._mkl_packed(), out, False)
+            return out
         if self.exact and self.onednn:
             return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.weight, self.bias, "none", [], "")
         if self.exact:
@@ -166,8 +183,14 @@ class Proj:
         add into ``residual`` in place (float32 += bfloat16 widens exactly, and saves a copy
         of the product per call)."""
         delta = None if self.lora is None else self.lora(x.float())
-        if self._few_rows(x):
+        if self._few_rows(x) and self.exact:
             y = self._product(x).add_(residual)
+        elif self._few_rows(x):  # MKL's bf16 GEMM: float32 products, added into the residual in place
+            if residual.dtype == torch.float32 and residual.is_contiguous():
+                cast(Gemm, BF16_GEMM)(x.to(torch.bfloat16).contiguous(), self._mkl_packed(), residual, True)
+            else:
+                residual.add_(self._product(x))
+            y = residual if self.bias is None else residual.add_(self.bias)
         elif self.exact and self.onednn:
             y = torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, self.weight, self.bias, "add")
         elif self.exact and self.bias is None:

@@ -41,7 +41,7 @@ def test_mkls_copy_is_packed_at_the_first_few_row_product_and_only_on_intel(laye
     assert (fused._mkl_weight is not None) == proj.MKL_FEW_ROWS
 
 
-def test_the_output_head_and_bf16_weights_stay_off_mkl(layers):
+def test_the_float32_output_head_and_the_portable_twin_stay_off_mkl(layers):
     assert not Proj(layers).mkl  # the head: oneDNN is faster for its ~50k outputs
-    assert not Proj(layers, dtype=torch.bfloat16, few_rows_on_mkl=True).mkl  # MKL's packed sgemm is float32 only
     assert not Proj(layers, few_rows_on_mkl=True).on_torch().mkl  # the portable twin: torch's kernels only
+    assert not Proj(layers, dtype=torch.bfloat16).on_torch().mkl
