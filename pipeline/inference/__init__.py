@@ -27,7 +27,9 @@ Modules (plain Python + torch + transformers, never Django):
   kv         KV states and row references, the cache handed from one stage to the next
   fused      the direct forward of Llama-style decoders on packed rows (oneDNN on a CPU;
              ``portable``: torch ops only, one batched attention per layer, on a GPU)
-  proj       its linear layers: stacked projections, packed once for oneDNN, LoRA terms live
+  proj       its linear layers: stacked projections, packed once for oneDNN (decoding steps on
+             MKL on Intel CPUs), LoRA terms live
+  cblas      MKL's bf16 GEMM (float32 out), reached through the cblas symbols torch exports
   streams    single-core worker threads that split a packed forward's rows on a CPU
   precision  the bf16-mlp copy of a model, parameter counting
   sampling   the sampling rule (greedy or inverse-CDF, one seeded generator per row), seeds
