@@ -34,7 +34,8 @@ def _onednn_linear_works() -> bool:
 ONEDNN = _onednn_linear_works()
 # Rows of the inputs oneDNN's packed weights are laid out for (a decoding batch); see ``Proj``.
 PACK_ROWS = 8
-# The most rows a product takes on MKL's packed sgemm, and the rows its copy is packed for.
+# The most rows a product takes on MKL (its packed sgemm, or the bf16 decoder's bf16 GEMM), and
+# the rows the sgemm copy is packed for.
 # Measured on a 2-core Xeon, one layer's four projections (30 layers' weights cycled): packed
 # for 32 rows, MKL took 897/1090/1317/1476 us at 8/16/24/32 rows against oneDNN's
 # 1024/1210/1539/1757 (packed for 8 or 16 rows, it lost to oneDNN from 16 or 24 rows); at 40
@@ -168,15 +169,18 @@ class Proj:
         if self._few_rows(x) and self.exact:
             return torch.ops.mkl._mkl_linear(x.contiguous(), self._mkl_packed(), self._shape, self.bias, x.shape[0])
         if self._few_rows(x):
-            out = torch.empty(x.shape[0], self._shape.shape[0], dtype=torch.float32, device=x.device)
-            cast(Gemm, BF16_GEMM)(x.to(torch.bfloat16).contiguous(), self._mkl_packed(), out, False)
-            return out
+            return self._on_mkl_bf16(x, torch.empty(x.shape[0], self._shape.shape[0], device=x.device), accumulate=False)
         if self.exact and self.onednn:
             return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.weight, self.bias, "none", [], "")
         if self.exact:
             return x @ self.weight.t() if self.bias is None else torch.addmm(self.bias, x, self.weight.t())
         x = x.to(self.dtype).contiguous()
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "") if self.onednn else x @ self.weight.t()
+
+    def _on_mkl_bf16(self, x: torch.Tensor, out: torch.Tensor, *, accumulate: bool) -> torch.Tensor:
+        """out (+)= x @ W^T on MKL's bf16 GEMM (x rounded to bfloat16; out float32, rows contiguous)."""
+        cast(Gemm, BF16_GEMM)(x.to(torch.bfloat16).contiguous(), self._mkl_packed(), out, accumulate)
+        return out
 
     def add_to(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """residual + x @ W^T (+ b) (+ the adapters' term), float32; reduced-precision weights
@@ -187,7 +191,7 @@ class Proj:
             y = self._product(x).add_(residual)
         elif self._few_rows(x):  # MKL's bf16 GEMM: float32 products, added into the residual in place
             if residual.dtype == torch.float32 and residual.is_contiguous():
-                cast(Gemm, BF16_GEMM)(x.to(torch.bfloat16).contiguous(), self._mkl_packed(), residual, True)
+                self._on_mkl_bf16(x, residual, accumulate=True)
             else:
                 residual.add_(self._product(x))
             y = residual if self.bias is None else residual.add_(self.bias)
