@@ -26,7 +26,9 @@ from pipeline.checkpoints import Checkpointer
 from pipeline.configs import SFTConfig
 from pipeline.distributed import Ranks
 from pipeline.heap import keep_freed_memory
+from pipeline.logprobs import token_logprobs
 from pipeline.lora import add_lora, use_lora
+from pipeline.onednn_linear import linears_on_onednn
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.rl.interface import PolicyResult
 from pipeline.runfiles import MetricsFn, begin_run, export_causal_lm
@@ -56,13 +58,14 @@ def response_nll(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]]
     """
     ids, mask = pad_left([p + r for p, r in rows], pad_id, device)
     n = max(len(r) for _, r in rows)
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=False,
-                   logits_to_keep=n + 1).logits[:, :-1].float()
+    with linears_on_onednn(device):  # its backward, wherever it runs, too
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=False,
+                       logits_to_keep=n + 1).logits[:, :-1].float()
     targets = ids[:, -n:]
     weights = torch.zeros_like(targets, dtype=torch.float32)
     for i, (_, r) in enumerate(rows):
         weights[i, n - len(r) :] = 1.0  # position t predicts token t+1; only response tokens count
-    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    logp = token_logprobs(logits, targets, overwrite=True)  # the logits are this pass's own
     return -(logp * weights).sum() / weights.sum().clamp(min=1)
 
 

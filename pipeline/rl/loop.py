@@ -33,7 +33,9 @@ from pipeline.configs import RLConfig
 from pipeline.distributed import Ranks
 from pipeline.generation import decode_prompts, generation_engine
 from pipeline.inference.sampling import row_seed
+from pipeline.logprobs import token_logprobs
 from pipeline.lora import add_lora, use_lora
+from pipeline.onednn_linear import linears_on_onednn
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.model import RewardModel
 from pipeline.rl.interface import PolicyResult, RewardFn
@@ -63,23 +65,30 @@ def response_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_m
         ids, mask = torch.cat([prompt_ids, tokens], dim=1), torch.cat([prompt_mask, token_mask], dim=1)
         logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), use_cache=False,
                        logits_to_keep=n + 1).logits[:, :-1]
-    else:
-        out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask),
-                    use_cache=True, logits_to_keep=1)
-        logits = out.logits[:, -1:].repeat_interleave(repeats, dim=0)  # predicts each sample's first token
-        if n > 1:
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(repeats)
-            prompt_mask = prompt_mask.repeat_interleave(repeats, dim=0)
-            head_mask = token_mask[:, :-1]  # the last token predicts nothing we score
-            rest = model(input_ids=tokens[:, :-1], attention_mask=torch.cat([prompt_mask, head_mask], dim=1),
-                         position_ids=position_ids(head_mask, prompt_mask.sum(-1)), past_key_values=cache,
-                         use_cache=True).logits
-            logits = torch.cat([logits, rest], dim=1)
+        return _scored(logits, tokens, temperature)
+    out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask),
+                use_cache=True, logits_to_keep=1)
+    # the prompt's last position predicts each sample's first token
+    first = _scored(out.logits[:, -1:].repeat_interleave(repeats, dim=0), tokens[:, :1], temperature)
+    if n == 1:
+        return first
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(repeats)
+    prompt_mask = prompt_mask.repeat_interleave(repeats, dim=0)
+    head_mask = token_mask[:, :-1]  # the last token predicts nothing we score
+    rest = model(input_ids=tokens[:, :-1], attention_mask=torch.cat([prompt_mask, head_mask], dim=1),
+                 position_ids=position_ids(head_mask, prompt_mask.sum(-1)), past_key_values=cache,
+                 use_cache=True).logits
+    # scored apart and joined as log-probs: joining the logits would copy a vocabulary-sized tensor
+    return torch.cat([first, _scored(rest, tokens[:, 1:], temperature)], dim=1)
+
+
+def _scored(logits: torch.Tensor, tokens: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Log-probs of ``tokens`` under ``logits`` (this pass's own: the backward reuses their memory)."""
     logits = logits.float()
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature
-    return logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return token_logprobs(logits, tokens, overwrite=True)
 
 
 def kl_penalised_reward(reward: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor,
@@ -171,9 +180,11 @@ class Learner:
     pad: int
 
     def logprobs(self, batch: Rollouts) -> torch.Tensor:
-        """(B·k, T) the policy's per-token log-probs of the batch's responses (with gradient if enabled)."""
-        return response_logprobs(self.policy, batch.ids, batch.mask, batch.tokens, batch.token_mask, batch.k,
-                                 self.config.temperature)
+        """(B·k, T) the policy's per-token log-probs of the batch's responses (with gradient if
+        enabled; its linear layers on oneDNN on a CPU, forward and backward)."""
+        with linears_on_onednn(self.device):
+            return response_logprobs(self.policy, batch.ids, batch.mask, batch.tokens, batch.token_mask, batch.k,
+                                     self.config.temperature)
 
     @torch.no_grad()
     def reference_logprobs(self, batch: Rollouts) -> torch.Tensor:
@@ -210,8 +221,10 @@ class Learner:
                 self.value.head.bias.fill_(self.ranks.mean(total.mean()))
 
     def values(self, batch: Rollouts) -> torch.Tensor:
-        """(B·k,) V(x) of each rollout's prompt, computed once per distinct prompt."""
-        return self.value(*pad_right([self.encoded[i] for i in batch.picked], self.pad, self.device)).repeat_interleave(batch.k)
+        """(B·k,) V(x) of each rollout's prompt, computed once per distinct prompt (linear layers
+        on oneDNN on a CPU, forward and backward)."""
+        with linears_on_onednn(self.device):
+            return self.value(*pad_right([self.encoded[i] for i in batch.picked], self.pad, self.device)).repeat_interleave(batch.k)
 
     def rollout(self, picked: list[int], step: int, prompts: Sequence[str], reward_fn: RewardFn, laps: Laps) -> Rollouts:
         """k responses per picked prompt from the current policy, and their rewards."""
