@@ -67,6 +67,62 @@ def bench_prompts(tokenizer, n: int, max_tokens: int) -> list[str]:
     return picked
 
 
+def learner_parser(description: str, batches_help: str) -> argparse.ArgumentParser:
+    """The options of the benches that time one part of the RL step on a learner's rollouts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--batches", type=int, default=6, help=batches_help)
+    parser.add_argument("--prompts", type=int, default=4, help="prompts per batch")
+    parser.add_argument("--generations", type=int, default=2, help="samples per prompt")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-prompt-tokens", type=int, default=128)
+    return parser
+
+
+def bench_learner(args: argparse.Namespace):
+    """(learner, contexts): the RL loop's models on the bundled model with LoRA, and enough real
+    HH prompts for ``args.batches`` batches of rollouts of exactly ``args.max_new_tokens`` tokens."""
+    from transformers import AutoTokenizer
+
+    from pipeline import registry
+    from pipeline.configs import RLConfig
+    from pipeline.distributed import Ranks
+    from pipeline.rl.loop import build_learner
+
+    artifact_root = ROOT / "var" / "artifacts"
+    registry.prepare(registry.DEFAULT_MODEL, artifact_root)
+    tokenizer = AutoTokenizer.from_pretrained(registry.resolve(registry.DEFAULT_MODEL, artifact_root).location)
+    contexts = bench_prompts(tokenizer, args.prompts * args.batches, args.max_prompt_tokens)
+    config = RLConfig(lora=True, batch_size=args.prompts, samples_per_prompt=args.generations,
+                      max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens, device="cpu",
+                      max_prompt_tokens=args.max_prompt_tokens)
+    return build_learner(config, contexts, artifact_root, Ranks()), contexts
+
+
+def alternate_sides(learner, contexts: list[str], args: argparse.Namespace, sides: dict, skip_first: bool = False) -> tuple[dict[str, float], float]:
+    """Both ``sides`` (name -> function of a batch of rollouts returning (B·k, T) log-probs) on
+    each of ``args.batches`` batches, in alternating order; returns each side's summed seconds
+    (the first batch left out with ``skip_first``: warm-up) and the largest difference between
+    their log-probs of generated tokens."""
+    from pipeline.steps import Laps
+
+    first, second = sides
+    seconds = {name: 0.0 for name in sides}
+    largest = 0.0
+    for b in range(args.batches):
+        picked = list(range(b * args.prompts, (b + 1) * args.prompts))
+        batch = learner.rollout(picked, b, contexts, lambda c, r: [0.0] * len(r), Laps())
+        out = {}
+        for name in ((first, second) if b % 2 == 0 else (second, first)):
+            start = time.perf_counter()
+            out[name] = sides[name](batch)
+            if b > 0 or not skip_first:
+                seconds[name] += time.perf_counter() - start
+        real = batch.token_mask.bool()
+        largest = max(largest, float((out[first][real] - out[second][real]).abs().max()))
+        print(f"batch {b}: " + ", ".join(f"{name} {seconds[name]:.2f} s" for name in sides) + " so far", flush=True)
+    return seconds, largest
+
+
 def run_phase(args: argparse.Namespace) -> dict:
     import torch
 
