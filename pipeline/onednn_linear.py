@@ -15,14 +15,15 @@ head are frozen, so their backward is the input's gradient only.
 
 Measured on a 2-core AMD EPYC at 784 rows, the bundled model's shapes: oneDNN took 0.40-0.47x
 MKL's time for the big products (q/k/v/o, gate/up, down, the 49k-row head; forward, input and
-weight gradients alike) and 0.25-0.9x for LoRA's rank-16 ones; ``bench/onednn_linear.py``
-prints a whole LoRA policy pass's ratio on the machine it runs on. Intel CPUs run AVX-512 in
-both libraries, and these row counts take about as long on either.
+weight gradients alike) and 0.25-0.9x for rank-8 LoRA products (one exception: the weight
+gradient of a 576x8 B, 1.35x); ``bench/onednn_linear.py`` prints the ratio of an RL step's
+policy and value passes on the machine it runs on. Intel CPUs run AVX-512 in both libraries;
+on a 2-core Xeon oneDNN's linear was as fast as MKL's from 40 rows (``inference.proj``).
 
 The numbers are plain float32 products (float32 accumulation, another summation order than
-MKL's): log-probs of the bundled model agree with the plain forward within ~3e-5, and a LoRA
-policy's gradients came out closer to a float64 pass's (~1e-5 relative) than MKL's (4-8e-5). Off the CPU, or in other dtypes, the block changes nothing. Plain
-torch; no Django.
+MKL's): the RL log-probs agree with the plain forward within 1e-4 (largest seen 8.6e-5), and
+a LoRA policy's gradients came out closer to a float64 pass's (~1e-5 relative) than MKL's
+(4-8e-5). Off the CPU, or in other dtypes, the block changes nothing. Plain torch; no Django.
 """
 
 from __future__ import annotations
