@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pipeline.lora import unwrap_lora
+from pipeline.onednn_linear import linears_on_onednn
 from pipeline.progress import Progress, ProgressFn, no_progress
 from pipeline.runfiles import save_atomically
 from pipeline.tokens import encode_prompt, encode_response, format_prompt, pad_right, position_ids
@@ -136,11 +137,14 @@ class RewardModel(nn.Module):
     # -- scoring -------------------------------------------------------------------------------
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, L) ids and mask (any padding side) -> (B,) scores at the last real token."""
-        hidden = self.body(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids(attention_mask), use_cache=False
-        ).last_hidden_state
-        return self.head(pool_last(hidden, attention_mask)).squeeze(-1).float()
+        """(B, L) ids and mask (any padding side) -> (B,) scores at the last real token. Scoring,
+        training and the RL value model all come through here or ``forward_shared_prefix``: on a
+        CPU their linear layers run on oneDNN, and so does the backward (``onednn_linear``)."""
+        with linears_on_onednn(self.device):
+            hidden = self.body(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids(attention_mask), use_cache=False
+            ).last_hidden_state
+            return self.head(pool_last(hidden, attention_mask)).squeeze(-1).float()
 
     def forward_shared_prefix(
         self, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor, cont_ids: torch.Tensor, cont_mask: torch.Tensor, repeats: int
@@ -157,6 +161,11 @@ class RewardModel(nn.Module):
         Right padding of the prefix leaves pad slots in the middle of a row; the mask hides them
         and positions count only real tokens, so each candidate sees exactly its context.
         """
+        with linears_on_onednn(self.device):
+            return self._shared_prefix_scores(prefix_ids, prefix_mask, cont_ids, cont_mask, repeats)
+
+    def _shared_prefix_scores(self, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor, cont_ids: torch.Tensor,
+                              cont_mask: torch.Tensor, repeats: int) -> torch.Tensor:
         out = self.body(
             input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=position_ids(prefix_mask), use_cache=True
         )

@@ -24,7 +24,6 @@ from pipeline.configs import RewardConfig
 from pipeline.distributed import Ranks
 from pipeline.heap import keep_freed_memory
 from pipeline.lora import add_lora, train_only_top_layers, use_lora
-from pipeline.onednn_linear import linears_on_onednn
 from pipeline.progress import ProgressFn, StepProgress
 from pipeline.reward.data import PreferenceExample, PreferencePair
 from pipeline.reward.evaluate import AccuracyResult, pairwise_accuracy
@@ -78,8 +77,7 @@ def _scores_and_backward(rm: RewardModel, encoded: list, labels: torch.Tensor, b
     parts = []
     for start in range(0, len(batch), size):
         part = batch[start : start + size]
-        with linears_on_onednn(rm.device):  # and their backward, below
-            r1, r2 = rm.pair_scores([encoded[i] for i in part], config.share_prefix)
+        r1, r2 = rm.pair_scores([encoded[i] for i in part], config.share_prefix)
         p = labels[part].to(r1.device)
         loss = soft_preference_loss(r1, r2, p) * (len(part) / len(batch))
         loss.backward()

@@ -221,10 +221,8 @@ class Learner:
                 self.value.head.bias.fill_(self.ranks.mean(total.mean()))
 
     def values(self, batch: Rollouts) -> torch.Tensor:
-        """(B·k,) V(x) of each rollout's prompt, computed once per distinct prompt (linear layers
-        on oneDNN on a CPU, forward and backward)."""
-        with linears_on_onednn(self.device):
-            return self.value(*pad_right([self.encoded[i] for i in batch.picked], self.pad, self.device)).repeat_interleave(batch.k)
+        """(B·k,) V(x) of each rollout's prompt, computed once per distinct prompt."""
+        return self.value(*pad_right([self.encoded[i] for i in batch.picked], self.pad, self.device)).repeat_interleave(batch.k)
 
     def rollout(self, picked: list[int], step: int, prompts: Sequence[str], reward_fn: RewardFn, laps: Laps) -> Rollouts:
         """k responses per picked prompt from the current policy, and their rewards."""
