@@ -1,4 +1,4 @@
-"""Training passes whose linear layers run on oneDNN's float32 kernel (CPU).
+"""Training passes (and reward-model scoring) whose linear layers run on oneDNN's float32 kernel (CPU).
 
     with linears_on_onednn(device):
         loss = loss_of(model(...))   # the forward here; its backward may run anywhere later
