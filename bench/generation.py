@@ -43,7 +43,15 @@ the highest bandwidth seen (the strictest reading). ``ours_vs_generate`` and ``o
 medians of the per-round ratios (the sides of one round run back to back). The bound leaves out
 the prefill, so a short run with long prompts sits further below it. ``ct2_share_of_bound`` is
 the peer's share of the same float32 bound; ``ours_vs_ct2`` / ``ours_bf16_vs_ct2_int8`` compare
-with it. The last line printed is one JSON object (also written to ``--out``).
+with it.
+
+Where the rest of a step goes: ``projections_ms_per_step`` (``bf16_...`` for the bf16 decoder)
+times a step's matmuls alone, every projection and the output head on the batch's rows through
+the decoder's own kernels, back to back, once per round; ``projections_gb_s`` is the rate they
+stream the weights at (against the copy bandwidth: how near the kernels themselves come to the
+bound), and ``ours_share_of_projections`` is ours against a decoder that were nothing but those
+matmuls (per round, median; the rest is attention, norms, sampling, Python and the prefill).
+The last line printed is one JSON object (also written to ``--out``).
 """
 
 from __future__ import annotations
@@ -172,6 +180,32 @@ def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: f
             "bound_tokens_per_s": round(rows * bandwidth / step_bytes, 1)}
 
 
+def projections_seconds(model, rows: int, weights: torch.dtype | None, repeats: int = 3) -> float:
+    """Seconds of one decoding step's matmuls alone: every layer's projections (q|k|v, o, gate|up,
+    down) and the output head, on ``rows`` rows, through the fused decoder's own kernels
+    (``weights``: None for float32, torch.bfloat16 for the bf16 decoder), one after the other with
+    nothing between them, so the weights stream from memory as in a step; best of ``repeats``.
+    What a step would take if attention, norms, sampling and Python cost nothing."""
+    from pipeline.inference.fused import FusedDecoder
+
+    decoder = FusedDecoder.build(model, weights)
+    if decoder is None:
+        return float("nan")
+    hidden, inner = torch.randn(rows, model.config.hidden_size), torch.randn(rows, model.config.intermediate_size)
+
+    def step() -> None:
+        residual = hidden.clone()
+        for layer in decoder.layers:
+            layer.qkv(hidden)
+            residual = layer.o.add_to(residual, hidden)
+            layer.gate_up(hidden)
+            residual = layer.down.add_to(residual, inner)
+        decoder.head(hidden)
+
+    step()
+    return min(timed(step) for _ in range(repeats))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[8, 32], help="rows decoded together")
@@ -216,8 +250,11 @@ def main() -> None:
                          "mean_prompt_tokens": round(sum(map(len, prompts)) / len(prompts), 1)}
             seconds: dict[str, list[float]] = {name: [] for name in args.sides}
             bandwidths = []
+            kernels: dict[str, list[float]] = {"": [], "bf16_": []}
             for _ in range(args.rounds):  # the sides take turns, so drifting load hits them alike
                 bandwidths.append(copy_bandwidth(repeats=3))  # the bound as it is this round
+                for prefix, weights in (("", None), ("bf16_", torch.bfloat16)):
+                    kernels[prefix].append(projections_seconds(model, row["batch"], weights))
                 for name in args.sides:
                     seconds[name].append(timed(calls[name]))
             tokens = row["batch"] * new_tokens
@@ -227,6 +264,9 @@ def main() -> None:
             best = max([bandwidth, *bandwidths])
             for prefix, dtype in (("", torch.float32), ("bf16_", torch.bfloat16)):
                 row.update({f"{prefix}{key}": value for key, value in bound(model, prompts, args.generations, new_tokens, best, dtype).items()})
+                # the step's matmuls alone, and the rate at which they stream the weights
+                row[f"{prefix}projections_ms_per_step"] = [round(t * 1e3, 1) for t in kernels[prefix]]
+                row[f"{prefix}projections_gb_s"] = round(row[f"{prefix}weight_bytes"] / statistics.median(kernels[prefix]) / 1e9, 1)
             for side, (prefix, others) in COMPARED.items():
                 if side not in args.sides:
                     continue
@@ -234,6 +274,9 @@ def main() -> None:
                 shares = [tokens / s * step_bytes / (row["batch"] * b) for s, b in zip(seconds[side], bandwidths)]
                 row[f"{side}_share_of_bound"] = round(statistics.median(shares), 3)
                 row[f"{side}_share_of_best_bound"] = round(row[f"{side}_tokens_per_s"] / row[f"{prefix}bound_tokens_per_s"], 3)
+                if side in ("ours", "ours_bf16"):  # against the matmul kernels' own rate, this round
+                    row[f"{side}_share_of_projections"] = round(statistics.median(
+                        tokens / s * k / row["batch"] for s, k in zip(seconds[side], kernels[prefix])), 3)
                 for other in others:
                     if other in args.sides:
                         row[f"{side}_vs_{other}"] = round(statistics.median(o / s for s, o in zip(seconds[side], seconds[other])), 2)
