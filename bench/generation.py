@@ -49,7 +49,7 @@ Where the rest of a step goes: ``projections_ms_per_step`` (``bf16_...`` for the
 times a step's matmuls alone, every projection and the output head on the batch's rows through
 the decoder's own kernels, back to back, once per round; ``projections_gb_s`` is the rate they
 stream the weights at (against the copy bandwidth: how near the kernels themselves come to the
-bound), and ``ours_share_of_projections`` is ours against a decoder that were nothing but those
+bound), and ``ours_share_of_projections`` is ours against a decoder that did nothing but those
 matmuls (per round, median; the rest is attention, norms, sampling, Python and the prefill).
 The last line printed is one JSON object (also written to ``--out``).
 """
