@@ -30,6 +30,8 @@ Modules (plain Python + torch + transformers, never Django):
   proj       its linear layers: stacked projections, packed once for oneDNN (decoding steps on
              MKL on Intel CPUs), LoRA terms live
   cblas      MKL's bf16 GEMM (float32 out), reached through the cblas symbols torch exports
+  native     the C++ kernel of a decoding step's attention (decode_attention.cpp), built once
+             per machine where a compiler is at hand; SDPA where not
   streams    single-core worker threads that split a packed forward's rows on a CPU
   precision  the bf16-mlp copy of a model, parameter counting
   sampling   the sampling rule (greedy or inverse-CDF, one seeded generator per row), seeds

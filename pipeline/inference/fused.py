@@ -17,7 +17,9 @@ So, per forward:
     in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
   * each row's attention is one SDPA call over exactly its real keys (its past plus its new
     tokens, causal at the bottom right), the kv heads shared natively (GQA, no copies);
-    ``portable()`` instead runs one masked SDPA call per layer for all rows (below);
+    a float32 decoding step's (one query per row) runs the native kernel over each row's real
+    keys where it is built (``native``: SDPA took ~2x its time there), else one masked SDPA
+    call; ``portable()`` instead runs one masked SDPA call per layer for all rows (below);
   * with ``keep="last"`` the last layer runs attention, o_proj and the MLP for each row's last
     token only: a layer's keys/values come from its input, so the cache loses nothing.
 
@@ -50,12 +52,14 @@ import dataclasses
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 
 from pipeline.inference.adapters import is_adapted, supported
+from pipeline.inference.native import kernel
 from pipeline.inference.proj import Proj
 
 if TYPE_CHECKING:
@@ -305,7 +309,8 @@ class FusedDecoder:
         # who attends to what, shared by all layers: each row's last token (decoding steps, and
         # the last layer with keep="last"), and every token, batched or (CPU) per row
         ends_t = torch.tensor(ends, device=dev)
-        lasts = _Queries.build(None if one_each else last[:, None], ends_t[:, None] - 1, width, H // G, cache)
+        lasts = _Queries.build(None if one_each else last[:, None], ends_t[:, None] - 1, width, H // G, cache,
+                               native=not self.batched)
         everyone, masks = None, []
         if self.batched and not one_each:  # query slots [R, max count]; spare ones repeat the row's last token
             spans = torch.tensor(counts, device=dev)
@@ -361,11 +366,17 @@ class _Queries:
     call is a plain SDPA (no GQA support needed from the backend, no copies of the keys)."""
 
     src: torch.Tensor | None
-    visible: torch.Tensor
+    visible: torch.Tensor | None
     slots: int
+    lengths: torch.Tensor | None = None  # the native kernel's: each row's real keys (one slot per row)
 
     @classmethod
-    def build(cls, src: torch.Tensor | None, positions: torch.Tensor, width: int, rep: int, dtype: torch.dtype) -> _Queries:
+    def build(cls, src: torch.Tensor | None, positions: torch.Tensor, width: int, rep: int, dtype: torch.dtype,
+              native: bool = False) -> _Queries:
+        """``native``: a decoding step's slots (src None, float32, CPU) may run the native kernel
+        (``native.decode_attention``) where it is built; it reads each row's length, not a mask."""
+        if native and src is None and dtype == torch.float32 and positions.device.type == "cpu" and kernel() is not None:
+            return cls(None, None, 1, positions[:, 0] + 1)
         hidden = torch.arange(width, device=positions.device) > positions[:, None, :, None]  # [R, 1, L, W]
         additive = torch.zeros(hidden.shape, dtype=dtype, device=positions.device).masked_fill_(hidden, float("-inf"))
         return cls(src, additive.repeat(1, 1, rep, 1), positions.shape[1])
@@ -373,6 +384,9 @@ class _Queries:
     def attend(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
         """q [M, H, hd] (packed tokens), keys/values [R, G, W, hd] -> [R, H, L, hd]."""
         R, L, (H, hd), G = keys.shape[0], self.slots, q.shape[1:], keys.shape[1]
+        if self.lengths is not None:  # the native kernel, over each row's real keys only
+            out = cast(ModuleType, kernel()).decode_attention(q.reshape(R, G, H // G, hd), keys, values, self.lengths, scale)
+            return out.view(R, H, L, hd)
         if self.src is None:  # one slot per row, row r's query is token r: a view, no copy
             slots = q.view(R, G, H // G, hd)
         else:
