@@ -9,8 +9,6 @@
 // differ from SDPA's by float32 rounding (~1e-7 relative).
 #include <torch/extension.h>
 
-#include <ATen/Parallel.h>
-
 #include <cmath>
 #include <vector>
 
@@ -49,9 +47,16 @@ torch::Tensor decode_attention(torch::Tensor q, torch::Tensor keys, torch::Tenso
   const int64_t v_row = values.stride(0), v_head = values.stride(1), v_pos = values.stride(2);
   const float sc = static_cast<float>(scale);
 
-  at::parallel_for(0, R * G, 1, [&](int64_t begin, int64_t end) {
+  // An OpenMP loop of its own, not at::parallel_for: that one's first call in this library runs
+  // at::init_num_threads() again, which sets the calling thread to the process-wide count the
+  // last torch.set_num_threads left (1 after a forward on single-core streams), so the caller's
+  // own ops would run on one core from then on.
+  const int64_t tasks = R * G;
+#pragma omp parallel
+  {
     std::vector<float> scores;
-    for (int64_t task = begin; task < end; ++task) {
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
       const int64_t r = task / G, g = task % G, W = len[r];
       const float* qb = qp + task * J * D;
       const float* kb = kp + r * k_row + g * k_head;
@@ -93,7 +98,7 @@ torch::Tensor decode_attention(torch::Tensor q, torch::Tensor keys, torch::Tenso
         }
       }
     }
-  });
+  }
   return out;
 }
 

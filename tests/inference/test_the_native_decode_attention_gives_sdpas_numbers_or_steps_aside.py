@@ -3,6 +3,10 @@ compiler is at hand) gives torch's SDPA numbers over each row's real keys, on st
 decoder passes them; and where the kernel is not built the decoder runs SDPA and decodes the same
 tokens."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -64,3 +68,24 @@ def test_without_the_kernel_the_decoder_runs_sdpa_and_decodes_the_same_tokens(bu
     monkeypatch.setattr(native, "_BUILT", [None])
     assert _Queries.build(None, torch.tensor([[3]]), 4, 3, torch.float32, native=True).lengths is None
     assert torch.equal(decode_prompts(model, tokenizer, prompts, max_new_tokens=24, temperature=0.0).tokens, ours)
+
+
+CALLERS_THREADS = """
+import torch
+from pipeline.inference import native
+from pipeline.inference.streams import Streams
+torch.set_num_threads(2)
+Streams.get().run([lambda: torch.ones(4).sum()] * 2)  # workers set torch's process-wide count to 1
+q, keys = torch.randn(2, 1, 3, 8), torch.randn(2, 1, 5, 8)
+native.kernel().decode_attention(q, keys, keys, torch.tensor([5, 3]), 1.0)  # its first call here
+print(torch.get_num_threads())
+"""
+
+
+@needs_kernel
+def test_the_kernels_first_call_after_a_forward_on_streams_leaves_the_callers_threads_alone():
+    # A fresh process: the kernel once re-ran torch's per-thread start-up on its first call there,
+    # which put the caller on the 1 thread the streams had left as the process-wide count.
+    done = subprocess.run([sys.executable, "-c", CALLERS_THREADS], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.split()[-1] == "2"
