@@ -29,7 +29,7 @@ venv-dev: $(VENV)/.dev-installed
 
 model: venv
 	$(BIN)/python manage.py prepare_model
-	@$(BIN)/python -c "from pipeline.inference.native import kernel; kernel()"  # the native decode attention, built once per machine
+	@$(BIN)/python -c "from pipeline.inference.native import kernel; kernel()"  # the native decoding kernels, built once per machine
 
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput -v 0

@@ -51,6 +51,9 @@ the decoder's own kernels, back to back, once per round; ``projections_gb_s`` is
 stream the weights at (against the copy bandwidth: how near the kernels themselves come to the
 bound), and ``ours_share_of_projections`` is ours against a decoder that did nothing but those
 matmuls (per round, median; the rest is attention, norms, sampling, Python and the prefill).
+``onednn_projections_ms_per_step`` times the float32 matmuls once more with every product on
+oneDNN (where the native few-row kernel runs them in a step: CPUs but Intel's, where it is
+built), and ``projections_vs_onednn`` is oneDNN's time over the decoder's (per round, median).
 The last line printed is one JSON object (also written to ``--out``).
 """
 
@@ -180,12 +183,15 @@ def bound(model, prompts: list[list[int]], k: int, new_tokens: int, bandwidth: f
             "bound_tokens_per_s": round(rows * bandwidth / step_bytes, 1)}
 
 
-def projections_seconds(model, rows: int, weights: torch.dtype | None, repeats: int = 3) -> float:
+def projections_seconds(model, rows: int, weights: torch.dtype | None, repeats: int = 3, few_rows: bool = True) -> float:
     """Seconds of one decoding step's matmuls alone: every layer's projections (q|k|v, o, gate|up,
     down) and the output head, on ``rows`` rows, through the fused decoder's own kernels
     (``weights``: None for float32, torch.bfloat16 for the bf16 decoder), one after the other with
     nothing between them, so the weights stream from memory as in a step; best of ``repeats``.
-    What a step would take if attention, norms, sampling and Python cost nothing."""
+    What a step would take if attention, norms, sampling and Python cost nothing.
+    ``few_rows=False``: the float32 products on oneDNN, not on the native few-row kernel (the
+    naive way it replaces)."""
+    from pipeline.inference import proj
     from pipeline.inference.fused import FusedDecoder
 
     decoder = FusedDecoder.build(model, weights)
@@ -202,8 +208,13 @@ def projections_seconds(model, rows: int, weights: torch.dtype | None, repeats: 
             residual = layer.down.add_to(residual, inner)
         decoder.head(hidden)
 
-    step()
-    return min(timed(step) for _ in range(repeats))
+    native_rows = proj.NATIVE_ROWS
+    proj.NATIVE_ROWS = native_rows if few_rows else 0
+    try:
+        step()
+        return min(timed(step) for _ in range(repeats))
+    finally:
+        proj.NATIVE_ROWS = native_rows
 
 
 def main() -> None:
@@ -250,11 +261,12 @@ def main() -> None:
                          "mean_prompt_tokens": round(sum(map(len, prompts)) / len(prompts), 1)}
             seconds: dict[str, list[float]] = {name: [] for name in args.sides}
             bandwidths = []
-            kernels: dict[str, list[float]] = {"": [], "bf16_": []}
+            kernels: dict[str, list[float]] = {"": [], "bf16_": [], "onednn_": []}
             for _ in range(args.rounds):  # the sides take turns, so drifting load hits them alike
                 bandwidths.append(copy_bandwidth(repeats=3))  # the bound as it is this round
                 for prefix, weights in (("", None), ("bf16_", torch.bfloat16)):
                     kernels[prefix].append(projections_seconds(model, row["batch"], weights))
+                kernels["onednn_"].append(projections_seconds(model, row["batch"], None, few_rows=False))
                 for name in args.sides:
                     seconds[name].append(timed(calls[name]))
             tokens = row["batch"] * new_tokens
@@ -267,6 +279,8 @@ def main() -> None:
                 # the step's matmuls alone, and the rate at which they stream the weights
                 row[f"{prefix}projections_ms_per_step"] = [round(t * 1e3, 1) for t in kernels[prefix]]
                 row[f"{prefix}projections_gb_s"] = round(row[f"{prefix}weight_bytes"] / statistics.median(kernels[prefix]) / 1e9, 1)
+            row["onednn_projections_ms_per_step"] = [round(t * 1e3, 1) for t in kernels["onednn_"]]
+            row["projections_vs_onednn"] = round(statistics.median(o / k for k, o in zip(kernels[""], kernels["onednn_"])), 2)
             for side, (prefix, others) in COMPARED.items():
                 if side not in args.sides:
                     continue

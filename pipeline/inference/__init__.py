@@ -28,10 +28,11 @@ Modules (plain Python + torch + transformers, never Django):
   fused      the direct forward of Llama-style decoders on packed rows (oneDNN on a CPU;
              ``portable``: torch ops only, one batched attention per layer, on a GPU)
   proj       its linear layers: stacked projections, packed once for oneDNN (decoding steps on
-             MKL on Intel CPUs), LoRA terms live
+             MKL on Intel CPUs, on the native few-row kernel on others), LoRA terms live
   cblas      MKL's bf16 GEMM (float32 out), reached through the cblas symbols torch exports
-  native     the C++ kernel of a decoding step's attention (decode_attention.cpp), built once
-             per machine where a compiler is at hand; SDPA where not
+  native     C++ kernels of a decoding step: its attention (decode_attention.cpp) and its
+             few-row products (few_rows_linear.cpp), built once per machine where a compiler
+             is at hand; SDPA and oneDNN where not
   streams    single-core worker threads that split a packed forward's rows on a CPU
   precision  the bf16-mlp copy of a model, parameter counting
   sampling   the sampling rule (greedy or inverse-CDF, one seeded generator per row), seeds

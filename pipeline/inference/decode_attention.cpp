@@ -7,7 +7,7 @@
 // while the current ones are used. Same arithmetic (scaled dot products, max-shifted softmax,
 // weighted sum of values), float32 throughout; the sums run in another order, so the outputs
 // differ from SDPA's by float32 rounding (~1e-7 relative).
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 #include <vector>
@@ -24,13 +24,13 @@ inline void prefetch_row(const float* row, int64_t dim) {
 
 // q [R, G, J, D] (J query heads per kv head), keys/values [R, G, C, D] with unit stride in D,
 // lengths [R] (int64): out [R, G, J, D] = softmax(scale q k^T) v over each row's first lengths[r] keys.
-torch::Tensor decode_attention(torch::Tensor q, torch::Tensor keys, torch::Tensor values, torch::Tensor lengths,
+at::Tensor decode_attention(at::Tensor q, at::Tensor keys, at::Tensor values, at::Tensor lengths,
                                double scale) {
-  TORCH_CHECK(q.device().is_cpu() && q.scalar_type() == torch::kFloat, "q must be a float32 CPU tensor");
-  TORCH_CHECK(keys.scalar_type() == torch::kFloat && values.scalar_type() == torch::kFloat, "keys and values must be float32");
+  TORCH_CHECK(q.device().is_cpu() && q.scalar_type() == at::kFloat, "q must be a float32 CPU tensor");
+  TORCH_CHECK(keys.scalar_type() == at::kFloat && values.scalar_type() == at::kFloat, "keys and values must be float32");
   TORCH_CHECK(q.dim() == 4 && keys.dim() == 4 && values.dim() == 4, "q, keys and values must be 4-D");
   TORCH_CHECK(keys.stride(3) == 1 && values.stride(3) == 1, "keys and values need unit stride in the head dimension");
-  TORCH_CHECK(lengths.scalar_type() == torch::kLong && lengths.numel() == q.size(0), "one int64 length per row");
+  TORCH_CHECK(lengths.scalar_type() == at::kLong && lengths.numel() == q.size(0), "one int64 length per row");
   q = q.contiguous();
   lengths = lengths.contiguous();
   const int64_t R = q.size(0), G = q.size(1), J = q.size(2), D = q.size(3);
@@ -38,7 +38,7 @@ torch::Tensor decode_attention(torch::Tensor q, torch::Tensor keys, torch::Tenso
               "keys and values must be [R, G, C, D] like q");
   const int64_t* len = lengths.data_ptr<int64_t>();
   for (int64_t r = 0; r < R; ++r) TORCH_CHECK(len[r] >= 1 && len[r] <= keys.size(2), "lengths must be in [1, C]");
-  auto out = torch::empty_like(q);
+  auto out = at::empty_like(q);
   const float* qp = q.data_ptr<float>();
   const float* kp = keys.data_ptr<float>();
   const float* vp = values.data_ptr<float>();
@@ -100,8 +100,4 @@ torch::Tensor decode_attention(torch::Tensor q, torch::Tensor keys, torch::Tenso
     }
   }
   return out;
-}
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("decode_attention", &decode_attention, "one decoding step's attention over packed KV slabs (float32, CPU)");
 }

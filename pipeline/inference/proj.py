@@ -9,12 +9,14 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Sequence
+from types import ModuleType
 from typing import cast
 
 import torch
 
 from pipeline.inference.adapters import LowRank
 from pipeline.inference.cblas import BF16_GEMM, Gemm
+from pipeline.inference.native import kernel
 
 
 def _onednn_linear_works() -> bool:
@@ -41,6 +43,10 @@ PACK_ROWS = 8
 # 1024/1210/1539/1757 (packed for 8 or 16 rows, it lost to oneDNN from 16 or 24 rows); at 40
 # rows they were even.
 MKL_ROWS = 32
+# The most rows a float32 product takes on the native few-row kernel (CPUs but Intel's). Measured
+# on a 2-core Zen 4, a step's projections and head (30 layers' weights, so they stream from
+# memory): 1.35x / 1.73x / 1.44x / 1.28x less time than oneDNN at 1 / 8 / 16 / 32 rows.
+NATIVE_ROWS = 32
 
 
 def _intel_cpu() -> bool:
@@ -108,6 +114,13 @@ class Proj:
     copy is an extra, packed at the first few-row product (~4 bytes per weight more while the
     decoder lives).
 
+    Float32 weights on other CPUs (AMD's): products of at most ``NATIVE_ROWS`` rows, head included,
+    run on the native few-row kernel (``native.few_rows_linear``: oneDNN's kernel there does not
+    overlap its multiply-adds with its weight reads) where it is built, from its own copy of the
+    weights packed at the first few-row product (~4 bytes per weight more, as MKL's); bias and
+    residual are added after the sum, as oneDNN's post-op does. Intel CPUs keep MKL (measured
+    there; the native kernel was not).
+
     ``dtype=torch.bfloat16`` (the bf16 decoder, head included): on Intel CPUs its products of at
     most ``MKL_ROWS`` rows run on MKL's bf16 GEMM (``cblas``), which returns float32 and adds
     into the residual stream in place; its copy is the plain stacked bf16 weights, made at the
@@ -130,13 +143,30 @@ class Proj:
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_ROWS) if self.onednn else weight
         self.mkl = weight.device.type == "cpu" and (
             (few_rows_on_mkl and MKL_FEW_ROWS and self.exact) or (dtype == torch.bfloat16 and MKL_BF16))
-        # the layers' own weights (not copies) to pack MKL's copy from when first needed
-        self._sources = (weights, rows) if self.mkl else None
+        self.native = weight.device.type == "cpu" and self.exact and not _INTEL
+        # the layers' own weights (not copies) to pack MKL's or the native copy from when first needed
+        self._sources = (weights, rows) if self.mkl or self.native else None
         self._mkl_weight: torch.Tensor | None = None
+        self._native_weight: torch.Tensor | None = None
         self._shape = _shape_of(*weight.shape)
 
     def _few_rows(self, x: torch.Tensor) -> bool:
         return self.mkl and x.shape[0] <= MKL_ROWS
+
+    def _native_rows(self, x: torch.Tensor) -> bool:
+        return self.native and x.shape[0] <= NATIVE_ROWS and kernel() is not None
+
+    def _native_packed(self) -> torch.Tensor:
+        if self._native_weight is None:
+            with _PACKING:
+                if self._native_weight is None and self._sources is not None:
+                    weights, rows = self._sources
+                    self._native_weight = cast(ModuleType, kernel()).pack_few_rows(_stacked(weights, rows, None))
+        return cast(torch.Tensor, self._native_weight)
+
+    def _on_native(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """(x @ W^T + b) + residual on the native few-row kernel, float32."""
+        return cast(ModuleType, kernel()).few_rows_linear(x, self._native_packed(), self._shape.shape[0], self.bias, residual)
 
     def _mkl_packed(self) -> torch.Tensor:
         if self._mkl_weight is None:
@@ -153,7 +183,7 @@ class Proj:
         """This projection on torch's own kernels (``addmm``), as off the CPU: the same weights,
         unpacked where they were packed for oneDNN (a copy then; shared otherwise)."""
         twin = copy.copy(self)
-        twin.onednn = twin.mkl = False
+        twin.onednn = twin.mkl = twin.native = False
         twin.weight = self.weight.to_dense() if self.weight.is_mkldnn else self.weight
         return twin
 
@@ -166,6 +196,8 @@ class Proj:
 
     def _product(self, x: torch.Tensor) -> torch.Tensor:
         """x @ W^T in the weights' dtype, or float32 from MKL's bf16 GEMM (with the bias when exact)."""
+        if self._native_rows(x):
+            return self._on_native(x)
         if self._few_rows(x) and self.exact:
             return torch.ops.mkl._mkl_linear(x.contiguous(), self._mkl_packed(), self._shape, self.bias, x.shape[0])
         if self._few_rows(x):
@@ -187,7 +219,9 @@ class Proj:
         add into ``residual`` in place (float32 += bfloat16 widens exactly, and saves a copy
         of the product per call)."""
         delta = None if self.lora is None else self.lora(x.float())
-        if self._few_rows(x) and self.exact:
+        if self._native_rows(x):
+            y = self._on_native(x, residual)
+        elif self._few_rows(x) and self.exact:
             y = self._product(x).add_(residual)
         elif self._few_rows(x):  # MKL's bf16 GEMM: float32 products, added into the residual in place
             if residual.dtype == torch.float32 and residual.is_contiguous():

@@ -1,7 +1,7 @@
 """A decoding step's attention on the native kernel (``native.decode_attention``, built where a C++
 compiler is at hand) gives torch's SDPA numbers over each row's real keys, on strided slabs as the
-decoder passes them; and where the kernel is not built the decoder runs SDPA and decodes the same
-tokens."""
+decoder passes them; and where the native kernels are not built the decoder runs SDPA (and oneDNN
+for the few-row products) and decodes the same tokens."""
 
 import subprocess
 import sys
@@ -61,7 +61,7 @@ def test_decoding_steps_take_the_kernel_and_prefill_queries_take_sdpa():
 
 
 @pytest.mark.slow
-def test_without_the_kernel_the_decoder_runs_sdpa_and_decodes_the_same_tokens(bundled_lm, hh_path, monkeypatch):
+def test_without_the_kernels_the_decoder_runs_sdpa_and_onednn_and_decodes_the_same_tokens(bundled_lm, hh_path, monkeypatch):
     model, tokenizer = bundled_lm.model, bundled_lm.tokenizer
     prompts = hh_prompts(hh_path, tokenizer, 4)
     ours = decode_prompts(model, tokenizer, prompts, max_new_tokens=24, temperature=0.0).tokens

@@ -1,0 +1,77 @@
+"""A fused projection's float32 products of at most ``NATIVE_ROWS`` rows (decoding steps), which run
+on the native few-row kernel on CPUs other than Intel's where it is built, give the plain
+``F.linear`` numbers of the stacked layers (bias, then the residual, added after the sum), as its
+many-row products on oneDNN do; the kernel's copy of the weights is packed only once a few-row
+product needs it, and bad operands are refused by name."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pipeline.inference import native, proj
+from pipeline.inference.proj import NATIVE_ROWS, Proj
+
+built = native.kernel()
+needs_kernel = pytest.mark.skipif(built is None, reason="no C++ compiler here: oneDNN does every product")
+
+
+@pytest.fixture
+def layers() -> list[torch.nn.Linear]:
+    torch.manual_seed(0)
+    return [torch.nn.Linear(48, 40, bias=False), torch.nn.Linear(48, 30, bias=True)]  # 70 outputs: a partial block
+
+
+def plain(layers: list[torch.nn.Linear], x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([F.linear(x, layer.weight, layer.bias) for layer in layers], dim=1)
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [1, 3, 8, 9, 17, 32])
+def test_the_kernel_adds_bias_and_residual_to_the_float32_products(rows):
+    torch.manual_seed(rows)
+    weight, bias = torch.randn(70, 200), torch.randn(70)
+    x, residual = torch.randn(rows, 200), torch.randn(rows, 70)
+    packed = built.pack_few_rows(weight)
+    assert packed.shape == (3, 200, 32)
+    exact = x.double() @ weight.double().T
+    assert torch.allclose(built.few_rows_linear(x, packed, 70).double(), exact, rtol=1e-5, atol=1e-4)
+    both = built.few_rows_linear(x, packed, 70, bias=bias, residual=residual).double()
+    assert torch.allclose(both, exact + bias.double() + residual.double(), rtol=1e-5, atol=1e-4)
+
+
+@needs_kernel
+def test_the_kernel_refuses_operands_that_do_not_fit():
+    packed = built.pack_few_rows(torch.randn(70, 16))
+    with pytest.raises(RuntimeError, match="x has 15 features"):
+        built.few_rows_linear(torch.randn(2, 15), packed, 70)
+    with pytest.raises(RuntimeError, match="N does not match"):
+        built.few_rows_linear(torch.randn(2, 16), packed, 100)
+    with pytest.raises(RuntimeError, match="float32"):
+        built.few_rows_linear(torch.randn(2, 16, dtype=torch.float64), packed, 70)
+    with pytest.raises(RuntimeError, match="residual must be"):
+        built.few_rows_linear(torch.randn(2, 16), packed, 70, residual=torch.randn(3, 70))
+
+
+@pytest.mark.parametrize("rows", [1, 8, NATIVE_ROWS, NATIVE_ROWS + 1, 64])
+def test_products_and_residual_adds_equal_the_plain_linears(layers, rows):
+    fused = Proj(layers, few_rows_on_mkl=True)
+    x, residual = torch.randn(rows, 48), torch.randn(rows, 70)
+    with torch.no_grad():
+        expected = plain(layers, x)
+        assert torch.allclose(fused(x), expected, rtol=1e-5, atol=1e-5)
+        assert torch.allclose(fused.add_to(residual.clone(), x), residual + expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_native_copy_is_packed_at_the_first_few_row_product_and_not_on_intel(layers):
+    fused = Proj(layers)
+    assert fused.native == (not proj._INTEL)  # Intel CPUs keep MKL and oneDNN (measured there)
+    with torch.no_grad():
+        fused(torch.randn(NATIVE_ROWS + 1, 48))
+        assert fused._native_weight is None  # many rows: oneDNN's copy, no second one made
+        fused(torch.randn(NATIVE_ROWS, 48))
+    assert (fused._native_weight is not None) == (fused.native and built is not None)
+
+
+def test_bf16_weights_and_the_portable_twin_stay_off_the_native_kernel(layers):
+    assert not Proj(layers, dtype=torch.bfloat16).native
+    assert not Proj(layers).on_torch().native
