@@ -11,8 +11,8 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
   ours      ``decode_prompts``: each prompt prefilled once and shared by its samples, rows packed,
             the KV cache preallocated and written in place, last-position logits only; float32.
   ours_bf16 the same with ``precision="bf16"``: the decoder's projections and output head in
-            bfloat16 (prefill on oneDNN's packed copy; decoding steps, on Intel CPUs, on MKL's
-            bf16 GEMM, float32 out), KV cache and attention in bfloat16, the rest float32 (what
+            bfloat16 (prefill on oneDNN's packed copy; decoding steps on Intel CPUs on MKL's
+            bf16 GEMM, elsewhere at <= 8 rows on the native few-row kernel, float32 out), KV cache and attention in bfloat16, the rest float32 (what
             ``RLConfig.rollout_precision = "bf16"`` decodes with).
   generate  ``model.generate(do_sample=True, num_return_sequences=generations)`` on left-padded
             prompts (transformers' own loop and cache).
@@ -189,8 +189,8 @@ def projections_seconds(model, rows: int, weights: torch.dtype | None, repeats: 
     (``weights``: None for float32, torch.bfloat16 for the bf16 decoder), one after the other with
     nothing between them, so the weights stream from memory as in a step; best of ``repeats``.
     What a step would take if attention, norms, sampling and Python cost nothing.
-    ``few_rows=False``: the float32 products on oneDNN, not on the native few-row kernel (the
-    naive way it replaces)."""
+    ``few_rows=False``: every product on oneDNN, not on the native few-row kernel (the naive way
+    it replaces)."""
     from pipeline.inference import proj
     from pipeline.inference.fused import FusedDecoder
 
@@ -208,13 +208,14 @@ def projections_seconds(model, rows: int, weights: torch.dtype | None, repeats: 
             residual = layer.down.add_to(residual, inner)
         decoder.head(hidden)
 
-    native_rows = proj.NATIVE_ROWS
-    proj.NATIVE_ROWS = native_rows if few_rows else 0
+    limits = proj.NATIVE_ROWS, proj.NATIVE_BF16_ROWS
+    if not few_rows:
+        proj.NATIVE_ROWS = proj.NATIVE_BF16_ROWS = 0
     try:
         step()
         return min(timed(step) for _ in range(repeats))
     finally:
-        proj.NATIVE_ROWS = native_rows
+        proj.NATIVE_ROWS, proj.NATIVE_BF16_ROWS = limits
 
 
 def main() -> None:

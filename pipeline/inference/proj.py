@@ -47,6 +47,10 @@ MKL_ROWS = 32
 # on a 2-core Zen 4, a step's projections and head (30 layers' weights, so they stream from
 # memory): 1.35x / 1.73x / 1.44x / 1.28x less time than oneDNN at 1 / 8 / 16 / 32 rows.
 NATIVE_ROWS = 32
+# The same for the bf16 decoder's products: it widens each weight in registers, which costs more
+# multiply-add time than oneDNN's bf16 kernel past one group of 8 rows. Measured likewise:
+# 1.45x less time than oneDNN at 8 rows, 0.84x at 12 and 24, 0.70x at 32.
+NATIVE_BF16_ROWS = 8
 
 
 def _intel_cpu() -> bool:
@@ -118,8 +122,10 @@ class Proj:
     run on the native few-row kernel (``native.few_rows_linear``: oneDNN's kernel there does not
     overlap its multiply-adds with its weight reads) where it is built, from its own copy of the
     weights packed at the first few-row product (~4 bytes per weight more, as MKL's); bias and
-    residual are added after the sum, as oneDNN's post-op does. Intel CPUs keep MKL (measured
-    there; the native kernel was not).
+    residual are added after the sum, as oneDNN's post-op does. The bf16 decoder's too, up to
+    ``NATIVE_BF16_ROWS`` rows (x rounded to bf16, float32 sums and result, as on MKL's bf16 GEMM;
+    ~2 bytes per weight more). Intel CPUs
+    keep MKL (measured there; the native kernel was not).
 
     ``dtype=torch.bfloat16`` (the bf16 decoder, head included): on Intel CPUs its products of at
     most ``MKL_ROWS`` rows run on MKL's bf16 GEMM (``cblas``), which returns float32 and adds
@@ -143,7 +149,9 @@ class Proj:
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, PACK_ROWS) if self.onednn else weight
         self.mkl = weight.device.type == "cpu" and (
             (few_rows_on_mkl and MKL_FEW_ROWS and self.exact) or (dtype == torch.bfloat16 and MKL_BF16))
-        self.native = weight.device.type == "cpu" and self.exact and not _INTEL
+        # float32 weights, or the bf16 decoder's (float32 out, as on MKL); not bf16-mlp's, whose
+        # products round to bf16 as its Bf16Linear modules' do
+        self.native = weight.device.type == "cpu" and (self.exact or dtype == torch.bfloat16) and not _INTEL
         # the layers' own weights (not copies) to pack MKL's or the native copy from when first needed
         self._sources = (weights, rows) if self.mkl or self.native else None
         self._mkl_weight: torch.Tensor | None = None
@@ -154,18 +162,20 @@ class Proj:
         return self.mkl and x.shape[0] <= MKL_ROWS
 
     def _native_rows(self, x: torch.Tensor) -> bool:
-        return self.native and x.shape[0] <= NATIVE_ROWS and kernel() is not None
+        return self.native and x.shape[0] <= (NATIVE_ROWS if self.exact else NATIVE_BF16_ROWS) and kernel() is not None
 
     def _native_packed(self) -> torch.Tensor:
         if self._native_weight is None:
             with _PACKING:
                 if self._native_weight is None and self._sources is not None:
                     weights, rows = self._sources
-                    self._native_weight = cast(ModuleType, kernel()).pack_few_rows(_stacked(weights, rows, None))
+                    self._native_weight = cast(ModuleType, kernel()).pack_few_rows(_stacked(weights, rows, None if self.exact else self.dtype))
         return cast(torch.Tensor, self._native_weight)
 
     def _on_native(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        """(x @ W^T + b) + residual on the native few-row kernel, float32."""
+        """(x @ W^T + b) + residual on the native few-row kernel, float32 (x rounded to bf16 first
+        for bf16 weights)."""
+        x = x.float()  # the bf16 decoder's attention outputs are bf16 (widening is exact)
         return cast(ModuleType, kernel()).few_rows_linear(x, self._native_packed(), self._shape.shape[0], self.bias, residual)
 
     def _mkl_packed(self) -> torch.Tensor:
@@ -189,15 +199,16 @@ class Proj:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x [M, in] float32 or the weights' dtype -> [M, out] float32."""
-        y = self._product(x)
-        y = y.float() if self.exact or self.bias is None else y.float().add_(self.bias)
+        if self._native_rows(x):
+            y = self._on_native(x)  # bias included
+        else:
+            y = self._product(x)
+            y = y.float() if self.exact or self.bias is None else y.float().add_(self.bias)
         delta = None if self.lora is None else self.lora(x.float())
         return y if delta is None else y.add_(delta)
 
     def _product(self, x: torch.Tensor) -> torch.Tensor:
         """x @ W^T in the weights' dtype, or float32 from MKL's bf16 GEMM (with the bias when exact)."""
-        if self._native_rows(x):
-            return self._on_native(x)
         if self._few_rows(x) and self.exact:
             return torch.ops.mkl._mkl_linear(x.contiguous(), self._mkl_packed(), self._shape, self.bias, x.shape[0])
         if self._few_rows(x):
@@ -219,8 +230,10 @@ class Proj:
         add into ``residual`` in place (float32 += bfloat16 widens exactly, and saves a copy
         of the product per call)."""
         delta = None if self.lora is None else self.lora(x.float())
-        if self._native_rows(x):
+        if self._native_rows(x) and self.exact:
             y = self._on_native(x, residual)
+        elif self._native_rows(x):  # reduced-precision weights add into the residual in place
+            y = residual.copy_(self._on_native(x, residual))
         elif self._few_rows(x) and self.exact:
             y = self._product(x).add_(residual)
         elif self._few_rows(x):  # MKL's bf16 GEMM: float32 products, added into the residual in place

@@ -40,6 +40,19 @@ def test_the_kernel_adds_bias_and_residual_to_the_float32_products(rows):
 
 
 @needs_kernel
+@pytest.mark.parametrize("rows", [1, 8, 11])
+def test_with_bf16_weights_the_kernel_sums_the_bf16_rounded_products_in_float32(rows):
+    torch.manual_seed(rows)
+    weight, x, residual = torch.randn(40, 100).to(torch.bfloat16), torch.randn(rows, 100), torch.randn(rows, 40)
+    packed = built.pack_few_rows(weight)
+    assert packed.dtype == torch.bfloat16
+    out = built.few_rows_linear(x, packed, 40, residual=residual)
+    exact = x.to(torch.bfloat16).double() @ weight.double().T + residual.double()  # x rounded too: bf16 operands
+    assert out.dtype == torch.float32
+    assert torch.allclose(out.double(), exact, rtol=1e-5, atol=1e-4)  # far tighter than a bf16 rounding (~4e-3)
+
+
+@needs_kernel
 def test_the_kernel_refuses_operands_that_do_not_fit():
     packed = built.pack_few_rows(torch.randn(70, 16))
     with pytest.raises(RuntimeError, match="x has 15 features"):
@@ -72,6 +85,8 @@ def test_the_native_copy_is_packed_at_the_first_few_row_product_and_not_on_intel
     assert (fused._native_weight is not None) == (fused.native and built is not None)
 
 
-def test_bf16_weights_and_the_portable_twin_stay_off_the_native_kernel(layers):
-    assert not Proj(layers, dtype=torch.bfloat16).native
+def test_bf16_mlp_weights_and_the_portable_twin_stay_off_the_native_kernel(layers):
+    assert Proj(layers, dtype=torch.bfloat16).native == (not proj._INTEL)  # the bf16 decoder's: float32 sums
+    assert not Proj([layer.to(torch.bfloat16) for layer in layers]).native  # bf16-mlp: products rounded to bf16
     assert not Proj(layers).on_torch().native
+    assert not Proj(layers, dtype=torch.bfloat16).on_torch().native

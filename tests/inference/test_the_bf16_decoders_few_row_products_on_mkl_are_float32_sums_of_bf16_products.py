@@ -1,13 +1,14 @@
 """The bf16 decoder's projections (``Proj(dtype=torch.bfloat16)``) run their decoding-step
-products (at most ``MKL_ROWS`` rows) on MKL's bf16 GEMM on Intel CPUs: operands rounded to
-bfloat16, products summed in float32 and returned in float32 (never rounded to bfloat16), and
-added into the residual stream in place; many-row products stay on oneDNN."""
+products (at most ``MKL_ROWS`` rows) on MKL's bf16 GEMM on Intel CPUs, and on the native few-row
+kernel elsewhere where it is built: operands rounded to bfloat16, products summed in float32 and
+returned in float32 (never rounded to bfloat16), and added into the residual stream in place;
+many-row products stay on oneDNN."""
 
 import pytest
 import torch
 
-from pipeline.inference import cblas, proj
-from pipeline.inference.proj import MKL_ROWS, Proj
+from pipeline.inference import cblas, native, proj
+from pipeline.inference.proj import MKL_ROWS, NATIVE_BF16_ROWS, Proj
 
 
 @pytest.fixture
@@ -23,7 +24,12 @@ def rounded(layers: list[torch.nn.Linear], x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.bfloat16).double() @ w.T + b
 
 
-@pytest.mark.parametrize("rows", [1, 3, 8, MKL_ROWS, MKL_ROWS + 1])
+def float32_sums(fused: Proj, rows: int) -> bool:
+    """Whether a product of this many rows runs on MKL's bf16 GEMM or the native kernel."""
+    return (fused.mkl and rows <= MKL_ROWS) or (fused.native and rows <= NATIVE_BF16_ROWS and native.kernel() is not None)
+
+
+@pytest.mark.parametrize("rows", [1, 3, NATIVE_BF16_ROWS, NATIVE_BF16_ROWS + 1, MKL_ROWS, MKL_ROWS + 1])
 def test_products_and_residual_adds_are_float32_sums_of_the_rounded_operands(layers, rows):
     fused = Proj(layers, dtype=torch.bfloat16)
     x, residual = torch.randn(rows, 48), torch.randn(rows, 64)
@@ -32,7 +38,7 @@ def test_products_and_residual_adds_are_float32_sums_of_the_rounded_operands(lay
         product = fused(x)
         assert product.dtype == torch.float32
         added = fused.add_to(residual.clone(), x)
-    if fused.mkl and rows <= MKL_ROWS:  # float32 sums: far tighter than a bf16 rounding of the result (~4e-3)
+    if float32_sums(fused, rows):  # float32 sums: far tighter than a bf16 rounding of the result (~4e-3)
         assert torch.allclose(product.double(), expected, rtol=1e-5, atol=1e-5)
         assert torch.allclose(added.double(), residual.double() + expected, rtol=1e-5, atol=1e-5)
     else:  # oneDNN rounds each product to bfloat16
@@ -48,7 +54,7 @@ def test_the_residual_is_added_into_in_place_strided_or_not(layers):
         with torch.no_grad():
             out = fused.add_to(residual, x)
         assert out.data_ptr() == residual.data_ptr()
-        tolerance = 1e-5 if fused.mkl else 1e-2  # oneDNN rounds each product to bfloat16
+        tolerance = 1e-5 if float32_sums(fused, 4) else 1e-2  # oneDNN rounds each product to bfloat16
         assert torch.allclose(out.double(), before.double() + rounded(layers, x), rtol=tolerance, atol=tolerance)
 
 
