@@ -1,7 +1,7 @@
 """A fused projection's decoding-step products (at most ``MKL_ROWS`` rows), which run on MKL's
-packed sgemm on Intel CPUs, give the plain ``F.linear`` numbers of the stacked layers, as its
-many-row products on oneDNN do; MKL's copy of the weights is packed only once a few-row product
-needs it."""
+packed sgemm on Intel CPUs (on the native few-row kernel elsewhere, where it is built), give the
+plain ``F.linear`` numbers of the stacked layers, as its many-row products on oneDNN do; MKL's
+copy of the weights is packed only once a few-row product needs it."""
 
 import pytest
 import torch
