@@ -12,7 +12,8 @@ samples of each, rows = batch (so batch 8 = 4 prompts x 2 samples), temperature 
             the KV cache preallocated and written in place, last-position logits only; float32.
   ours_bf16 the same with ``precision="bf16"``: the decoder's projections and output head in
             bfloat16 (prefill on oneDNN's packed copy; decoding steps on Intel CPUs on MKL's
-            bf16 GEMM, elsewhere at <= 8 rows on the native few-row kernel, float32 out), KV cache and attention in bfloat16, the rest float32 (what
+            bf16 GEMM, elsewhere at <= 8 rows on the native few-row kernel, float32 out), KV
+            cache and attention in bfloat16, the rest float32 (what
             ``RLConfig.rollout_precision = "bf16"`` decodes with).
   generate  ``model.generate(do_sample=True, num_return_sequences=generations)`` on left-padded
             prompts (transformers' own loop and cache).

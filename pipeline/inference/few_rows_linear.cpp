@@ -15,8 +15,8 @@
 // Rows run 8 at a time; a block's later row groups read its weights from the core's cache.
 // Written with GCC vector types (16 floats), so the same source builds for AVX-512, AVX2 or SSE;
 // g++ contracts a * s + acc into fused multiply-adds. Sums run over k in order, float32: the
-// products equal a float32 F.linear's up to rounding (~1e-7 relative); with bf16 weights (and x
-// rounded to bf16 by the caller), each product is exact and only the sum rounds, as in a bf16 GEMM
+// products equal a float32 F.linear's up to rounding (~1e-7 relative); with bf16 weights (x
+// rounded to bf16 here first), each product is exact and only the sum rounds, as in a bf16 GEMM
 // with float32 accumulation.
 #include <ATen/ATen.h>
 

@@ -13,8 +13,8 @@ So, per forward:
     o and down with the residual add as a post-op; a decoding step's few-row products run
     elsewhere: on Intel CPUs on MKL (faster there at a few rows), float32 ones on its packed
     sgemm, a bf16 decoder's on its bf16 GEMM (``cblas``), float32 out and added into the
-    residual; on other CPUs float32 ones on the native few-row kernel (``native``: ~1.7x
-    oneDNN's speed at 8 rows on a Zen 4);
+    residual; on other CPUs on the native few-row kernel (``native``: ~1.7x oneDNN's speed
+    at 8 rows on a Zen 4), float32 ones up to 32 rows, a bf16 decoder's up to 8;
   * RoPE is one complex multiply on q and k together: the q/k output features are reordered
     in the weights so that each rotate-half pair (i, i + d/2) is adjacent (``_rope_order``);
   * each row's attention is one SDPA call over exactly its real keys (its past plus its new

@@ -5,9 +5,10 @@ One extension (``kernels.cpp`` binds them):
 * ``decode_attention`` (``decode_attention.cpp``): a decoding step's attention over the packed
   KV slabs, one query token per row over exactly its real keys, float32. torch's SDPA takes ~2x
   its time there (the cpp file says why), ~1/5 of a float32 decoding step at batch 8.
-* ``pack_few_rows`` / ``few_rows_linear`` (``few_rows_linear.cpp``): float32 products of a few
-  rows (decoding steps), reading the weights as contiguous streams fetched ahead; ~1.7x oneDNN's
-  time at 8 rows on a Zen 4, whose matmul work and weight reads do not overlap there.
+* ``pack_few_rows`` / ``few_rows_linear`` (``few_rows_linear.cpp``): products of a few rows
+  (decoding steps) with float32 or bf16 weights, reading the weights as contiguous streams fetched
+  ahead; ~1.7x less time than oneDNN at 8 rows on a Zen 4, where oneDNN's matmul work and weight
+  reads do not overlap.
 
 The sources are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler and
 ninja; ~30 s) into torch's extension cache (``TORCH_EXTENSIONS_DIR``, by default
